@@ -1,0 +1,198 @@
+package dev.dedupe.server;
+
+import dev.dedupe.server.config.ServerConfig;
+import dev.dedupe.server.core.DedupeEngine;
+import dev.dedupe.server.ops.OpsServer;
+import dev.dedupe.server.ops.ServerMetrics;
+import dev.dedupe.server.rpc.DedupeGrpcService;
+import dev.dedupe.server.rpc.GrpcServer;
+import dev.dedupe.server.rpc.RequestValidator;
+import dev.dedupe.server.shard.Retention;
+import dev.dedupe.server.shard.ShardSet;
+import dev.dedupe.server.storage.BucketGrid;
+import dev.dedupe.server.storage.DataDirectory;
+import dev.dedupe.server.storage.ShardStore;
+import dev.dedupe.server.storage.StorageResources;
+import io.grpc.ServerBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.time.InstantSource;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running dedupe node: shard stores, their writers, age-out, the gRPC API and the ops port,
+ * started in dependency order and stopped in reverse.
+ */
+public final class DedupeNode implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(DedupeNode.class);
+
+  private enum State { STARTING, SERVING, STOPPING, CLOSED }
+
+  private final AtomicReference<State> state = new AtomicReference<>(State.STARTING);
+  /** What to close, most recently opened first. */
+  private final Deque<AutoCloseable> closers = new ArrayDeque<>();
+  private final ServerConfig config;
+  private ShardSet shards;
+  private Retention retention;
+  private ServerMetrics metrics;
+  private GrpcServer grpc;
+  private OpsServer ops;
+  private ScheduledExecutorService maintenance;
+
+  private DedupeNode(ServerConfig config) {
+    this.config = config;
+  }
+
+  /** Starts a node that listens on the configured gRPC address with Netty. */
+  public static DedupeNode start(ServerConfig config, InstantSource clock) {
+    InetSocketAddress address = new InetSocketAddress(config.grpc().host(), config.grpc().port());
+    return start(config, clock, NettyServerBuilder.forAddress(address));
+  }
+
+  /**
+   * Starts a node whose API is served by {@code grpcBuilder} (tests pass an in-process builder).
+   */
+  public static DedupeNode start(ServerConfig config, InstantSource clock, ServerBuilder<?> grpcBuilder) {
+    DedupeNode node = new DedupeNode(config);
+    try {
+      node.open(clock, grpcBuilder);
+      return node;
+    } catch (RuntimeException e) {
+      node.close();
+      throw e;
+    }
+  }
+
+  private void open(InstantSource clock, ServerBuilder<?> grpcBuilder) {
+    DataDirectory directory =
+        DataDirectory.openOrCreate(config.storage().dataDir(), config.storage().shards());
+    StorageResources resources = new StorageResources(config.storage());
+    closers.push(resources);
+    BucketGrid grid = new BucketGrid(config.storage().bucketWidth());
+    shards = ShardSet.open(directory, resources, grid, clock);
+    closers.push(shards);
+
+    retention = new Retention(shards, config.windows(), diskBudget(directory), clock);
+    retention.runOnce();
+    metrics = new ServerMetrics(retention, config.windows(), shards, resources);
+    closers.push(metrics);
+    metrics.registerNamespaces();
+
+    ExecutorService replies = Executors.newVirtualThreadPerTaskExecutor();
+    closers.push(replies::shutdown);
+    DedupeEngine engine = new DedupeEngine(shards, config.windows(), clock);
+    DedupeGrpcService service = new DedupeGrpcService(
+        engine, new RequestValidator(config.limits()), metrics, replies);
+    grpc = new GrpcServer(grpcBuilder, service, config.limits().maxRequestBytes()).start();
+    closers.push(grpc);
+
+    maintenance = Executors.newSingleThreadScheduledExecutor(
+        Thread.ofPlatform().name("maintenance").daemon(true).factory());
+    closers.push(() -> {
+      maintenance.shutdownNow();
+      maintenance.awaitTermination(30, TimeUnit.SECONDS);
+    });
+    long every = config.storage().maintenanceInterval().toMillis();
+    maintenance.scheduleWithFixedDelay(this::maintain, every, every, TimeUnit.MILLISECONDS);
+
+    ops = new OpsServer(config.ops(), this::isLive, this::isReady);
+    closers.push(ops);
+
+    state.set(State.SERVING);
+    grpc.setServing(true);
+    log.info("dedupe node serving: gRPC on port {}, ops on port {}, {} shards in {}, durability {}",
+        grpc.port(), ops.port(), shards.shardCount(), directory.root().toAbsolutePath(),
+        config.storage().durability().configName());
+  }
+
+  private long diskBudget(DataDirectory directory) {
+    long configured = config.storage().diskBudgetBytes();
+    if (configured > 0) {
+      return configured;
+    }
+    try {
+      FileStore store = Files.getFileStore(directory.root());
+      long held = shards.onEveryShard(ShardStore::diskBytes).stream().mapToLong(Long::longValue).sum();
+      long budget = (long) ((store.getUsableSpace() + held) * 0.8);
+      log.info("storage.disk-budget.bytes is 0: using 80% of free plus held space, {} bytes", budget);
+      return budget;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read free space of " + directory.root(), e);
+    }
+  }
+
+  private void maintain() {
+    try {
+      retention.runOnce();
+      metrics.registerNamespaces();
+      grpc.setServing(isReady());
+    } catch (RuntimeException e) {
+      log.error("maintenance pass failed; will retry", e);
+    }
+  }
+
+  /** Whether the process can still do its work (the ops port's liveness). */
+  public boolean isLive() {
+    return state.get() != State.CLOSED;
+  }
+
+  /** Whether the node should receive traffic now (the ops port's readiness). */
+  public boolean isReady() {
+    return state.get() == State.SERVING && shards.isHealthy();
+  }
+
+  public int grpcPort() {
+    return grpc.port();
+  }
+
+  public int opsPort() {
+    return ops.port();
+  }
+
+  public ServerConfig config() {
+    return config;
+  }
+
+  /** Age-out and figures, now rather than at the next maintenance interval (for tests and tools). */
+  public void runMaintenance() {
+    maintain();
+  }
+
+  /**
+   * Stops taking calls, lets calls in flight finish, stops each shard after its queue is done
+   * and its WAL synced, then releases native resources. Safe to call twice.
+   */
+  @Override
+  public void close() {
+    State previous = state.getAndSet(State.STOPPING);
+    if (previous == State.STOPPING || previous == State.CLOSED) {
+      return;
+    }
+    if (grpc != null) {
+      grpc.setServing(false);
+    }
+    while (!closers.isEmpty()) {
+      AutoCloseable c = closers.pop();
+      try {
+        c.close();
+      } catch (Exception e) {
+        log.warn("while stopping: {}", e.toString());
+      }
+    }
+    state.set(State.CLOSED);
+    log.info("dedupe node stopped");
+  }
+}

@@ -1,0 +1,62 @@
+package dev.dedupe.server.config;
+
+import java.util.List;
+
+/**
+ * Every configuration key, with its default beside it. docs/configuration.md explains each; a
+ * test checks that it lists every key named here.
+ *
+ * <p>Each key can be set in the YAML file (nested by its dots), as an environment variable
+ * ({@code DEDUPE_} plus the key upper-cased, with dots and dashes as underscores:
+ * {@code storage.disk-budget.bytes} is {@code DEDUPE_STORAGE_DISK_BUDGET_BYTES}), or on the
+ * command line ({@code --set storage.disk-budget.bytes=10GiB}). Flags beat environment
+ * variables, which beat the file, which beats the default.
+ */
+public final class ConfigKeys {
+
+  /** A key and its default, as text in the form the file would hold it. */
+  public record Key(String name, String defaultValue) {}
+
+  public static final Key GRPC_HOST = new Key("grpc.host", "0.0.0.0");
+  public static final Key GRPC_PORT = new Key("grpc.port", "50051");
+  public static final Key OPS_HOST = new Key("ops.host", "0.0.0.0");
+  public static final Key OPS_PORT = new Key("ops.port", "8081");
+
+  public static final Key DATA_DIR = new Key("storage.data-dir", "./data");
+  public static final Key SHARDS = new Key("storage.shards", "16");
+  public static final Key DURABILITY = new Key("storage.durability", "fsync");
+  public static final Key BUCKET_MINUTES = new Key("storage.bucket.minutes", "60");
+  public static final Key DISK_BUDGET_BYTES = new Key("storage.disk-budget.bytes", "0");
+  public static final Key BLOCK_CACHE_BYTES = new Key("storage.block-cache.bytes", "256MiB");
+  public static final Key WRITE_BUFFER_BYTES = new Key("storage.write-buffer.bytes", "256MiB");
+  public static final Key MAINTENANCE_SECONDS =
+      new Key("storage.maintenance.interval.seconds", "10");
+
+  public static final Key NAMESPACE_MAX_CHARS = new Key("limits.namespace.max-chars", "128");
+  public static final Key MESSAGE_ID_MAX_BYTES = new Key("limits.message-id.max-bytes", "256");
+  public static final Key BATCH_MAX_IDS = new Key("limits.batch.max-ids", "10000");
+
+  public static final Key WINDOW_DEFAULT_HOURS = new Key("window.default.hours", "24");
+  public static final Key WINDOW_FLOOR_HOURS = new Key("window.floor.hours", "24");
+
+  /**
+   * Per-namespace windows are a list, since namespace names contain dots:
+   * {@code namespaces: [{name: payments.charge, window: {hours: 72}}]}. Not settable from the
+   * environment or flags.
+   */
+  public static final String NAMESPACES = "namespaces";
+
+  public static final List<Key> ALL = List.of(
+      GRPC_HOST, GRPC_PORT, OPS_HOST, OPS_PORT,
+      DATA_DIR, SHARDS, DURABILITY, BUCKET_MINUTES, DISK_BUDGET_BYTES, BLOCK_CACHE_BYTES,
+      WRITE_BUFFER_BYTES, MAINTENANCE_SECONDS,
+      NAMESPACE_MAX_CHARS, MESSAGE_ID_MAX_BYTES, BATCH_MAX_IDS,
+      WINDOW_DEFAULT_HOURS, WINDOW_FLOOR_HOURS);
+
+  private ConfigKeys() {}
+
+  /** The environment variable that sets a key. */
+  public static String environmentName(Key key) {
+    return "DEDUPE_" + key.name().toUpperCase(java.util.Locale.ROOT).replace('.', '_').replace('-', '_');
+  }
+}

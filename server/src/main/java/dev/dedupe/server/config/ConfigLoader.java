@@ -1,0 +1,162 @@
+package dev.dedupe.server.config;
+
+import io.helidon.config.Config;
+import io.helidon.config.ConfigSources;
+import io.helidon.config.MissingValueException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Builds the one {@link ServerConfig} from, highest precedence first: command-line settings,
+ * {@code DEDUPE_*} environment variables, the YAML file, and the defaults in
+ * {@link ConfigKeys}. Fails with a message that names the key when a value is malformed.
+ */
+public final class ConfigLoader {
+
+  private static final Pattern SIZE =
+      Pattern.compile("(?i)\\s*(\\d+)\\s*(b|kib|mib|gib|tib|kb|mb|gb|tb)?\\s*");
+
+  private ConfigLoader() {}
+
+  /**
+   * Loads the configuration.
+   *
+   * @param file the YAML file, or null for none
+   * @param settings key to value, from the command line
+   * @param environment the process environment (only {@code DEDUPE_*} names are read)
+   */
+  public static ServerConfig load(Path file, Map<String, String> settings, Map<String, String> environment) {
+    Map<String, String> fromEnvironment = new HashMap<>();
+    for (ConfigKeys.Key key : ConfigKeys.ALL) {
+      String value = environment.get(ConfigKeys.environmentName(key));
+      if (value != null) {
+        fromEnvironment.put(key.name(), value);
+      }
+    }
+    Map<String, String> defaults = new LinkedHashMap<>();
+    ConfigKeys.ALL.forEach(k -> defaults.put(k.name(), k.defaultValue()));
+
+    Config.Builder builder = Config.builder()
+        .disableEnvironmentVariablesSource()
+        .disableSystemPropertiesSource()
+        .disableParserServices()
+        .addParser(io.helidon.config.yaml.YamlConfigParser.create());
+    List<java.util.function.Supplier<? extends io.helidon.config.spi.ConfigSource>> sources =
+        new java.util.ArrayList<>();
+    sources.add(ConfigSources.create(settings));
+    sources.add(ConfigSources.create(fromEnvironment));
+    if (file != null) {
+      if (!Files.isRegularFile(file)) {
+        throw new IllegalArgumentException("config file " + file + " does not exist");
+      }
+      sources.add(ConfigSources.file(file));
+    }
+    sources.add(ConfigSources.create(defaults));
+    Config config = builder.sources(sources).build();
+    return fromConfig(config);
+  }
+
+  static ServerConfig fromConfig(Config c) {
+    EndpointConfig grpc = new EndpointConfig(
+        string(c, ConfigKeys.GRPC_HOST), integer(c, ConfigKeys.GRPC_PORT));
+    EndpointConfig ops = new EndpointConfig(
+        string(c, ConfigKeys.OPS_HOST), integer(c, ConfigKeys.OPS_PORT));
+    StorageConfig storage = new StorageConfig(
+        Path.of(string(c, ConfigKeys.DATA_DIR)),
+        integer(c, ConfigKeys.SHARDS),
+        Durability.parse(string(c, ConfigKeys.DURABILITY)),
+        Duration.ofMinutes(integer(c, ConfigKeys.BUCKET_MINUTES)),
+        bytes(c, ConfigKeys.DISK_BUDGET_BYTES),
+        bytes(c, ConfigKeys.BLOCK_CACHE_BYTES),
+        bytes(c, ConfigKeys.WRITE_BUFFER_BYTES),
+        Duration.ofSeconds(integer(c, ConfigKeys.MAINTENANCE_SECONDS)));
+    LimitsConfig limits = new LimitsConfig(
+        integer(c, ConfigKeys.NAMESPACE_MAX_CHARS),
+        integer(c, ConfigKeys.MESSAGE_ID_MAX_BYTES),
+        integer(c, ConfigKeys.BATCH_MAX_IDS));
+    Map<String, Duration> perNamespace = new HashMap<>();
+    Config namespaces = c.get(ConfigKeys.NAMESPACES);
+    if (namespaces.exists()) {
+      for (Config ns : namespaces.asNodeList().get()) {
+        String name = ns.get("name").asString().orElseThrow(() ->
+            new IllegalArgumentException("each entry of namespaces needs a name"));
+        double hours = ns.get("window.hours").asDouble().orElseThrow(() ->
+            new IllegalArgumentException("namespaces entry " + name + " needs window.hours"));
+        perNamespace.put(name, hoursToDuration("namespaces." + name + ".window.hours", hours));
+      }
+    }
+    WindowConfig windows = new WindowConfig(
+        hoursToDuration(ConfigKeys.WINDOW_DEFAULT_HOURS.name(), decimal(c, ConfigKeys.WINDOW_DEFAULT_HOURS)),
+        hoursToDuration(ConfigKeys.WINDOW_FLOOR_HOURS.name(), decimal(c, ConfigKeys.WINDOW_FLOOR_HOURS)),
+        perNamespace);
+    return new ServerConfig(grpc, ops, storage, limits, windows);
+  }
+
+  private static String string(Config c, ConfigKeys.Key key) {
+    try {
+      return c.get(key.name()).asString().get().trim();
+    } catch (MissingValueException e) {
+      return key.defaultValue();
+    }
+  }
+
+  private static int integer(Config c, ConfigKeys.Key key) {
+    String value = string(c, key);
+    try {
+      return Integer.parseInt(value);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(key.name() + " must be a whole number, was '" + value + "'");
+    }
+  }
+
+  private static double decimal(Config c, ConfigKeys.Key key) {
+    String value = string(c, key);
+    try {
+      return Double.parseDouble(value);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(key.name() + " must be a number, was '" + value + "'");
+    }
+  }
+
+  /** Parses a byte count: a whole number, optionally with B, KiB, MiB, GiB or TiB (or KB...). */
+  static long bytes(Config c, ConfigKeys.Key key) {
+    return parseBytes(key.name(), string(c, key));
+  }
+
+  static long parseBytes(String keyName, String value) {
+    Matcher m = SIZE.matcher(value);
+    if (!m.matches()) {
+      throw new IllegalArgumentException(
+          keyName + " must be a byte count such as 1073741824 or 1GiB, was '" + value + "'");
+    }
+    long n = Long.parseLong(m.group(1));
+    String unit = m.group(2) == null ? "b" : m.group(2).toLowerCase(Locale.ROOT);
+    long multiplier = switch (unit) {
+      case "kib" -> 1L << 10;
+      case "mib" -> 1L << 20;
+      case "gib" -> 1L << 30;
+      case "tib" -> 1L << 40;
+      case "kb" -> 1_000L;
+      case "mb" -> 1_000_000L;
+      case "gb" -> 1_000_000_000L;
+      case "tb" -> 1_000_000_000_000L;
+      default -> 1L;
+    };
+    return Math.multiplyExact(n, multiplier);
+  }
+
+  private static Duration hoursToDuration(String key, double hours) {
+    if (!(hours > 0) || hours > 24 * 366) {
+      throw new IllegalArgumentException(key + " must be in (0, 8784] hours, was " + hours);
+    }
+    return Duration.ofMillis(Math.round(hours * 3_600_000));
+  }
+}

@@ -1,0 +1,28 @@
+package dev.dedupe.server.config;
+
+import java.util.Objects;
+
+/**
+ * Everything a node is configured with; built once by {@link ConfigLoader} and never changed.
+ *
+ * @param grpc the API listener ({@code grpc.host}, {@code grpc.port})
+ * @param ops the health and metrics listener ({@code ops.host}, {@code ops.port})
+ * @param storage the shard stores
+ * @param limits the request limits
+ * @param windows the dedupe windows
+ */
+public record ServerConfig(
+    EndpointConfig grpc,
+    EndpointConfig ops,
+    StorageConfig storage,
+    LimitsConfig limits,
+    WindowConfig windows) {
+
+  public ServerConfig {
+    Objects.requireNonNull(grpc, "grpc");
+    Objects.requireNonNull(ops, "ops");
+    Objects.requireNonNull(storage, "storage");
+    Objects.requireNonNull(limits, "limits");
+    Objects.requireNonNull(windows, "windows");
+  }
+}

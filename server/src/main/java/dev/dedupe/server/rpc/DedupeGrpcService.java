@@ -1,0 +1,199 @@
+package dev.dedupe.server.rpc;
+
+import com.google.protobuf.Timestamp;
+import dev.dedupe.server.core.DedupeEngine;
+import dev.dedupe.server.core.IdResult;
+import dev.dedupe.server.core.NamespaceStats;
+import dev.dedupe.server.ops.ServerMetrics;
+import dev.dedupe.server.ops.ServerMetrics.Rpc;
+import dev.dedupe.v1.CheckAndInsertRequest;
+import dev.dedupe.v1.CheckAndInsertResponse;
+import dev.dedupe.v1.CheckRequest;
+import dev.dedupe.v1.CheckResponse;
+import dev.dedupe.v1.DedupeServiceGrpc;
+import dev.dedupe.v1.ForgetRequest;
+import dev.dedupe.v1.ForgetResponse;
+import dev.dedupe.v1.GetNamespaceStatsRequest;
+import dev.dedupe.v1.GetNamespaceStatsResponse;
+import dev.dedupe.v1.Verdict;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.function.Function;
+
+/**
+ * The gRPC face of {@link DedupeEngine}: validates, calls the engine, and turns its answers
+ * into messages. Each call completes its observer exactly once, from one thread.
+ */
+public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImplBase {
+
+  private final DedupeEngine engine;
+  private final RequestValidator validator;
+  private final ServerMetrics metrics;
+  /** Builds replies off the shard writer threads, so writers go straight back to deciding. */
+  private final Executor replyExecutor;
+
+  public DedupeGrpcService(
+      DedupeEngine engine, RequestValidator validator, ServerMetrics metrics, Executor replyExecutor) {
+    this.engine = engine;
+    this.validator = validator;
+    this.metrics = metrics;
+    this.replyExecutor = replyExecutor;
+  }
+
+  @Override
+  public void checkAndInsert(
+      CheckAndInsertRequest request, StreamObserver<CheckAndInsertResponse> observer) {
+    List<String> ids = request.getMessageIdsList();
+    serve(Rpc.CHECK_AND_INSERT, ids.size(), observer,
+        () -> {
+          validator.validate(request.getNamespace(), ids);
+          return engine.checkAndInsert(request.getNamespace(), ids);
+        },
+        results -> {
+          countVerdicts(Rpc.CHECK_AND_INSERT, results);
+          CheckAndInsertResponse.Builder reply = CheckAndInsertResponse.newBuilder();
+          for (IdResult r : results) {
+            reply.addResults(toProto(r));
+          }
+          return reply.build();
+        });
+  }
+
+  @Override
+  public void check(CheckRequest request, StreamObserver<CheckResponse> observer) {
+    List<String> ids = request.getMessageIdsList();
+    serve(Rpc.CHECK, ids.size(), observer,
+        () -> {
+          validator.validate(request.getNamespace(), ids);
+          return engine.check(request.getNamespace(), ids);
+        },
+        results -> {
+          countVerdicts(Rpc.CHECK, results);
+          CheckResponse.Builder reply = CheckResponse.newBuilder();
+          for (IdResult r : results) {
+            reply.addResults(toProto(r));
+          }
+          return reply.build();
+        });
+  }
+
+  @Override
+  public void forget(ForgetRequest request, StreamObserver<ForgetResponse> observer) {
+    List<String> ids = request.getMessageIdsList();
+    serve(Rpc.FORGET, ids.size(), observer,
+        () -> {
+          validator.validate(request.getNamespace(), ids);
+          return engine.forget(request.getNamespace(), ids);
+        },
+        removed -> {
+          ForgetResponse.Builder reply = ForgetResponse.newBuilder();
+          int count = 0;
+          for (boolean r : removed) {
+            reply.addRemoved(r);
+            count += r ? 1 : 0;
+          }
+          metrics.recordIds(Rpc.FORGET, "removed", count);
+          metrics.recordIds(Rpc.FORGET, "absent", removed.length - count);
+          return reply.build();
+        });
+  }
+
+  @Override
+  public void getNamespaceStats(
+      GetNamespaceStatsRequest request, StreamObserver<GetNamespaceStatsResponse> observer) {
+    serve(Rpc.GET_NAMESPACE_STATS, 0, observer,
+        () -> {
+          validator.validateNamespace(request.getNamespace());
+          return engine.stats(request.getNamespace());
+        },
+        DedupeGrpcService::toProto);
+  }
+
+  private <T, R> void serve(
+      Rpc rpc, int ids, StreamObserver<R> observer,
+      java.util.function.Supplier<CompletableFuture<T>> call, Function<T, R> reply) {
+    long start = System.nanoTime();
+    CompletableFuture<T> pending;
+    try {
+      pending = call.get();
+    } catch (RuntimeException e) {
+      fail(rpc, ids, start, observer, e);
+      return;
+    }
+    pending.whenCompleteAsync((value, failure) -> {
+      if (failure != null) {
+        fail(rpc, ids, start, observer, failure);
+        return;
+      }
+      R message;
+      try {
+        message = reply.apply(value);
+      } catch (RuntimeException e) {
+        fail(rpc, ids, start, observer, e);
+        return;
+      }
+      observer.onNext(message);
+      observer.onCompleted();
+      metrics.recordCall(rpc, ids, start, "ok");
+    }, replyExecutor);
+  }
+
+  private <R> void fail(Rpc rpc, int ids, long start, StreamObserver<R> observer, Throwable e) {
+    StatusRuntimeException status = StatusMapping.toStatus(e);
+    observer.onError(status);
+    metrics.recordCall(rpc, ids, start, status.getStatus().getCode().name().toLowerCase(Locale.ROOT));
+  }
+
+  private void countVerdicts(Rpc rpc, IdResult[] results) {
+    long fresh = 0;
+    for (IdResult r : results) {
+      if (r.verdict() == dev.dedupe.server.core.Verdict.NEW) {
+        fresh++;
+      }
+    }
+    metrics.recordIds(rpc, "new", fresh);
+    metrics.recordIds(rpc, "duplicate", results.length - fresh);
+  }
+
+  private static dev.dedupe.v1.IdResult toProto(IdResult r) {
+    dev.dedupe.v1.IdResult.Builder b = dev.dedupe.v1.IdResult.newBuilder()
+        .setVerdict(r.verdict() == dev.dedupe.server.core.Verdict.NEW
+            ? Verdict.VERDICT_NEW : Verdict.VERDICT_DUPLICATE);
+    if (r.firstSeenMillis() != IdResult.NOT_RECORDED) {
+      b.setFirstSeen(timestamp(r.firstSeenMillis()));
+    }
+    return b.build();
+  }
+
+  private static GetNamespaceStatsResponse toProto(NamespaceStats s) {
+    GetNamespaceStatsResponse.Builder b = GetNamespaceStatsResponse.newBuilder()
+        .setNamespace(s.namespace())
+        .setKeysHeld(s.keysHeld())
+        .setBytesHeld(s.bytesHeld())
+        .setWindow(duration(s.window()))
+        .setEffectiveWindow(duration(s.effectiveWindow()));
+    if (s.oldestBucketStartMillis() >= 0) {
+      b.setOldestBucketStart(timestamp(s.oldestBucketStartMillis()));
+    }
+    return b.build();
+  }
+
+  private static Timestamp timestamp(long millis) {
+    return Timestamp.newBuilder()
+        .setSeconds(Math.floorDiv(millis, 1000))
+        .setNanos((int) Math.floorMod(millis, 1000) * 1_000_000)
+        .build();
+  }
+
+  private static com.google.protobuf.Duration duration(Duration d) {
+    return com.google.protobuf.Duration.newBuilder()
+        .setSeconds(d.getSeconds())
+        .setNanos(d.getNano())
+        .build();
+  }
+}

@@ -1,0 +1,95 @@
+package dev.dedupe.server.rpc;
+
+import dev.dedupe.server.config.LimitsConfig;
+import java.util.List;
+
+/**
+ * The request rules, in one place: namespace format and length, id length, batch size. A
+ * request is checked whole before any of it reaches a shard, so a rejected request records
+ * nothing.
+ */
+public final class RequestValidator {
+
+  /** The namespace alphabet, as the API documents it. No 0x00, which the shard hash relies on. */
+  static final String NAMESPACE_ALPHABET = "[A-Za-z0-9._:/-]";
+
+  private final LimitsConfig limits;
+
+  public RequestValidator(LimitsConfig limits) {
+    this.limits = limits;
+  }
+
+  public LimitsConfig limits() {
+    return limits;
+  }
+
+  /** Checks a namespace and a batch of message ids. */
+  public void validate(String namespace, List<String> messageIds) {
+    validateNamespace(namespace);
+    if (messageIds.size() > limits.batchMaxIds()) {
+      throw new InvalidRequestException("message_ids",
+          "message_ids has " + messageIds.size() + " ids; the limit is " + limits.batchMaxIds()
+              + " per request (limits.batch.max-ids)");
+    }
+    for (int i = 0; i < messageIds.size(); i++) {
+      String id = messageIds.get(i);
+      if (id.isEmpty()) {
+        throw new InvalidRequestException("message_ids[" + i + "]",
+            "message_ids[" + i + "] is empty; a message id is 1 to "
+                + limits.messageIdMaxBytes() + " bytes of UTF-8");
+      }
+      int bytes = utf8Length(id, limits.messageIdMaxBytes());
+      if (bytes > limits.messageIdMaxBytes()) {
+        throw new InvalidRequestException("message_ids[" + i + "]",
+            "message_ids[" + i + "] is longer than " + limits.messageIdMaxBytes()
+                + " bytes of UTF-8, the limit (limits.message-id.max-bytes)");
+      }
+    }
+  }
+
+  /** Checks a namespace alone. */
+  public void validateNamespace(String namespace) {
+    int max = limits.namespaceMaxChars();
+    if (namespace.isEmpty()) {
+      throw new InvalidRequestException("namespace",
+          "namespace is empty; it must be 1 to " + max + " characters of " + NAMESPACE_ALPHABET);
+    }
+    if (namespace.length() > max) {
+      throw new InvalidRequestException("namespace",
+          "namespace is " + namespace.length() + " characters; the limit is " + max
+              + " (limits.namespace.max-chars)");
+    }
+    for (int i = 0; i < namespace.length(); i++) {
+      char c = namespace.charAt(i);
+      if (!isNamespaceChar(c)) {
+        throw new InvalidRequestException("namespace",
+            "namespace has a character outside " + NAMESPACE_ALPHABET + " at index " + i);
+      }
+    }
+  }
+
+  private static boolean isNamespaceChar(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+        || c == '.' || c == '_' || c == ':' || c == '/' || c == '-';
+  }
+
+  /** UTF-8 length of {@code s}, counting no further than just past {@code stopAfter}. */
+  static int utf8Length(String s, int stopAfter) {
+    int bytes = 0;
+    for (int i = 0; i < s.length() && bytes <= stopAfter; i++) {
+      char c = s.charAt(i);
+      if (c < 0x80) {
+        bytes += 1;
+      } else if (c < 0x800) {
+        bytes += 2;
+      } else if (Character.isHighSurrogate(c) && i + 1 < s.length()
+          && Character.isLowSurrogate(s.charAt(i + 1))) {
+        bytes += 4;
+        i++;
+      } else {
+        bytes += 3;
+      }
+    }
+    return bytes;
+  }
+}

@@ -1,0 +1,353 @@
+package dev.dedupe.server.shard;
+
+import dev.dedupe.server.core.IdResult;
+import dev.dedupe.server.core.Verdict;
+import dev.dedupe.server.storage.BucketGrid;
+import dev.dedupe.server.storage.Holding;
+import dev.dedupe.server.storage.ShardStore;
+import dev.dedupe.server.storage.ShardWrite;
+import dev.dedupe.server.storage.StorageException;
+import java.nio.ByteBuffer;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one write path of a shard: a thread that owns the shard's store and serves every request
+ * for the shard in arrival order.
+ *
+ * <p>Each round takes everything queued (up to {@link #MAX_IDS_PER_ROUND} ids), reads all of
+ * its ids with one batched lookup, decides them in order, and applies one atomic write batch;
+ * with the default durability the batch's WAL sync is the round's single fsync, shared by every
+ * request in it (group commit). Replies go out only after that write returns, so NEW is never
+ * sent for an id that is not durable.
+ *
+ * <p>Serial execution is what makes "exactly one NEW per id and window" hold without locks: two
+ * requests for the same id are decided one after the other, and the second sees the first's
+ * record (in the store, or in this round's overlay). Replication will hook in here: a round's
+ * write batch is the unit to forward before replying.
+ *
+ * <p>Threads: {@link #checkAndInsert}, {@link #check}, {@link #forget} and {@link #submit} may
+ * be called from any thread; everything else, the store included, runs on the writer thread.
+ */
+public final class ShardWriter implements AutoCloseable {
+
+  /** The most ids decided in one round; bounds the round's memory and tail latency. */
+  static final int MAX_IDS_PER_ROUND = 20_000;
+
+  private enum State { CREATED, RUNNING, STOPPING, CLOSED }
+
+  private enum Kind { CHECK_AND_INSERT, CHECK, FORGET }
+
+  private sealed interface Task permits DataTask, StoreTask, Stop {}
+
+  private record DataTask(
+      Kind kind, String namespace, long windowMillis, List<byte[]> digests,
+      CompletableFuture<Object> future) implements Task {}
+
+  private record StoreTask(Function<ShardStore, ?> action, CompletableFuture<Object> future)
+      implements Task {}
+
+  private record Stop() implements Task {}
+
+  private final ShardStore store;
+  private final BucketGrid grid;
+  private final InstantSource clock;
+  private final int queueCapacity;
+  private final BlockingQueue<Task> queue;
+  private final Thread thread;
+  private final AtomicReference<State> state = new AtomicReference<>(State.CREATED);
+  private final Logger log;
+  private volatile boolean lastWriteFailed;
+  /** Writer thread only: the newest time seen, so that the clock never runs backwards here. */
+  private long lastNowMillis;
+
+  public ShardWriter(ShardStore store, BucketGrid grid, InstantSource clock, int queueCapacity) {
+    this.store = store;
+    this.grid = grid;
+    this.clock = clock;
+    this.queueCapacity = queueCapacity;
+    this.queue = new ArrayBlockingQueue<>(queueCapacity + 1);
+    String name = String.format("shard-%04d-writer", store.shardId());
+    this.thread = Thread.ofPlatform().name(name).unstarted(this::run);
+    this.log = LoggerFactory.getLogger(ShardWriter.class.getName() + ".shard-" + store.shardId());
+  }
+
+  public int shardId() {
+    return store.shardId();
+  }
+
+  public void start() {
+    if (!state.compareAndSet(State.CREATED, State.RUNNING)) {
+      throw new IllegalStateException("shard " + shardId() + " writer is " + state.get());
+    }
+    thread.start();
+  }
+
+  /** True while the writer accepts work and its last write succeeded. */
+  public boolean isHealthy() {
+    return state.get() == State.RUNNING && !lastWriteFailed;
+  }
+
+  /**
+   * Decides each digest and records the new ones, in order: one result per digest.
+   *
+   * @param windowMillis the namespace's window
+   */
+  public CompletableFuture<IdResult[]> checkAndInsert(
+      String namespace, long windowMillis, List<byte[]> digests) {
+    return enqueueData(Kind.CHECK_AND_INSERT, namespace, windowMillis, digests);
+  }
+
+  /** Reports what {@link #checkAndInsert} would answer, recording nothing. */
+  public CompletableFuture<IdResult[]> check(
+      String namespace, long windowMillis, List<byte[]> digests) {
+    return enqueueData(Kind.CHECK, namespace, windowMillis, digests);
+  }
+
+  /**
+   * Removes every record of each digest; true where a record within the window was held.
+   */
+  public CompletableFuture<boolean[]> forget(
+      String namespace, long windowMillis, List<byte[]> digests) {
+    return enqueueData(Kind.FORGET, namespace, windowMillis, digests);
+  }
+
+  /** Runs {@code action} on the writer thread, between rounds, with the store. */
+  @SuppressWarnings("unchecked")
+  public <T> CompletableFuture<T> submit(Function<ShardStore, T> action) {
+    CompletableFuture<Object> future = new CompletableFuture<>();
+    enqueue(new StoreTask(action, future), future);
+    return (CompletableFuture<T>) (CompletableFuture<?>) future;
+  }
+
+  /** The writer's clock reading, never earlier than one it used before. */
+  long nowMillis() {
+    lastNowMillis = Math.max(lastNowMillis, clock.millis());
+    return lastNowMillis;
+  }
+
+  @SuppressWarnings("unchecked")
+  private <T> CompletableFuture<T> enqueueData(
+      Kind kind, String namespace, long windowMillis, List<byte[]> digests) {
+    CompletableFuture<Object> future = new CompletableFuture<>();
+    enqueue(new DataTask(kind, namespace, windowMillis, digests, future), future);
+    return (CompletableFuture<T>) (CompletableFuture<?>) future;
+  }
+
+  private void enqueue(Task task, CompletableFuture<Object> future) {
+    if (state.get() != State.RUNNING) {
+      future.completeExceptionally(
+          new StorageException("shard " + shardId() + " is not serving (" + state.get() + ")"));
+      return;
+    }
+    // One slot is kept free for the stop marker.
+    if (queue.size() >= queueCapacity || !queue.offer(task)) {
+      future.completeExceptionally(new ShardOverloadedException(shardId(), queueCapacity));
+    }
+  }
+
+  private void run() {
+    List<Task> round = new ArrayList<>();
+    try {
+      while (true) {
+        Task first = queue.take();
+        if (first instanceof Stop) {
+          return;
+        }
+        round.add(first);
+        int ids = idsOf(first);
+        Task next;
+        while (ids < MAX_IDS_PER_ROUND && (next = queue.peek()) != null && !(next instanceof Stop)) {
+          round.add(queue.poll());
+          ids += idsOf(next);
+        }
+        runRound(round);
+        round.clear();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      failAll(round, new StorageException("shard " + shardId() + " writer stopped"));
+    }
+  }
+
+  private static int idsOf(Task task) {
+    return task instanceof DataTask d ? d.digests().size() : 1;
+  }
+
+  private void runRound(List<Task> round) {
+    List<DataTask> data = new ArrayList<>();
+    for (Task task : round) {
+      if (task instanceof DataTask d) {
+        data.add(d);
+      } else if (task instanceof StoreTask s) {
+        // Keep arrival order: data queued before a store task is decided first.
+        decide(data);
+        data.clear();
+        runStoreTask(s);
+      }
+    }
+    decide(data);
+  }
+
+  private void runStoreTask(StoreTask task) {
+    try {
+      task.future().complete(task.action().apply(store));
+    } catch (RuntimeException e) {
+      task.future().completeExceptionally(e);
+    }
+  }
+
+  /**
+   * One id's records as this round has left them so far: the store's state plus the round's
+   * own inserts and deletes, which reach the store only with the round's write batch.
+   */
+  private static final class KeyState {
+    /** When the newest visible record was made, or ABSENT. */
+    long newestSeenMillis;
+    /** Whether a record sits in the current bucket (a put there replaces it). */
+    boolean inCurrentBucket;
+    /** Older buckets that hold a record of the id. */
+    final List<Long> olderBuckets = new ArrayList<>(1);
+
+    KeyState(Holding[] held, long currentBucket) {
+      newestSeenMillis = held.length == 0 ? ABSENT : held[0].firstSeenMillis();
+      for (Holding h : held) {
+        if (h.bucketStart() == currentBucket) {
+          inCurrentBucket = true;
+        } else {
+          olderBuckets.add(h.bucketStart());
+        }
+      }
+    }
+  }
+
+  private static final long ABSENT = Long.MIN_VALUE;
+
+  private void decide(List<DataTask> tasks) {
+    if (tasks.isEmpty()) {
+      return;
+    }
+    Object[] results = new Object[tasks.size()];
+    try {
+      long now = nowMillis();
+      long currentBucket = grid.startOf(now);
+      store.ensureBucket(currentBucket);
+
+      long since = Long.MAX_VALUE;
+      List<byte[]> all = new ArrayList<>();
+      for (DataTask task : tasks) {
+        // Forget removes records past the window too, so it looks in every bucket.
+        since = Math.min(since,
+            task.kind() == Kind.FORGET ? Long.MIN_VALUE : now - task.windowMillis());
+        all.addAll(task.digests());
+      }
+      Holding[][] held = store.lookup(all, since);
+
+      Map<ByteBuffer, KeyState> round = new HashMap<>();
+      ShardWrite write = new ShardWrite();
+      int k = 0;
+      for (int t = 0; t < tasks.size(); t++) {
+        DataTask task = tasks.get(t);
+        long windowStart = now - task.windowMillis();
+        int n = task.digests().size();
+        IdResult[] verdicts = task.kind() == Kind.FORGET ? null : new IdResult[n];
+        boolean[] removed = task.kind() == Kind.FORGET ? new boolean[n] : null;
+        for (int i = 0; i < n; i++, k++) {
+          byte[] digest = task.digests().get(i);
+          Holding[] heldHere = held[k];
+          KeyState key = round.computeIfAbsent(
+              ByteBuffer.wrap(digest), d -> new KeyState(heldHere, currentBucket));
+          long seen = key.newestSeenMillis;
+          boolean within = seen != ABSENT && seen > windowStart;
+          switch (task.kind()) {
+            case CHECK_AND_INSERT -> {
+              if (within) {
+                verdicts[i] = IdResult.duplicateOf(seen);
+              } else {
+                verdicts[i] = IdResult.newAt(now);
+                write.insert(digest, task.namespace(), currentBucket, now, !key.inCurrentBucket);
+                key.inCurrentBucket = true;
+                key.newestSeenMillis = now;
+              }
+            }
+            case CHECK -> verdicts[i] = within
+                ? IdResult.duplicateOf(seen)
+                : new IdResult(Verdict.NEW, IdResult.NOT_RECORDED);
+            case FORGET -> {
+              removed[i] = within;
+              for (long bucket : key.olderBuckets) {
+                write.delete(digest, task.namespace(), bucket);
+              }
+              key.olderBuckets.clear();
+              if (key.inCurrentBucket) {
+                write.delete(digest, task.namespace(), currentBucket);
+                key.inCurrentBucket = false;
+              }
+              key.newestSeenMillis = ABSENT;
+            }
+          }
+        }
+        results[t] = task.kind() == Kind.FORGET ? removed : verdicts;
+      }
+      store.write(write);
+      lastWriteFailed = false;
+    } catch (RuntimeException e) {
+      lastWriteFailed = true;
+      log.error("shard {}: round of {} requests failed: {}", shardId(), tasks.size(), e.toString());
+      StorageException failure = e instanceof StorageException se ? se
+          : new StorageException("shard " + shardId() + ": round failed: " + e, e);
+      tasks.forEach(task -> task.future().completeExceptionally(failure));
+      return;
+    }
+    for (int t = 0; t < tasks.size(); t++) {
+      tasks.get(t).future().complete(results[t]);
+    }
+  }
+
+  private void failAll(List<Task> tasks, StorageException failure) {
+    for (Task task : tasks) {
+      if (task instanceof DataTask d) {
+        d.future().completeExceptionally(failure);
+      } else if (task instanceof StoreTask s) {
+        s.future().completeExceptionally(failure);
+      }
+    }
+  }
+
+  /**
+   * Stops taking work, finishes what is queued, then closes the store. Safe to call twice.
+   */
+  @Override
+  public void close() {
+    if (state.compareAndSet(State.CREATED, State.CLOSED)) {
+      store.close();
+      return;
+    }
+    if (!state.compareAndSet(State.RUNNING, State.STOPPING)) {
+      return;
+    }
+    // The queue keeps one slot free for this marker, so put never blocks for long.
+    try {
+      queue.put(new Stop());
+      thread.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    List<Task> leftover = new ArrayList<>();
+    queue.drainTo(leftover);
+    failAll(leftover, new StorageException("shard " + shardId() + " closed"));
+    store.close();
+    state.set(State.CLOSED);
+  }
+}

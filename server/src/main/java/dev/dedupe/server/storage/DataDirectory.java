@@ -1,0 +1,102 @@
+package dev.dedupe.server.storage;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.Reader;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.Properties;
+
+/**
+ * A node's data directory: a format file that fixes the shard count and the hash when the
+ * directory is created, and one RocksDB directory per shard under {@code shards/}.
+ *
+ * <p>The shard count can never change for existing data: every id would move to another
+ * shard and be answered NEW again. Opening with a different count fails instead.
+ */
+public final class DataDirectory {
+
+  static final String FORMAT_FILE = "dedupe.properties";
+  static final String HASH_NAME = "murmur3_x64_128-v1";
+  static final String FORMAT_VERSION = "1";
+
+  private final Path root;
+  private final int shards;
+
+  private DataDirectory(Path root, int shards) {
+    this.root = root;
+    this.shards = shards;
+  }
+
+  /**
+   * Opens the data directory at {@code root}, creating it with {@code configuredShards} shards
+   * if it does not exist yet.
+   *
+   * @throws IllegalStateException if it exists with another shard count or format
+   */
+  public static DataDirectory openOrCreate(Path root, int configuredShards) {
+    try {
+      Files.createDirectories(root);
+      Path formatFile = root.resolve(FORMAT_FILE);
+      if (!Files.exists(formatFile)) {
+        writeFormatFile(formatFile, configuredShards);
+        return new DataDirectory(root, configuredShards);
+      }
+      Properties props = new Properties();
+      try (Reader in = Files.newBufferedReader(formatFile)) {
+        props.load(in);
+      }
+      String format = props.getProperty("format");
+      String hash = props.getProperty("hash");
+      if (!FORMAT_VERSION.equals(format) || !HASH_NAME.equals(hash)) {
+        throw new IllegalStateException(
+            "data directory " + root + " has format " + format + " and hash " + hash
+                + "; this version reads format " + FORMAT_VERSION + " with hash " + HASH_NAME);
+      }
+      int shards = Integer.parseInt(props.getProperty("shards"));
+      if (shards != configuredShards) {
+        throw new IllegalStateException(
+            "data directory " + root + " was created with " + shards
+                + " shards but storage.shards is " + configuredShards
+                + "; the shard count is fixed when a data directory is created");
+      }
+      return new DataDirectory(root, shards);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot open data directory " + root, e);
+    }
+  }
+
+  public Path root() {
+    return root;
+  }
+
+  public int shards() {
+    return shards;
+  }
+
+  /** The RocksDB directory of one shard. */
+  public Path shardPath(int shard) {
+    return root.resolve("shards").resolve(String.format("shard-%04d", shard));
+  }
+
+  private static void writeFormatFile(Path formatFile, int shards) throws IOException {
+    Properties props = new Properties();
+    props.setProperty("format", FORMAT_VERSION);
+    props.setProperty("hash", HASH_NAME);
+    props.setProperty("shards", Integer.toString(shards));
+    props.setProperty("created", Instant.now().toString());
+    Path tmp = formatFile.resolveSibling(FORMAT_FILE + ".tmp");
+    try (OutputStream out = Files.newOutputStream(tmp)) {
+      props.store(out, "dedupe data directory; do not edit: the shard count is fixed for life");
+    }
+    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+      ch.force(true);
+    }
+    Files.move(tmp, formatFile, StandardCopyOption.ATOMIC_MOVE);
+  }
+}

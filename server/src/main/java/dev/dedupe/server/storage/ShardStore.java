@@ -1,0 +1,58 @@
+package dev.dedupe.server.storage;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One shard's durable records, in time buckets.
+ *
+ * <p>Not thread-safe by design: a shard has exactly one write path ({@code ShardWriter}), which
+ * calls every method from its own thread, so lookups, writes and bucket drops never race and a
+ * native handle is never used after it was closed. That one path is also where replication
+ * will forward writes, and a store is a self-contained RocksDB directory that can be
+ * checkpointed and shipped.
+ */
+public interface ShardStore extends AutoCloseable {
+
+  /** The shard this store holds. */
+  int shardId();
+
+  /** Starts of the buckets held, oldest first. */
+  List<Long> bucketStarts();
+
+  /** Creates the bucket that starts at {@code start} unless it exists. */
+  void ensureBucket(long start);
+
+  /** Drops a bucket whole, with every record in it. */
+  void dropBucket(long start);
+
+  /**
+   * For each digest, its records in buckets that end after {@code sinceMillis}, newest bucket
+   * first; an empty array where none is held. One batched read for the whole list.
+   */
+  Holding[][] lookup(List<byte[]> digests, long sinceMillis);
+
+  /** Applies a write atomically, durable as the store's durability setting says. */
+  void write(ShardWrite write);
+
+  /** Keys held per namespace, summed over all buckets. */
+  Map<String, Long> namespaceKeyCounts();
+
+  /** Bytes on disk: table files plus write-ahead log. */
+  long diskBytes();
+
+  /**
+   * The end of the newest bucket dropped to honour the disk budget (epoch milliseconds), or 0
+   * if none ever was: ids first seen before this may have been forgotten early.
+   */
+  long budgetHorizonMillis();
+
+  /** Persists the budget horizon; it only moves forward. */
+  void advanceBudgetHorizon(long millis);
+
+  /** A RocksDB property summed over the store's buckets, for metrics. */
+  long longProperty(String property);
+
+  @Override
+  void close();
+}

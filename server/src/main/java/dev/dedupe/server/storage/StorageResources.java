@@ -1,0 +1,133 @@
+package dev.dedupe.server.storage;
+
+import dev.dedupe.server.config.Durability;
+import dev.dedupe.server.config.StorageConfig;
+import org.rocksdb.BlockBasedTableConfig;
+import org.rocksdb.BloomFilter;
+import org.rocksdb.Cache;
+import org.rocksdb.ColumnFamilyOptions;
+import org.rocksdb.CompressionType;
+import org.rocksdb.DBOptions;
+import org.rocksdb.InfoLogLevel;
+import org.rocksdb.LRUCache;
+import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.Statistics;
+import org.rocksdb.UInt64AddOperator;
+import org.rocksdb.WriteBufferManager;
+import org.rocksdb.WriteOptions;
+
+/**
+ * The native RocksDB objects that all shard stores of a node share: one block cache, one
+ * memtable budget, one statistics object, and the options every store opens with. Memory is
+ * bounded per node rather than per shard, so the shard count can grow without growing RAM.
+ *
+ * <p>Owns every object it creates and closes them in reverse order; close it only after every
+ * store that uses it is closed.
+ */
+public final class StorageResources implements AutoCloseable {
+
+  static {
+    RocksDB.loadLibrary();
+  }
+
+  private final Cache blockCache;
+  private final WriteBufferManager writeBufferManager;
+  private final Statistics statistics;
+  private final BloomFilter bloomFilter;
+  private final UInt64AddOperator counterMergeOperator;
+  private final DBOptions dbOptions;
+  private final ColumnFamilyOptions bucketOptions;
+  private final ColumnFamilyOptions metadataOptions;
+  private final WriteOptions writeOptions;
+  private final ReadOptions readOptions;
+
+  public StorageResources(StorageConfig config) {
+    blockCache = new LRUCache(config.blockCacheBytes());
+    // Memtables are charged to the block cache so that the two together stay within
+    // block-cache + write-buffer bytes however many shards are open.
+    writeBufferManager = new WriteBufferManager(config.writeBufferBytes(), blockCache);
+    statistics = new Statistics();
+    // 10 bits per key: a 1% false-positive rate, so a NEW id (the common case) costs a filter
+    // probe per bucket and almost never a disk read.
+    bloomFilter = new BloomFilter(10);
+    counterMergeOperator = new UInt64AddOperator();
+
+    dbOptions =
+        new DBOptions()
+            .setCreateIfMissing(true)
+            .setCreateMissingColumnFamilies(true)
+            .setWriteBufferManager(writeBufferManager)
+            .setStatistics(statistics)
+            .setMaxBackgroundJobs(2)
+            .setInfoLogLevel(InfoLogLevel.WARN_LEVEL)
+            .setKeepLogFileNum(3)
+            .setMaxTotalWalSize(256L << 20);
+
+    BlockBasedTableConfig table =
+        new BlockBasedTableConfig()
+            .setBlockCache(blockCache)
+            .setFilterPolicy(bloomFilter)
+            .setWholeKeyFiltering(true)
+            .setFormatVersion(5);
+    bucketOptions =
+        new ColumnFamilyOptions()
+            .setTableFormatConfig(table)
+            .setMergeOperator(counterMergeOperator)
+            .setWriteBufferSize(Math.min(64L << 20, config.writeBufferBytes() / 2))
+            // Whole-key bloom in the memtable: most ids are new and miss every bucket.
+            .setMemtablePrefixBloomSizeRatio(0.05)
+            .setMemtableWholeKeyFiltering(true)
+            .setLevelCompactionDynamicLevelBytes(true)
+            .setCompressionType(CompressionType.LZ4_COMPRESSION)
+            .setBottommostCompressionType(CompressionType.ZSTD_COMPRESSION);
+    metadataOptions = new ColumnFamilyOptions();
+
+    writeOptions = new WriteOptions().setSync(config.durability() == Durability.FSYNC);
+    readOptions = new ReadOptions();
+  }
+
+  DBOptions dbOptions() {
+    return dbOptions;
+  }
+
+  ColumnFamilyOptions bucketOptions() {
+    return bucketOptions;
+  }
+
+  ColumnFamilyOptions metadataOptions() {
+    return metadataOptions;
+  }
+
+  WriteOptions writeOptions() {
+    return writeOptions;
+  }
+
+  ReadOptions readOptions() {
+    return readOptions;
+  }
+
+  /** A RocksDB ticker summed over every shard of the node (stalls, compaction bytes, ...). */
+  public long tickerCount(org.rocksdb.TickerType ticker) {
+    return statistics.getTickerCount(ticker);
+  }
+
+  /** Bytes the block cache holds now. */
+  public long blockCacheUsage() {
+    return blockCache.getUsage();
+  }
+
+  @Override
+  public void close() {
+    readOptions.close();
+    writeOptions.close();
+    metadataOptions.close();
+    bucketOptions.close();
+    dbOptions.close();
+    counterMergeOperator.close();
+    bloomFilter.close();
+    statistics.close();
+    writeBufferManager.close();
+    blockCache.close();
+  }
+}
