@@ -25,7 +25,7 @@ public final class ConfigKeys {
   public static final Key DATA_DIR = new Key("storage.data-dir", "./data");
   public static final Key SHARDS = new Key("storage.shards", "16");
   public static final Key DURABILITY = new Key("storage.durability", "fsync");
-  public static final Key BUCKET_MINUTES = new Key("storage.bucket.minutes", "60");
+  public static final Key BUCKET_MINUTES = new Key("storage.bucket.minutes", "360");
   public static final Key DISK_BUDGET_BYTES = new Key("storage.disk-budget.bytes", "0");
   public static final Key BLOCK_CACHE_BYTES = new Key("storage.block-cache.bytes", "256MiB");
   public static final Key WRITE_BUFFER_BYTES = new Key("storage.write-buffer.bytes", "256MiB");

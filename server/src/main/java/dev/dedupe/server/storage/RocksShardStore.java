@@ -315,6 +315,16 @@ public final class RocksShardStore implements ShardStore {
     }
   }
 
+  /** The database, for the storage measurements in the test tree only. */
+  RocksDB rawDbForMeasurement() {
+    return db;
+  }
+
+  /** A bucket's column family, for the storage measurements in the test tree only. */
+  ColumnFamilyHandle rawBucketForMeasurement(long start) {
+    return bucket(start);
+  }
+
   private void checkOpen() {
     if (closed) {
       throw new StorageException("shard " + shardId + " is closed");
