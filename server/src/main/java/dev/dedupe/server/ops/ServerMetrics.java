@@ -84,6 +84,23 @@ public final class ServerMetrics implements AutoCloseable {
         () -> resources.tickerCount(TickerType.COMPACT_WRITE_BYTES));
     gauge("dedupe.rocksdb.wal.syncs", "Write-ahead log syncs (cumulative)",
         () -> resources.tickerCount(TickerType.WAL_FILE_SYNCED));
+    // Per shard, so that a page about one shard leads to that shard's figures and log lines.
+    for (var writer : shards.writers()) {
+      int shard = writer.shardId();
+      String tag = Integer.toString(shard);
+      keep(registry.getOrCreate(Gauge.builder("dedupe.shard.queue.depth",
+              () -> (long) writer.queueDepth())
+          .description("Requests waiting for the shard's write path")
+          .tags(Metrics.tags("shard", tag))));
+      keep(registry.getOrCreate(Gauge.builder("dedupe.shard.disk.bytes",
+              () -> figures(f -> f.shards().size() > shard ? f.shards().get(shard).diskBytes() : 0))
+          .description("Bytes on disk for the shard")
+          .tags(Metrics.tags("shard", tag))));
+      keep(registry.getOrCreate(Gauge.builder("dedupe.shard.healthy",
+              () -> writer.isHealthy() ? 1L : 0L)
+          .description("1 when the shard's writer is serving and its last write succeeded")
+          .tags(Metrics.tags("shard", tag))));
+    }
   }
 
   private long figures(java.util.function.ToLongFunction<NodeFigures> read) {

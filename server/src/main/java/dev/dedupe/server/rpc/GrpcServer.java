@@ -26,7 +26,7 @@ public final class GrpcServer implements AutoCloseable {
 
   public GrpcServer(ServerBuilder<?> builder, DedupeGrpcService service, int maxRequestBytes) {
     this.server = builder
-        .addService(service)
+        .addService(MalformedRequestGuard.guard(service.bindService()))
         .addService(health.getHealthService())
         .addService(ProtoReflectionServiceV1.newInstance())
         .maxInboundMessageSize(maxRequestBytes)

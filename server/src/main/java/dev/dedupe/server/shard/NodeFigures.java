@@ -18,6 +18,7 @@ import java.util.Map;
  *     dropped for the disk budget
  * @param pendingCompactionBytes the sum of the shards' estimates
  * @param memtableBytes the sum of the shards' memtables
+ * @param shards each shard's own figures, in shard order
  */
 public record NodeFigures(
     long atMillis,
@@ -26,7 +27,8 @@ public record NodeFigures(
     long oldestBucketStartMillis,
     long budgetHorizonMillis,
     long pendingCompactionBytes,
-    long memtableBytes) {
+    long memtableBytes,
+    List<ShardFigures> shards) {
 
   public static NodeFigures sum(long atMillis, List<ShardFigures> shards) {
     Map<String, Long> keys = new HashMap<>();
@@ -46,7 +48,7 @@ public record NodeFigures(
       memtables += f.memtableBytes();
     }
     return new NodeFigures(atMillis, Map.copyOf(keys), disk,
-        oldest == Long.MAX_VALUE ? -1 : oldest, horizon, pending, memtables);
+        oldest == Long.MAX_VALUE ? -1 : oldest, horizon, pending, memtables, List.copyOf(shards));
   }
 
   public long totalKeys() {

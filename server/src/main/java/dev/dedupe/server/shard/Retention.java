@@ -50,7 +50,7 @@ public final class Retention {
   }
 
   /** One pass of rotation, expiry and budget enforcement; returns the figures after it. */
-  public NodeFigures runOnce() {
+  public synchronized NodeFigures runOnce() {
     long now = clock.millis();
     BucketGrid grid = shards.grid();
     long current = grid.startOf(now);

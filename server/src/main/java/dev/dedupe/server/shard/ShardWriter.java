@@ -93,6 +93,11 @@ public final class ShardWriter implements AutoCloseable {
     thread.start();
   }
 
+  /** Requests waiting for this shard now. */
+  public int queueDepth() {
+    return queue.size();
+  }
+
   /** True while the writer accepts work and its last write succeeded. */
   public boolean isHealthy() {
     return state.get() == State.RUNNING && !lastWriteFailed;

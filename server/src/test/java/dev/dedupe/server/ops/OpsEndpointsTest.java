@@ -71,6 +71,8 @@ class OpsEndpointsTest {
     assertTrue(metrics.contains("dedupe_namespace_effective_window_seconds{namespace=\"orders\""), metrics);
     assertTrue(metrics.contains("dedupe_rocksdb_stall_micros"), metrics);
     assertTrue(metrics.contains("dedupe_disk_bytes"), metrics);
+    assertTrue(metrics.contains("dedupe_shard_queue_depth{scope=\"application\",shard=\"3\",}"), metrics);
+    assertTrue(metrics.contains("dedupe_shard_healthy{scope=\"application\",shard=\"0\",} 1.0"), metrics);
 
     node.close();
     node = null;

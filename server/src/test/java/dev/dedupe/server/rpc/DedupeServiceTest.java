@@ -156,6 +156,47 @@ class DedupeServiceTest {
   }
 
   @Test
+  void malformedMessagesAreRefusedAndTheServerKeepsServing() {
+    start(Map.of());
+    // A CheckAndInsertRequest whose message id is not valid UTF-8 (0xC3 0x28), and plain garbage.
+    byte[] badUtf8 = {0x0a, 0x01, 'n', 0x12, 0x02, (byte) 0xC3, 0x28};
+    byte[] garbage = {(byte) 0xFF, (byte) 0xFF, (byte) 0xFF, 0x01};
+    for (byte[] body : List.of(badUtf8, garbage)) {
+      StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+          () -> io.grpc.stub.ClientCalls.blockingUnaryCall(
+              channel, RAW_CHECK_AND_INSERT, io.grpc.CallOptions.DEFAULT, body));
+      assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode(), e.getStatus().toString());
+      assertTrue(e.getStatus().getDescription().contains("not a valid"), e.getStatus().toString());
+    }
+    assertEquals(Verdict.VERDICT_NEW, insert("n", "a").get(0).getVerdict());
+  }
+
+  private static final io.grpc.MethodDescriptor.Marshaller<byte[]> BYTES =
+      new io.grpc.MethodDescriptor.Marshaller<>() {
+        @Override
+        public java.io.InputStream stream(byte[] value) {
+          return new java.io.ByteArrayInputStream(value);
+        }
+
+        @Override
+        public byte[] parse(java.io.InputStream stream) {
+          try {
+            return stream.readAllBytes();
+          } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+        }
+      };
+
+  private static final io.grpc.MethodDescriptor<byte[], byte[]> RAW_CHECK_AND_INSERT =
+      io.grpc.MethodDescriptor.<byte[], byte[]>newBuilder()
+          .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+          .setFullMethodName(DedupeServiceGrpc.getCheckAndInsertMethod().getFullMethodName())
+          .setRequestMarshaller(BYTES)
+          .setResponseMarshaller(BYTES)
+          .build();
+
+  @Test
   void servesTheStandardHealthService() {
     start(Map.of());
     var health = HealthGrpc.newBlockingStub(channel);
