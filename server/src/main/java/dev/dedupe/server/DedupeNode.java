@@ -2,6 +2,7 @@ package dev.dedupe.server;
 
 import dev.dedupe.server.config.ServerConfig;
 import dev.dedupe.server.core.DedupeEngine;
+import dev.dedupe.server.core.ShardMap;
 import dev.dedupe.server.ops.OpsServer;
 import dev.dedupe.server.ops.ServerMetrics;
 import dev.dedupe.server.rpc.DedupeGrpcService;
@@ -95,7 +96,8 @@ public final class DedupeNode implements AutoCloseable {
     closers.push(replies::shutdown);
     DedupeEngine engine = new DedupeEngine(shards, config.windows(), clock);
     DedupeGrpcService service = new DedupeGrpcService(
-        engine, new RequestValidator(config.limits()), metrics, replies);
+        engine, new RequestValidator(config.limits()), metrics, replies,
+        () -> ShardMap.standalone(shards.shardCount(), DataDirectory.HASH_NAME, advertisedAddress()));
     grpc = new GrpcServer(grpcBuilder, service, config.limits().maxRequestBytes()).start();
     closers.push(grpc);
 
@@ -152,6 +154,22 @@ public final class DedupeNode implements AutoCloseable {
   /** Whether the node should receive traffic now (the ops port's readiness). */
   public boolean isReady() {
     return state.get() == State.SERVING && shards.isHealthy();
+  }
+
+  /** host:port that clients should use for this node's API. */
+  public String advertisedAddress() {
+    if (!config.advertisedAddress().isEmpty()) {
+      return config.advertisedAddress();
+    }
+    String host = config.grpc().host();
+    if (host.equals("0.0.0.0") || host.equals("::")) {
+      try {
+        host = java.net.InetAddress.getLocalHost().getCanonicalHostName();
+      } catch (java.net.UnknownHostException e) {
+        host = "localhost";
+      }
+    }
+    return host + ":" + grpc.port();
   }
 
   public int grpcPort() {

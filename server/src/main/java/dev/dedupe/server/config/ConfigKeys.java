@@ -19,6 +19,7 @@ public final class ConfigKeys {
 
   public static final Key GRPC_HOST = new Key("grpc.host", "0.0.0.0");
   public static final Key GRPC_PORT = new Key("grpc.port", "50051");
+  public static final Key GRPC_ADVERTISED_ADDRESS = new Key("grpc.advertised-address", "");
   public static final Key OPS_HOST = new Key("ops.host", "0.0.0.0");
   public static final Key OPS_PORT = new Key("ops.port", "8081");
 
@@ -35,6 +36,10 @@ public final class ConfigKeys {
   public static final Key NAMESPACE_MAX_CHARS = new Key("limits.namespace.max-chars", "128");
   public static final Key MESSAGE_ID_MAX_BYTES = new Key("limits.message-id.max-bytes", "256");
   public static final Key BATCH_MAX_IDS = new Key("limits.batch.max-ids", "10000");
+  public static final Key ATTEMPT_TOKEN_MAX_BYTES = new Key("limits.attempt-token.max-bytes", "128");
+  public static final Key FINGERPRINT_MAX_BYTES = new Key("limits.fingerprint.max-bytes", "64");
+  public static final Key RESULT_MAX_BYTES = new Key("limits.result.max-bytes", "4096");
+  public static final Key LEASE_MAX_SECONDS = new Key("limits.lease.max-seconds", "3600");
 
   public static final Key WINDOW_DEFAULT_HOURS = new Key("window.default.hours", "24");
   public static final Key WINDOW_FLOOR_HOURS = new Key("window.floor.hours", "24");
@@ -47,10 +52,11 @@ public final class ConfigKeys {
   public static final String NAMESPACES = "namespaces";
 
   public static final List<Key> ALL = List.of(
-      GRPC_HOST, GRPC_PORT, OPS_HOST, OPS_PORT,
+      GRPC_HOST, GRPC_PORT, GRPC_ADVERTISED_ADDRESS, OPS_HOST, OPS_PORT,
       DATA_DIR, SHARDS, DURABILITY, BUCKET_MINUTES, DISK_BUDGET_BYTES, BLOCK_CACHE_BYTES,
       WRITE_BUFFER_BYTES, MAINTENANCE_SECONDS,
-      NAMESPACE_MAX_CHARS, MESSAGE_ID_MAX_BYTES, BATCH_MAX_IDS,
+      NAMESPACE_MAX_CHARS, MESSAGE_ID_MAX_BYTES, BATCH_MAX_IDS, ATTEMPT_TOKEN_MAX_BYTES,
+      FINGERPRINT_MAX_BYTES, RESULT_MAX_BYTES, LEASE_MAX_SECONDS,
       WINDOW_DEFAULT_HOURS, WINDOW_FLOOR_HOURS);
 
   private ConfigKeys() {}

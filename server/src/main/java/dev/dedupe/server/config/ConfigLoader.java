@@ -67,6 +67,7 @@ public final class ConfigLoader {
   static ServerConfig fromConfig(Config c) {
     EndpointConfig grpc = new EndpointConfig(
         string(c, ConfigKeys.GRPC_HOST), integer(c, ConfigKeys.GRPC_PORT));
+    String advertised = string(c, ConfigKeys.GRPC_ADVERTISED_ADDRESS);
     EndpointConfig ops = new EndpointConfig(
         string(c, ConfigKeys.OPS_HOST), integer(c, ConfigKeys.OPS_PORT));
     StorageConfig storage = new StorageConfig(
@@ -81,7 +82,11 @@ public final class ConfigLoader {
     LimitsConfig limits = new LimitsConfig(
         integer(c, ConfigKeys.NAMESPACE_MAX_CHARS),
         integer(c, ConfigKeys.MESSAGE_ID_MAX_BYTES),
-        integer(c, ConfigKeys.BATCH_MAX_IDS));
+        integer(c, ConfigKeys.BATCH_MAX_IDS),
+        integer(c, ConfigKeys.ATTEMPT_TOKEN_MAX_BYTES),
+        integer(c, ConfigKeys.FINGERPRINT_MAX_BYTES),
+        (int) bytes(c, ConfigKeys.RESULT_MAX_BYTES),
+        Duration.ofSeconds(integer(c, ConfigKeys.LEASE_MAX_SECONDS)));
     Map<String, Duration> perNamespace = new HashMap<>();
     Config namespaces = c.get(ConfigKeys.NAMESPACES);
     if (namespaces.exists()) {
@@ -97,7 +102,7 @@ public final class ConfigLoader {
         hoursToDuration(ConfigKeys.WINDOW_DEFAULT_HOURS.name(), decimal(c, ConfigKeys.WINDOW_DEFAULT_HOURS)),
         hoursToDuration(ConfigKeys.WINDOW_FLOOR_HOURS.name(), decimal(c, ConfigKeys.WINDOW_FLOOR_HOURS)),
         perNamespace);
-    return new ServerConfig(grpc, ops, storage, limits, windows);
+    return new ServerConfig(grpc, advertised, ops, storage, limits, windows);
   }
 
   private static String string(Config c, ConfigKeys.Key key) {

@@ -6,6 +6,9 @@ import java.util.Objects;
  * Everything a node is configured with; built once by {@link ConfigLoader} and never changed.
  *
  * @param grpc the API listener ({@code grpc.host}, {@code grpc.port})
+ * @param advertisedAddress host:port that clients should use to reach this node's API, as the
+ *     shard map reports it ({@code grpc.advertised-address}); empty means derived from the
+ *     bound address
  * @param ops the health and metrics listener ({@code ops.host}, {@code ops.port})
  * @param storage the shard stores
  * @param limits the request limits
@@ -13,6 +16,7 @@ import java.util.Objects;
  */
 public record ServerConfig(
     EndpointConfig grpc,
+    String advertisedAddress,
     EndpointConfig ops,
     StorageConfig storage,
     LimitsConfig limits,
@@ -20,6 +24,7 @@ public record ServerConfig(
 
   public ServerConfig {
     Objects.requireNonNull(grpc, "grpc");
+    Objects.requireNonNull(advertisedAddress, "grpc.advertised-address");
     Objects.requireNonNull(ops, "ops");
     Objects.requireNonNull(storage, "storage");
     Objects.requireNonNull(limits, "limits");

@@ -37,7 +37,11 @@ public final class ServerMetrics implements AutoCloseable {
     CHECK_AND_INSERT("check_and_insert"),
     CHECK("check"),
     FORGET("forget"),
-    GET_NAMESPACE_STATS("get_namespace_stats");
+    GET_NAMESPACE_STATS("get_namespace_stats"),
+    COMMIT("commit"),
+    RELEASE("release"),
+    EXTEND_LEASE("extend_lease"),
+    GET_SHARD_MAP("get_shard_map");
 
     final String label;
 

@@ -4,6 +4,10 @@ import com.google.protobuf.Timestamp;
 import dev.dedupe.server.core.DedupeEngine;
 import dev.dedupe.server.core.IdResult;
 import dev.dedupe.server.core.NamespaceStats;
+import dev.dedupe.server.core.ShardMap;
+import dev.dedupe.v1.GetShardMapRequest;
+import dev.dedupe.v1.GetShardMapResponse;
+import dev.dedupe.v1.ShardOwner;
 import dev.dedupe.server.ops.ServerMetrics;
 import dev.dedupe.server.ops.ServerMetrics.Rpc;
 import dev.dedupe.v1.CheckAndInsertRequest;
@@ -36,13 +40,32 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
   private final ServerMetrics metrics;
   /** Builds replies off the shard writer threads, so writers go straight back to deciding. */
   private final Executor replyExecutor;
+  private final java.util.function.Supplier<ShardMap> shardMap;
 
   public DedupeGrpcService(
-      DedupeEngine engine, RequestValidator validator, ServerMetrics metrics, Executor replyExecutor) {
+      DedupeEngine engine, RequestValidator validator, ServerMetrics metrics,
+      Executor replyExecutor, java.util.function.Supplier<ShardMap> shardMap) {
     this.engine = engine;
     this.validator = validator;
     this.metrics = metrics;
     this.replyExecutor = replyExecutor;
+    this.shardMap = shardMap;
+  }
+
+  @Override
+  public void getShardMap(GetShardMapRequest request, StreamObserver<GetShardMapResponse> observer) {
+    serve(Rpc.GET_SHARD_MAP, 0, observer,
+        () -> CompletableFuture.completedFuture(shardMap.get()),
+        map -> {
+          GetShardMapResponse.Builder reply = GetShardMapResponse.newBuilder()
+              .setShardCount(map.shardCount())
+              .setHash(map.hash());
+          for (ShardMap.Owner owner : map.owners()) {
+            reply.addOwners(ShardOwner.newBuilder()
+                .setShard(owner.shard()).setAddress(owner.address()).setEpoch(owner.epoch()));
+          }
+          return reply.build();
+        });
   }
 
   @Override

@@ -22,7 +22,8 @@ import java.util.Properties;
 public final class DataDirectory {
 
   static final String FORMAT_FILE = "dedupe.properties";
-  static final String HASH_NAME = "murmur3_x64_128-v1";
+  /** The shard hash this format uses; clients check it before routing by themselves. */
+  public static final String HASH_NAME = "murmur3_x64_128-v1";
   static final String FORMAT_VERSION = "1";
 
   private final Path root;

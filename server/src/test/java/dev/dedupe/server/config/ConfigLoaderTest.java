@@ -24,7 +24,7 @@ class ConfigLoaderTest {
     assertEquals(Durability.FSYNC, c.storage().durability());
     assertEquals(Duration.ofHours(6), c.storage().bucketWidth());
     assertEquals(256L << 20, c.storage().blockCacheBytes());
-    assertEquals(new LimitsConfig(128, 256, 10_000), c.limits());
+    assertEquals(new LimitsConfig(128, 256, 10_000, 128, 64, 4096, Duration.ofHours(1)), c.limits());
     assertEquals(Duration.ofHours(24), c.windows().defaultWindow());
     assertEquals(Duration.ofHours(24), c.windows().floor());
   }
