@@ -11,6 +11,7 @@ import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.IntFunction;
 
 /**
  * Decides batches of ids: hashes each id to its shard, hands each shard its part in request
@@ -30,27 +31,52 @@ public final class DedupeEngine {
   }
 
   /** Decides each id and records the new ones; one result per id, in order. */
-  public CompletableFuture<IdResult[]> checkAndInsert(String namespace, List<String> ids) {
-    long window = windows.windowFor(namespace).toMillis();
-    return scatter(namespace, ids, IdResult[]::new,
-        (writer, digests) -> writer.checkAndInsert(namespace, window, digests),
-        (part, i, into, at) -> into[at] = part[i]);
+  public CompletableFuture<IdResult[]> checkAndInsert(
+      String namespace, List<String> ids, InsertOptions options) {
+    long window = windowMillis(namespace);
+    return scatter(namespace, ids, IdResult[]::new, (writer, digests, positions) ->
+        writer.checkAndInsert(namespace, window, digests, options.attemptToken(),
+            options.leaseMillis(), slice(options.fingerprints(), positions)));
   }
 
   /** Reports what {@link #checkAndInsert} would answer, recording nothing. */
   public CompletableFuture<IdResult[]> check(String namespace, List<String> ids) {
-    long window = windows.windowFor(namespace).toMillis();
+    long window = windowMillis(namespace);
     return scatter(namespace, ids, IdResult[]::new,
-        (writer, digests) -> writer.check(namespace, window, digests),
-        (part, i, into, at) -> into[at] = part[i]);
+        (writer, digests, positions) -> writer.check(namespace, window, digests));
   }
 
   /** Removes ids; true where the id was held within the window. */
   public CompletableFuture<boolean[]> forget(String namespace, List<String> ids) {
-    long window = windows.windowFor(namespace).toMillis();
-    return scatter(namespace, ids, boolean[]::new,
-        (writer, digests) -> writer.forget(namespace, window, digests),
-        (part, i, into, at) -> into[at] = part[i]);
+    long window = windowMillis(namespace);
+    return scatter(namespace, ids, n -> new Boolean[n],
+        (writer, digests, positions) -> writer.forget(namespace, window, digests)
+            .thenApply(DedupeEngine::boxed))
+        .thenApply(DedupeEngine::unboxed);
+  }
+
+  /** Commits ids leased to {@code token}, storing {@code results} (one per id, or none). */
+  public CompletableFuture<LeaseOpResult[]> commit(
+      String namespace, List<String> ids, String token, List<byte[]> results) {
+    long window = windowMillis(namespace);
+    return scatter(namespace, ids, LeaseOpResult[]::new, (writer, digests, positions) ->
+        writer.commit(namespace, window, digests, token, slice(results, positions)));
+  }
+
+  /** Releases ids leased to {@code token}. */
+  public CompletableFuture<LeaseOpResult[]> release(
+      String namespace, List<String> ids, String token) {
+    long window = windowMillis(namespace);
+    return scatter(namespace, ids, LeaseOpResult[]::new,
+        (writer, digests, positions) -> writer.release(namespace, window, digests, token));
+  }
+
+  /** Extends leases held by {@code token} to now plus {@code leaseMillis}. */
+  public CompletableFuture<LeaseOpResult[]> extendLease(
+      String namespace, List<String> ids, String token, long leaseMillis) {
+    long window = windowMillis(namespace);
+    return scatter(namespace, ids, LeaseOpResult[]::new, (writer, digests, positions) ->
+        writer.extendLease(namespace, window, digests, token, leaseMillis));
   }
 
   /** One namespace's figures, read fresh from every shard. */
@@ -68,66 +94,86 @@ public final class DedupeEngine {
     });
   }
 
-  @FunctionalInterface
-  private interface ShardCall<P> {
-    CompletableFuture<P> call(ShardWriter writer, List<byte[]> digests);
+  private long windowMillis(String namespace) {
+    return windows.windowFor(namespace).toMillis();
   }
 
+  /** One shard's part of a request: its digests and their positions in the request. */
   @FunctionalInterface
-  private interface Gather<P, R> {
-    void put(P part, int indexInPart, R into, int indexInRequest);
+  private interface ShardCall<E> {
+    CompletableFuture<E[]> call(ShardWriter writer, List<byte[]> digests, int[] positions);
   }
 
-  @FunctionalInterface
-  private interface ResultArray<R> {
-    R ofLength(int n);
+  private static List<byte[]> slice(List<byte[]> perId, int[] positions) {
+    if (perId.isEmpty()) {
+      return List.of();
+    }
+    List<byte[]> part = new ArrayList<>(positions.length);
+    for (int p : positions) {
+      part.add(perId.get(p));
+    }
+    return part;
   }
 
-  private <P, R> CompletableFuture<R> scatter(
-      String namespace, List<String> ids, ResultArray<R> results, ShardCall<P> call,
-      Gather<P, R> gather) {
+  private <E> CompletableFuture<E[]> scatter(
+      String namespace, List<String> ids, IntFunction<E[]> results, ShardCall<E> call) {
     int shardCount = shards.shardCount();
     byte[] ns = namespace.getBytes(StandardCharsets.UTF_8);
-    @SuppressWarnings("unchecked")
-    List<byte[]>[] digestsByShard = new List[shardCount];
-    int[][] positionsByShard = new int[shardCount][];
-    int[] fill = new int[shardCount];
     int[] shardOfId = new int[ids.size()];
     byte[][] digestOfId = new byte[ids.size()][];
+    int[] perShard = new int[shardCount];
     for (int i = 0; i < ids.size(); i++) {
       byte[] digest = ShardHash.digest(ns, ids.get(i));
-      int shard = ShardHash.shardOf(digest, shardCount);
       digestOfId[i] = digest;
-      shardOfId[i] = shard;
-      fill[shard]++;
+      shardOfId[i] = ShardHash.shardOf(digest, shardCount);
+      perShard[shardOfId[i]]++;
     }
+    int[][] positions = new int[shardCount][];
+    @SuppressWarnings("unchecked")
+    List<byte[]>[] digests = new List[shardCount];
     for (int s = 0; s < shardCount; s++) {
-      if (fill[s] > 0) {
-        digestsByShard[s] = new ArrayList<>(fill[s]);
-        positionsByShard[s] = new int[fill[s]];
-        fill[s] = 0;
+      if (perShard[s] > 0) {
+        positions[s] = new int[perShard[s]];
+        digests[s] = new ArrayList<>(perShard[s]);
+        perShard[s] = 0;
       }
     }
     for (int i = 0; i < ids.size(); i++) {
       int s = shardOfId[i];
-      digestsByShard[s].add(digestOfId[i]);
-      positionsByShard[s][fill[s]++] = i;
+      positions[s][perShard[s]++] = i;
+      digests[s].add(digestOfId[i]);
     }
 
-    R out = results.ofLength(ids.size());
+    E[] out = results.apply(ids.size());
     List<CompletableFuture<Void>> parts = new ArrayList<>();
     for (int s = 0; s < shardCount; s++) {
-      if (digestsByShard[s] == null) {
+      if (digests[s] == null) {
         continue;
       }
-      int[] positions = positionsByShard[s];
-      parts.add(call.call(shards.writer(s), digestsByShard[s]).thenAccept(part -> {
+      int[] at = positions[s];
+      parts.add(call.call(shards.writer(s), digests[s], at).thenAccept(part -> {
         // Each shard fills only its own positions, so the parts never write the same slot.
-        for (int i = 0; i < positions.length; i++) {
-          gather.put(part, i, out, positions[i]);
+        for (int i = 0; i < at.length; i++) {
+          out[at[i]] = part[i];
         }
       }));
     }
     return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).thenApply(done -> out);
+  }
+
+  private static Boolean[] boxed(boolean[] values) {
+    Boolean[] boxed = new Boolean[values.length];
+    for (int i = 0; i < values.length; i++) {
+      boxed[i] = values[i];
+    }
+    return boxed;
+  }
+
+  private static boolean[] unboxed(Boolean[] values) {
+    boolean[] unboxed = new boolean[values.length];
+    for (int i = 0; i < values.length; i++) {
+      unboxed[i] = values[i];
+    }
+    return unboxed;
   }
 }

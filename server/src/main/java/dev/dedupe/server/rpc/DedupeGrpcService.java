@@ -3,7 +3,17 @@ package dev.dedupe.server.rpc;
 import com.google.protobuf.Timestamp;
 import dev.dedupe.server.core.DedupeEngine;
 import dev.dedupe.server.core.IdResult;
+import dev.dedupe.server.core.InsertOptions;
+import dev.dedupe.server.core.LeaseOpResult;
 import dev.dedupe.server.core.NamespaceStats;
+import com.google.protobuf.ByteString;
+import dev.dedupe.v1.CommitRequest;
+import dev.dedupe.v1.CommitResponse;
+import dev.dedupe.v1.ExtendLeaseRequest;
+import dev.dedupe.v1.ExtendLeaseResponse;
+import dev.dedupe.v1.IdStatus;
+import dev.dedupe.v1.ReleaseRequest;
+import dev.dedupe.v1.ReleaseResponse;
 import dev.dedupe.server.core.ShardMap;
 import dev.dedupe.v1.GetShardMapRequest;
 import dev.dedupe.v1.GetShardMapResponse;
@@ -73,10 +83,7 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
       CheckAndInsertRequest request, StreamObserver<CheckAndInsertResponse> observer) {
     List<String> ids = request.getMessageIdsList();
     serve(Rpc.CHECK_AND_INSERT, ids.size(), observer,
-        () -> {
-          validator.validate(request.getNamespace(), ids);
-          return engine.checkAndInsert(request.getNamespace(), ids);
-        },
+        () -> engine.checkAndInsert(request.getNamespace(), ids, insertOptions(request)),
         results -> {
           countVerdicts(Rpc.CHECK_AND_INSERT, results);
           CheckAndInsertResponse.Builder reply = CheckAndInsertResponse.newBuilder();
@@ -86,6 +93,97 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
           return reply.build();
         });
   }
+
+  private InsertOptions insertOptions(CheckAndInsertRequest request) {
+    List<String> ids = request.getMessageIdsList();
+    validator.validate(request.getNamespace(), ids);
+    long lease = validator.validateLease(
+        request.getLeaseDuration().getSeconds(), request.getLeaseDuration().getNanos(), false);
+    validator.validateToken(request.getAttemptToken(), lease > 0,
+        "with lease_duration: the token owns the lease");
+    validator.validateFingerprint(request.getFingerprint());
+    int fpMax = validator.limits().fingerprintMaxBytes();
+    validator.validatePerId("fingerprints", request.getFingerprintsList(), ids.size(), fpMax,
+        "limits.fingerprint.max-bytes");
+    List<byte[]> fingerprints;
+    if (!request.getFingerprintsList().isEmpty()) {
+      fingerprints = request.getFingerprintsList().stream().map(ByteString::toByteArray).toList();
+    } else if (!request.getFingerprint().isEmpty()) {
+      byte[] one = request.getFingerprint().toByteArray();
+      fingerprints = java.util.Collections.nCopies(ids.size(), one);
+    } else {
+      fingerprints = List.of();
+    }
+    return new InsertOptions(request.getAttemptToken(), lease, fingerprints);
+  }
+
+  @Override
+  public void commit(CommitRequest request, StreamObserver<CommitResponse> observer) {
+    List<String> ids = request.getMessageIdsList();
+    serve(Rpc.COMMIT, ids.size(), observer,
+        () -> {
+          validator.validate(request.getNamespace(), ids);
+          validator.validateToken(request.getAttemptToken(), true, "to commit a lease");
+          validator.validatePerId("results", request.getResultsList(), ids.size(),
+              validator.limits().resultMaxBytes(), "limits.result.max-bytes");
+          return engine.commit(request.getNamespace(), ids, request.getAttemptToken(),
+              request.getResultsList().stream().map(ByteString::toByteArray).toList());
+        },
+        results -> CommitResponse.newBuilder().addAllStatuses(statuses(Rpc.COMMIT, results)).build());
+  }
+
+  @Override
+  public void release(ReleaseRequest request, StreamObserver<ReleaseResponse> observer) {
+    List<String> ids = request.getMessageIdsList();
+    serve(Rpc.RELEASE, ids.size(), observer,
+        () -> {
+          validator.validate(request.getNamespace(), ids);
+          validator.validateToken(request.getAttemptToken(), true, "to release a lease");
+          return engine.release(request.getNamespace(), ids, request.getAttemptToken());
+        },
+        results -> ReleaseResponse.newBuilder().addAllStatuses(statuses(Rpc.RELEASE, results)).build());
+  }
+
+  @Override
+  public void extendLease(
+      ExtendLeaseRequest request, StreamObserver<ExtendLeaseResponse> observer) {
+    List<String> ids = request.getMessageIdsList();
+    serve(Rpc.EXTEND_LEASE, ids.size(), observer,
+        () -> {
+          validator.validate(request.getNamespace(), ids);
+          validator.validateToken(request.getAttemptToken(), true, "to extend a lease");
+          long lease = validator.validateLease(request.getLeaseDuration().getSeconds(),
+              request.getLeaseDuration().getNanos(), true);
+          return engine.extendLease(request.getNamespace(), ids, request.getAttemptToken(), lease);
+        },
+        results -> {
+          ExtendLeaseResponse.Builder reply = ExtendLeaseResponse.newBuilder()
+              .addAllStatuses(statuses(Rpc.EXTEND_LEASE, results));
+          for (LeaseOpResult r : results) {
+            reply.addLeaseExpiresAt(r.ok() ? timestamp(r.leaseExpiresMillis()) : Timestamp.getDefaultInstance());
+          }
+          return reply.build();
+        });
+  }
+
+  private List<IdStatus> statuses(Rpc rpc, LeaseOpResult[] results) {
+    List<IdStatus> statuses = new java.util.ArrayList<>(results.length);
+    int ok = 0;
+    for (LeaseOpResult r : results) {
+      if (r.ok()) {
+        ok++;
+        statuses.add(OK);
+      } else {
+        statuses.add(IdStatus.newBuilder()
+            .setCode(com.google.rpc.Code.FAILED_PRECONDITION_VALUE).setMessage(r.failure()).build());
+      }
+    }
+    metrics.recordIds(rpc, "ok", ok);
+    metrics.recordIds(rpc, "lease_lost", results.length - ok);
+    return statuses;
+  }
+
+  private static final IdStatus OK = IdStatus.newBuilder().setCode(0).build();
 
   @Override
   public void check(CheckRequest request, StreamObserver<CheckResponse> observer) {
@@ -173,22 +271,34 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
   }
 
   private void countVerdicts(Rpc rpc, IdResult[] results) {
-    long fresh = 0;
+    long[] counts = new long[dev.dedupe.server.core.Verdict.values().length];
     for (IdResult r : results) {
-      if (r.verdict() == dev.dedupe.server.core.Verdict.NEW) {
-        fresh++;
-      }
+      counts[r.verdict().ordinal()]++;
     }
-    metrics.recordIds(rpc, "new", fresh);
-    metrics.recordIds(rpc, "duplicate", results.length - fresh);
+    for (dev.dedupe.server.core.Verdict v : dev.dedupe.server.core.Verdict.values()) {
+      metrics.recordIds(rpc, v.name().toLowerCase(Locale.ROOT), counts[v.ordinal()]);
+    }
   }
 
   private static dev.dedupe.v1.IdResult toProto(IdResult r) {
     dev.dedupe.v1.IdResult.Builder b = dev.dedupe.v1.IdResult.newBuilder()
-        .setVerdict(r.verdict() == dev.dedupe.server.core.Verdict.NEW
-            ? Verdict.VERDICT_NEW : Verdict.VERDICT_DUPLICATE);
+        .setVerdict(switch (r.verdict()) {
+          case NEW -> Verdict.VERDICT_NEW;
+          case DUPLICATE -> Verdict.VERDICT_DUPLICATE;
+          case IN_PROGRESS -> Verdict.VERDICT_IN_PROGRESS;
+          case CONFLICT -> Verdict.VERDICT_CONFLICT;
+        });
     if (r.firstSeenMillis() != IdResult.NOT_RECORDED) {
       b.setFirstSeen(timestamp(r.firstSeenMillis()));
+    }
+    if (r.replay()) {
+      b.setReplay(true);
+    }
+    if (r.leaseExpiresMillis() > 0) {
+      b.setLeaseExpiresAt(timestamp(r.leaseExpiresMillis()));
+    }
+    if (r.result().length > 0) {
+      b.setResult(ByteString.copyFrom(r.result()));
     }
     return b.build();
   }

@@ -47,6 +47,77 @@ public final class RequestValidator {
     }
   }
 
+  /**
+   * Checks an attempt token.
+   *
+   * @param required whether the call needs one (lease operations, leases)
+   */
+  public void validateToken(String token, boolean required, String why) {
+    if (token.isEmpty()) {
+      if (required) {
+        throw new InvalidRequestException("attempt_token", "attempt_token is required " + why);
+      }
+      return;
+    }
+    if (utf8Length(token, limits.attemptTokenMaxBytes()) > limits.attemptTokenMaxBytes()) {
+      throw new InvalidRequestException("attempt_token",
+          "attempt_token is longer than " + limits.attemptTokenMaxBytes()
+              + " bytes of UTF-8, the limit (limits.attempt-token.max-bytes)");
+    }
+  }
+
+  /**
+   * Checks a lease length given as seconds and nanos (a protobuf Duration) and returns it in
+   * milliseconds; 0 when unset and not required.
+   */
+  public long validateLease(long seconds, int nanos, boolean required) {
+    if (seconds < 0 || nanos < 0 || (seconds == 0 && nanos == 0)) {
+      if (!required && seconds == 0 && nanos == 0) {
+        return 0;
+      }
+      throw new InvalidRequestException("lease_duration",
+          "lease_duration must be more than zero and at most " + limits.leaseMax().toSeconds()
+              + " s (limits.lease.max-seconds)");
+    }
+    java.time.Duration lease = java.time.Duration.ofSeconds(seconds, nanos);
+    if (lease.compareTo(limits.leaseMax()) > 0) {
+      throw new InvalidRequestException("lease_duration",
+          "lease_duration is " + lease.toSeconds() + " s; the limit is "
+              + limits.leaseMax().toSeconds() + " s (limits.lease.max-seconds)");
+    }
+    return Math.max(1, lease.toMillis());
+  }
+
+  /**
+   * Checks per-id byte strings (fingerprints, results): none, or one per id, each within
+   * {@code maxBytes}.
+   */
+  public void validatePerId(
+      String field, List<com.google.protobuf.ByteString> values, int ids, int maxBytes,
+      String limitKey) {
+    if (!values.isEmpty() && values.size() != ids) {
+      throw new InvalidRequestException(field,
+          field + " has " + values.size() + " entries for " + ids
+              + " message_ids; give none or one per id");
+    }
+    for (int i = 0; i < values.size(); i++) {
+      if (values.get(i).size() > maxBytes) {
+        throw new InvalidRequestException(field + "[" + i + "]",
+            field + "[" + i + "] is " + values.get(i).size() + " bytes; the limit is " + maxBytes
+                + " (" + limitKey + ")");
+      }
+    }
+  }
+
+  /** Checks one fingerprint for the whole request. */
+  public void validateFingerprint(com.google.protobuf.ByteString fingerprint) {
+    if (fingerprint.size() > limits.fingerprintMaxBytes()) {
+      throw new InvalidRequestException("fingerprint",
+          "fingerprint is " + fingerprint.size() + " bytes; the limit is "
+              + limits.fingerprintMaxBytes() + " (limits.fingerprint.max-bytes)");
+    }
+  }
+
   /** Checks a namespace alone. */
   public void validateNamespace(String namespace) {
     int max = limits.namespaceMaxChars();

@@ -1,11 +1,13 @@
 package dev.dedupe.server.shard;
 
 import dev.dedupe.server.core.IdResult;
+import dev.dedupe.server.core.LeaseOpResult;
 import dev.dedupe.server.core.Verdict;
 import dev.dedupe.server.storage.BucketGrid;
 import dev.dedupe.server.storage.Holding;
 import dev.dedupe.server.storage.ShardStore;
 import dev.dedupe.server.storage.ShardWrite;
+import dev.dedupe.server.storage.StoredRecord;
 import dev.dedupe.server.storage.StorageException;
 import java.nio.ByteBuffer;
 import java.time.InstantSource;
@@ -46,13 +48,26 @@ public final class ShardWriter implements AutoCloseable {
 
   private enum State { CREATED, RUNNING, STOPPING, CLOSED }
 
-  private enum Kind { CHECK_AND_INSERT, CHECK, FORGET }
+  private enum Kind { CHECK_AND_INSERT, CHECK, FORGET, COMMIT, RELEASE, EXTEND_LEASE }
 
   private sealed interface Task permits DataTask, StoreTask, Stop {}
 
+  /**
+   * One request's part for this shard.
+   *
+   * @param perId per-id bytes in digest order (fingerprints for CheckAndInsert, results for
+   *     Commit), or an empty list
+   */
   private record DataTask(
-      Kind kind, String namespace, long windowMillis, List<byte[]> digests,
-      CompletableFuture<Object> future) implements Task {}
+      Kind kind, String namespace, long windowMillis, List<byte[]> digests, String token,
+      long leaseMillis, List<byte[]> perId, CompletableFuture<Object> future) implements Task {
+
+    byte[] perIdAt(int i) {
+      return perId.isEmpty() ? NO_BYTES : perId.get(i);
+    }
+  }
+
+  private static final byte[] NO_BYTES = new byte[0];
 
   private record StoreTask(Function<ShardStore, ?> action, CompletableFuture<Object> future)
       implements Task {}
@@ -107,24 +122,51 @@ public final class ShardWriter implements AutoCloseable {
    * Decides each digest and records the new ones, in order: one result per digest.
    *
    * @param windowMillis the namespace's window
+   * @param token the attempt token, or "" for none
+   * @param leaseMillis the lease new ids get, or 0 to record them as done
+   * @param fingerprints one per digest (empty arrays for none), or an empty list
    */
   public CompletableFuture<IdResult[]> checkAndInsert(
-      String namespace, long windowMillis, List<byte[]> digests) {
-    return enqueueData(Kind.CHECK_AND_INSERT, namespace, windowMillis, digests);
+      String namespace, long windowMillis, List<byte[]> digests, String token, long leaseMillis,
+      List<byte[]> fingerprints) {
+    return enqueueData(
+        Kind.CHECK_AND_INSERT, namespace, windowMillis, digests, token, leaseMillis, fingerprints);
   }
 
-  /** Reports what {@link #checkAndInsert} would answer, recording nothing. */
+  /** Reports what {@link #checkAndInsert} without a token would answer, recording nothing. */
   public CompletableFuture<IdResult[]> check(
       String namespace, long windowMillis, List<byte[]> digests) {
-    return enqueueData(Kind.CHECK, namespace, windowMillis, digests);
+    return enqueueData(Kind.CHECK, namespace, windowMillis, digests, "", 0, List.of());
+  }
+
+  /** Removes every record of each digest; true where a record within the window was held. */
+  public CompletableFuture<boolean[]> forget(
+      String namespace, long windowMillis, List<byte[]> digests) {
+    return enqueueData(Kind.FORGET, namespace, windowMillis, digests, "", 0, List.of());
   }
 
   /**
-   * Removes every record of each digest; true where a record within the window was held.
+   * Marks ids leased to {@code token} as done, storing a result per id.
+   *
+   * @param results one per digest, or an empty list to store none
    */
-  public CompletableFuture<boolean[]> forget(
-      String namespace, long windowMillis, List<byte[]> digests) {
-    return enqueueData(Kind.FORGET, namespace, windowMillis, digests);
+  public CompletableFuture<LeaseOpResult[]> commit(
+      String namespace, long windowMillis, List<byte[]> digests, String token,
+      List<byte[]> results) {
+    return enqueueData(Kind.COMMIT, namespace, windowMillis, digests, token, 0, results);
+  }
+
+  /** Removes ids leased to {@code token}, so that a retry can do the work. */
+  public CompletableFuture<LeaseOpResult[]> release(
+      String namespace, long windowMillis, List<byte[]> digests, String token) {
+    return enqueueData(Kind.RELEASE, namespace, windowMillis, digests, token, 0, List.of());
+  }
+
+  /** Moves the end of leases held by {@code token} to now plus {@code leaseMillis}. */
+  public CompletableFuture<LeaseOpResult[]> extendLease(
+      String namespace, long windowMillis, List<byte[]> digests, String token, long leaseMillis) {
+    return enqueueData(
+        Kind.EXTEND_LEASE, namespace, windowMillis, digests, token, leaseMillis, List.of());
   }
 
   /** Runs {@code action} on the writer thread, between rounds, with the store. */
@@ -143,9 +185,11 @@ public final class ShardWriter implements AutoCloseable {
 
   @SuppressWarnings("unchecked")
   private <T> CompletableFuture<T> enqueueData(
-      Kind kind, String namespace, long windowMillis, List<byte[]> digests) {
+      Kind kind, String namespace, long windowMillis, List<byte[]> digests, String token,
+      long leaseMillis, List<byte[]> perId) {
     CompletableFuture<Object> future = new CompletableFuture<>();
-    enqueue(new DataTask(kind, namespace, windowMillis, digests, future), future);
+    enqueue(new DataTask(kind, namespace, windowMillis, digests, token, leaseMillis, perId, future),
+        future);
     return (CompletableFuture<T>) (CompletableFuture<?>) future;
   }
 
@@ -215,18 +259,25 @@ public final class ShardWriter implements AutoCloseable {
 
   /**
    * One id's records as this round has left them so far: the store's state plus the round's
-   * own inserts and deletes, which reach the store only with the round's write batch.
+   * own writes, which reach the store only with the round's write batch. At most one record of
+   * an id is ever within its window: a new one is written only when none is, and a lease taken
+   * over replaces the expired one.
    */
   private static final class KeyState {
-    /** When the newest visible record was made, or ABSENT. */
-    long newestSeenMillis;
+    /** The newest record, or null once removed. */
+    StoredRecord newest;
+    /** The bucket that holds {@link #newest}. */
+    long newestBucket;
     /** Whether a record sits in the current bucket (a put there replaces it). */
     boolean inCurrentBucket;
-    /** Older buckets that hold a record of the id. */
+    /** Older buckets that hold a record of the id (past the window, unless newest). */
     final List<Long> olderBuckets = new ArrayList<>(1);
 
     KeyState(Holding[] held, long currentBucket) {
-      newestSeenMillis = held.length == 0 ? ABSENT : held[0].firstSeenMillis();
+      if (held.length > 0) {
+        newest = held[0].record();
+        newestBucket = held[0].bucketStart();
+      }
       for (Holding h : held) {
         if (h.bucketStart() == currentBucket) {
           inCurrentBucket = true;
@@ -235,9 +286,73 @@ public final class ShardWriter implements AutoCloseable {
         }
       }
     }
+
+    /** The record that decides, if it is within the window. */
+    StoredRecord visible(long windowStart) {
+      return newest != null && newest.firstSeenMillis() > windowStart ? newest : null;
+    }
   }
 
-  private static final long ABSENT = Long.MIN_VALUE;
+  /** The round being decided: its time, its bucket, and the writes it has made so far. */
+  private final class Round {
+    final long now;
+    final long currentBucket;
+    final ShardWrite write = new ShardWrite();
+
+    Round(long now) {
+      this.now = now;
+      this.currentBucket = grid.startOf(now);
+    }
+
+    /**
+     * Writes a new record in the current bucket.
+     *
+     * @param takesOver whether it replaces a visible record (an expired lease), which must go
+     *     so that one record decides; records past the window are left to their bucket's drop
+     */
+    void record(byte[] digest, String namespace, KeyState key, StoredRecord record,
+        boolean takesOver) {
+      if (takesOver && key.newestBucket != currentBucket
+          && key.olderBuckets.remove((Long) key.newestBucket)) {
+        // A lease taken over: the expired lease's record goes, so one record decides.
+        write.delete(digest, namespace, key.newestBucket);
+      }
+      write.put(digest, namespace, currentBucket, record, !key.inCurrentBucket);
+      key.inCurrentBucket = true;
+      key.newest = record;
+      key.newestBucket = currentBucket;
+    }
+
+    /** Rewrites the id's newest record where it is (commit, lease change). */
+    void update(byte[] digest, String namespace, KeyState key, StoredRecord record) {
+      write.put(digest, namespace, key.newestBucket, record, false);
+      key.newest = record;
+    }
+
+    /** Deletes the id's newest record. */
+    void removeNewest(byte[] digest, String namespace, KeyState key) {
+      write.delete(digest, namespace, key.newestBucket);
+      if (key.newestBucket == currentBucket) {
+        key.inCurrentBucket = false;
+      } else {
+        key.olderBuckets.remove((Long) key.newestBucket);
+      }
+      key.newest = null;
+    }
+
+    /** Deletes every record of the id. */
+    void removeAll(byte[] digest, String namespace, KeyState key) {
+      for (long bucket : key.olderBuckets) {
+        write.delete(digest, namespace, bucket);
+      }
+      key.olderBuckets.clear();
+      if (key.inCurrentBucket) {
+        write.delete(digest, namespace, currentBucket);
+        key.inCurrentBucket = false;
+      }
+      key.newest = null;
+    }
+  }
 
   private void decide(List<DataTask> tasks) {
     if (tasks.isEmpty()) {
@@ -245,67 +360,51 @@ public final class ShardWriter implements AutoCloseable {
     }
     Object[] results = new Object[tasks.size()];
     try {
-      long now = nowMillis();
-      long currentBucket = grid.startOf(now);
-      store.ensureBucket(currentBucket);
+      Round round = new Round(nowMillis());
+      store.ensureBucket(round.currentBucket);
 
       long since = Long.MAX_VALUE;
       List<byte[]> all = new ArrayList<>();
       for (DataTask task : tasks) {
         // Forget removes records past the window too, so it looks in every bucket.
         since = Math.min(since,
-            task.kind() == Kind.FORGET ? Long.MIN_VALUE : now - task.windowMillis());
+            task.kind() == Kind.FORGET ? Long.MIN_VALUE : round.now - task.windowMillis());
         all.addAll(task.digests());
       }
       Holding[][] held = store.lookup(all, since);
 
-      Map<ByteBuffer, KeyState> round = new HashMap<>();
-      ShardWrite write = new ShardWrite();
+      Map<ByteBuffer, KeyState> keys = new HashMap<>();
       int k = 0;
       for (int t = 0; t < tasks.size(); t++) {
         DataTask task = tasks.get(t);
-        long windowStart = now - task.windowMillis();
         int n = task.digests().size();
-        IdResult[] verdicts = task.kind() == Kind.FORGET ? null : new IdResult[n];
+        Object[] answers = switch (task.kind()) {
+          case CHECK_AND_INSERT, CHECK -> new IdResult[n];
+          case FORGET -> null;
+          case COMMIT, RELEASE, EXTEND_LEASE -> new LeaseOpResult[n];
+        };
         boolean[] removed = task.kind() == Kind.FORGET ? new boolean[n] : null;
         for (int i = 0; i < n; i++, k++) {
           byte[] digest = task.digests().get(i);
           Holding[] heldHere = held[k];
-          KeyState key = round.computeIfAbsent(
-              ByteBuffer.wrap(digest), d -> new KeyState(heldHere, currentBucket));
-          long seen = key.newestSeenMillis;
-          boolean within = seen != ABSENT && seen > windowStart;
+          KeyState key = keys.computeIfAbsent(
+              ByteBuffer.wrap(digest), d -> new KeyState(heldHere, round.currentBucket));
+          StoredRecord visible = key.visible(round.now - task.windowMillis());
           switch (task.kind()) {
-            case CHECK_AND_INSERT -> {
-              if (within) {
-                verdicts[i] = IdResult.duplicateOf(seen);
-              } else {
-                verdicts[i] = IdResult.newAt(now);
-                write.insert(digest, task.namespace(), currentBucket, now, !key.inCurrentBucket);
-                key.inCurrentBucket = true;
-                key.newestSeenMillis = now;
-              }
-            }
-            case CHECK -> verdicts[i] = within
-                ? IdResult.duplicateOf(seen)
-                : new IdResult(Verdict.NEW, IdResult.NOT_RECORDED);
+            case CHECK_AND_INSERT -> answers[i] = checkAndInsert(round, task, i, digest, key, visible);
+            case CHECK -> answers[i] = check(round.now, visible);
             case FORGET -> {
-              removed[i] = within;
-              for (long bucket : key.olderBuckets) {
-                write.delete(digest, task.namespace(), bucket);
-              }
-              key.olderBuckets.clear();
-              if (key.inCurrentBucket) {
-                write.delete(digest, task.namespace(), currentBucket);
-                key.inCurrentBucket = false;
-              }
-              key.newestSeenMillis = ABSENT;
+              removed[i] = visible != null;
+              round.removeAll(digest, task.namespace(), key);
             }
+            case COMMIT -> answers[i] = commit(round, task, i, digest, key, visible);
+            case RELEASE -> answers[i] = release(round, task, digest, key, visible);
+            case EXTEND_LEASE -> answers[i] = extend(round, task, digest, key, visible);
           }
         }
-        results[t] = task.kind() == Kind.FORGET ? removed : verdicts;
+        results[t] = task.kind() == Kind.FORGET ? removed : answers;
       }
-      store.write(write);
+      store.write(round.write);
       lastWriteFailed = false;
     } catch (RuntimeException e) {
       lastWriteFailed = true;
@@ -318,6 +417,117 @@ public final class ShardWriter implements AutoCloseable {
     for (int t = 0; t < tasks.size(); t++) {
       tasks.get(t).future().complete(results[t]);
     }
+  }
+
+  private static IdResult checkAndInsert(
+      Round round, DataTask task, int i, byte[] digest, KeyState key, StoredRecord visible) {
+    long now = round.now;
+    byte[] fingerprint = task.perIdAt(i);
+    if (visible != null) {
+      if (fingerprint.length > 0 && visible.fingerprint().length > 0
+          && !java.util.Arrays.equals(fingerprint, visible.fingerprint())) {
+        return new IdResult(Verdict.CONFLICT, visible.firstSeenMillis(), false, 0, NO_BYTES);
+      }
+      if (visible.ownedBy(task.token())) {
+        // A retry of the attempt that recorded the id: NEW again, never DUPLICATE.
+        StoredRecord mine = visible;
+        if (mine.state() == StoredRecord.State.IN_PROGRESS && task.leaseMillis() > 0) {
+          mine = mine.withLeaseUntil(Math.max(mine.leaseExpiresMillis(), now + task.leaseMillis()));
+          round.update(digest, task.namespace(), key, mine);
+        }
+        return new IdResult(Verdict.NEW, mine.firstSeenMillis(), true,
+            mine.state() == StoredRecord.State.IN_PROGRESS ? mine.leaseExpiresMillis() : 0, NO_BYTES);
+      }
+      if (visible.leaseLiveAt(now)) {
+        return new IdResult(Verdict.IN_PROGRESS, visible.firstSeenMillis(), false,
+            visible.leaseExpiresMillis(), NO_BYTES);
+      }
+      if (visible.state() == StoredRecord.State.COMMITTED) {
+        return new IdResult(Verdict.DUPLICATE, visible.firstSeenMillis(), false, 0, visible.result());
+      }
+      // An expired lease: the holder lost it, and this caller takes the id over.
+    }
+    StoredRecord record = task.leaseMillis() > 0
+        ? StoredRecord.leased(now, task.token(), now + task.leaseMillis(), fingerprint)
+        : StoredRecord.committed(now, task.token(), fingerprint);
+    round.record(digest, task.namespace(), key, record, visible != null);
+    return new IdResult(Verdict.NEW, now, false, record.leaseExpiresMillis(), NO_BYTES);
+  }
+
+  private static IdResult check(long now, StoredRecord visible) {
+    if (visible == null
+        || (visible.state() == StoredRecord.State.IN_PROGRESS && !visible.leaseLiveAt(now))) {
+      return new IdResult(Verdict.NEW, IdResult.NOT_RECORDED, false, 0, NO_BYTES);
+    }
+    if (visible.state() == StoredRecord.State.IN_PROGRESS) {
+      return new IdResult(Verdict.IN_PROGRESS, visible.firstSeenMillis(), false,
+          visible.leaseExpiresMillis(), NO_BYTES);
+    }
+    return new IdResult(Verdict.DUPLICATE, visible.firstSeenMillis(), false, 0, visible.result());
+  }
+
+  private static LeaseOpResult commit(
+      Round round, DataTask task, int i, byte[] digest, KeyState key, StoredRecord visible) {
+    String lost = leaseLost(task.token(), visible, round.now);
+    if (lost != null) {
+      return LeaseOpResult.lost(lost);
+    }
+    if (visible.state() == StoredRecord.State.IN_PROGRESS) {
+      round.update(digest, task.namespace(), key, visible.commit(task.perIdAt(i)));
+    }
+    // Already committed by this token: a retried Commit is done, and keeps the first result.
+    return LeaseOpResult.DONE;
+  }
+
+  private static LeaseOpResult release(
+      Round round, DataTask task, byte[] digest, KeyState key, StoredRecord visible) {
+    if (visible == null) {
+      // Nothing is held: a retried Release finds its work done.
+      return LeaseOpResult.DONE;
+    }
+    String lost = leaseLost(task.token(), visible, round.now);
+    if (lost != null) {
+      return LeaseOpResult.lost(lost);
+    }
+    if (visible.state() == StoredRecord.State.COMMITTED) {
+      return LeaseOpResult.lost("the id is committed; Release only gives up a lease (Forget removes"
+          + " a committed id)");
+    }
+    round.removeNewest(digest, task.namespace(), key);
+    return LeaseOpResult.DONE;
+  }
+
+  private static LeaseOpResult extend(
+      Round round, DataTask task, byte[] digest, KeyState key, StoredRecord visible) {
+    String lost = leaseLost(task.token(), visible, round.now);
+    if (lost != null) {
+      return LeaseOpResult.lost(lost);
+    }
+    if (visible.state() == StoredRecord.State.COMMITTED) {
+      return LeaseOpResult.lost("the id is already committed; there is no lease to extend");
+    }
+    StoredRecord extended = visible.withLeaseUntil(round.now + task.leaseMillis());
+    round.update(digest, task.namespace(), key, extended);
+    return new LeaseOpResult(true, "", extended.leaseExpiresMillis());
+  }
+
+  /**
+   * Why {@code token} does not hold the id, or null if it does. A lease that ran out still
+   * belongs to its token until another attempt takes the id over; then it is lost for good.
+   */
+  private static String leaseLost(String token, StoredRecord visible, long now) {
+    if (visible == null) {
+      return "lease lost: the id is not held (it was released, forgotten or never leased, or"
+          + " its window passed)";
+    }
+    if (!visible.ownedBy(token)) {
+      return visible.leaseLiveAt(now)
+          ? "lease lost: another attempt holds the id until "
+              + java.time.Instant.ofEpochMilli(visible.leaseExpiresMillis())
+          : "lease lost: another attempt recorded the id at "
+              + java.time.Instant.ofEpochMilli(visible.firstSeenMillis());
+    }
+    return null;
   }
 
   private void failAll(List<Task> tasks, StorageException failure) {

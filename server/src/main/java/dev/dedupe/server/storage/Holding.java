@@ -4,6 +4,6 @@ package dev.dedupe.server.storage;
  * One record of an id found in a shard store.
  *
  * @param bucketStart the start of the time bucket that holds it
- * @param firstSeenMillis when the id was recorded (server wall clock, epoch milliseconds)
+ * @param record what is stored
  */
-public record Holding(long bucketStart, long firstSeenMillis) {}
+public record Holding(long bucketStart, StoredRecord record) {}

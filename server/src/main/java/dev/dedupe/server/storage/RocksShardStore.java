@@ -208,7 +208,7 @@ public final class RocksShardStore implements ShardStore {
           if (found == null) {
             found = new ArrayList<>(2);
           }
-          found.add(new Holding(bucket, RecordCodec.decodeFirstSeen(bucket, value)));
+          found.add(new Holding(bucket, RecordCodec.decode(bucket, value)));
         }
       }
       result[i] = found == null ? NONE : found.toArray(NONE);
@@ -225,9 +225,9 @@ public final class RocksShardStore implements ShardStore {
       return;
     }
     try (WriteBatch batch = new WriteBatch()) {
-      for (ShardWrite.Insert insert : write.inserts()) {
-        batch.put(bucket(insert.bucketStart()), insert.digest(),
-            RecordCodec.encodeSeen(insert.bucketStart(), insert.firstSeenMillis()));
+      for (ShardWrite.Put put : write.puts()) {
+        batch.put(bucket(put.bucketStart()), put.digest(),
+            RecordCodec.encode(put.bucketStart(), put.record()));
       }
       for (ShardWrite.Delete delete : write.deletes()) {
         batch.delete(bucket(delete.bucketStart()), delete.digest());
@@ -241,7 +241,7 @@ public final class RocksShardStore implements ShardStore {
       db.write(resources.writeOptions(), batch);
     } catch (RocksDBException e) {
       throw new StorageException(
-          "shard " + shardId + ": write of " + write.insertCount() + " ids failed", e);
+          "shard " + shardId + ": write of " + write.putCount() + " records failed", e);
     }
   }
 

@@ -12,25 +12,25 @@ import java.util.Map;
  */
 public final class ShardWrite {
 
-  record Insert(byte[] digest, long bucketStart, long firstSeenMillis) {}
+  record Put(byte[] digest, long bucketStart, StoredRecord record) {}
 
   record Delete(byte[] digest, long bucketStart) {}
 
   record CounterKey(long bucketStart, String namespace) {}
 
-  private final List<Insert> inserts = new ArrayList<>();
+  private final List<Put> puts = new ArrayList<>();
   private final List<Delete> deletes = new ArrayList<>();
   private final Map<CounterKey, Long> counterDeltas = new HashMap<>();
 
   /**
-   * Records the id with this digest as first seen at {@code firstSeenMillis}.
+   * Stores a record for the id with this digest in one bucket.
    *
-   * @param newKey false when the put replaces a record already in that bucket (an expired one,
-   *     with a window shorter than a bucket), so that the namespace's key count stays exact
+   * @param newKey false when the put replaces a record already in that bucket (a commit, a
+   *     lease extension, or an expired record), so that the namespace's key count stays exact
    */
-  public void insert(
-      byte[] digest, String namespace, long bucketStart, long firstSeenMillis, boolean newKey) {
-    inserts.add(new Insert(digest, bucketStart, firstSeenMillis));
+  public void put(
+      byte[] digest, String namespace, long bucketStart, StoredRecord record, boolean newKey) {
+    puts.add(new Put(digest, bucketStart, record));
     if (newKey) {
       counterDeltas.merge(new CounterKey(bucketStart, namespace), 1L, Long::sum);
     }
@@ -43,15 +43,15 @@ public final class ShardWrite {
   }
 
   public boolean isEmpty() {
-    return inserts.isEmpty() && deletes.isEmpty();
+    return puts.isEmpty() && deletes.isEmpty();
   }
 
-  public int insertCount() {
-    return inserts.size();
+  public int putCount() {
+    return puts.size();
   }
 
-  List<Insert> inserts() {
-    return inserts;
+  List<Put> puts() {
+    return puts;
   }
 
   List<Delete> deletes() {

@@ -141,9 +141,9 @@ class ShardStorageTest {
     long window = Duration.ofHours(24).toMillis();
     byte[] a = ShardHash.digest("orders", "a");
     byte[] kept = ShardHash.digest("orders", "kept");
-    var insertA = writer.checkAndInsert("orders", window, List.of(a));
+    var insertA = writer.checkAndInsert("orders", window, List.of(a), "", 0, List.of());
     var forgetBoth = writer.forget("orders", window, List.of(a, kept));
-    var insertBoth = writer.checkAndInsert("orders", window, List.of(a, kept, a));
+    var insertBoth = writer.checkAndInsert("orders", window, List.of(a, kept, a), "", 0, List.of());
     var check = writer.check("orders", window, List.of(a, kept));
     hold.countDown();
     parked.join();

@@ -117,7 +117,7 @@ public final class AgeOutCostMeasurement {
     for (int from = 0; from < keys; from += 10_000) {
       ShardWrite write = new ShardWrite();
       for (int i = from; i < Math.min(keys, from + 10_000); i++) {
-        write.insert(digest(offset + i), "ns", bucket, bucket + 1, true);
+        write.put(digest(offset + i), "ns", bucket, StoredRecord.committed(bucket + 1, "", new byte[0]), true);
       }
       store.write(write);
     }

@@ -44,7 +44,7 @@ public final class StorageFixture implements AutoCloseable {
   }
 
   public IdResult[] insert(String namespace, String... ids) {
-    return engine.checkAndInsert(namespace, List.of(ids)).join();
+    return engine.checkAndInsert(namespace, List.of(ids), dev.dedupe.server.core.InsertOptions.PLAIN).join();
   }
 
   public IdResult[] check(String namespace, String... ids) {
