@@ -156,6 +156,24 @@ class ShardStorageTest {
   }
 
   @Test
+  void aLeaseTakenOverInALaterBucketReplacesTheExpiredRecord() {
+    open(Map.of("storage.shards", "1"));
+    ShardWriter writer = node.shards.writer(0);
+    long window = Duration.ofHours(24).toMillis();
+    byte[] a = ShardHash.digest("orders", "a");
+    long lease = Duration.ofMinutes(10).toMillis();
+    assertEquals(List.of(NEW), verdicts(
+        writer.checkAndInsert("orders", window, List.of(a), "T", lease, List.of()).join()));
+    clock.advance(Duration.ofHours(1)); // the next bucket; T's lease ran out long ago
+    IdResult[] takeover = writer.checkAndInsert("orders", window, List.of(a), "U", lease, List.of()).join();
+    assertEquals(List.of(NEW), verdicts(takeover));
+    assertEquals(1, node.retention.runOnce().keysHeld("orders"));
+    assertEquals(false, writer.commit("orders", window, List.of(a), "T", List.of()).join()[0].ok());
+    assertEquals(true, writer.commit("orders", window, List.of(a), "U", List.of()).join()[0].ok());
+    assertEquals(List.of(DUPLICATE), verdicts(node.insert("orders", "a")));
+  }
+
+  @Test
   void recordsSurviveAReopen() {
     open(Map.of());
     String[] ids = IntStream.range(0, 500).mapToObj(i -> "id-" + i).toArray(String[]::new);
