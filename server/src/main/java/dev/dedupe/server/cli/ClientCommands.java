@@ -1,7 +1,11 @@
 package dev.dedupe.server.cli;
 
 import com.google.protobuf.Timestamp;
+import com.google.protobuf.ByteString;
 import dev.dedupe.v1.CheckAndInsertRequest;
+import dev.dedupe.v1.CommitRequest;
+import dev.dedupe.v1.IdStatus;
+import dev.dedupe.v1.ReleaseRequest;
 import dev.dedupe.v1.CheckRequest;
 import dev.dedupe.v1.DedupeServiceGrpc;
 import dev.dedupe.v1.ForgetRequest;
@@ -30,14 +34,32 @@ final class ClientCommands {
 
   static int run(String command, List<String> args, PrintStream out, PrintStream err) {
     String target = System.getenv().getOrDefault("DEDUPE_TARGET", "localhost:50051");
+    String token = "";
+    String result = null;
+    String fingerprint = null;
+    long leaseSeconds = 0;
     List<String> words = new ArrayList<>();
     for (int i = 0; i < args.size(); i++) {
-      if (args.get(i).equals("--target")) {
-        target = Main.need("--target", i + 1 < args.size() ? args.get(i + 1) : null);
-        i++;
-      } else {
-        words.add(args.get(i));
+      String flag = args.get(i);
+      String value = i + 1 < args.size() ? args.get(i + 1) : null;
+      switch (flag) {
+        case "--target" -> target = Main.need(flag, value);
+        case "--token" -> token = Main.need(flag, value);
+        case "--result" -> result = Main.need(flag, value);
+        case "--fingerprint" -> fingerprint = Main.need(flag, value);
+        case "--lease" -> {
+          try {
+            leaseSeconds = Long.parseLong(Main.need(flag, value));
+          } catch (NumberFormatException e) {
+            throw new Main.UsageException("--lease takes whole seconds, got '" + value + "'");
+          }
+        }
+        default -> {
+          words.add(flag);
+          continue;
+        }
       }
+      i++;
     }
     if (words.isEmpty()) {
       throw new Main.UsageException(command + " needs a NAMESPACE");
@@ -53,9 +75,29 @@ final class ClientCommands {
       DedupeServiceGrpc.DedupeServiceBlockingStub stub =
           DedupeServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
       switch (command) {
-        case "insert", "check-and-insert" -> printResults(out, ids, stub.checkAndInsert(
-            CheckAndInsertRequest.newBuilder().setNamespace(namespace).addAllMessageIds(ids).build())
-            .getResultsList());
+        case "insert", "check-and-insert" -> {
+          CheckAndInsertRequest.Builder request = CheckAndInsertRequest.newBuilder()
+              .setNamespace(namespace).addAllMessageIds(ids).setAttemptToken(token);
+          if (leaseSeconds != 0) {
+            request.setLeaseDuration(com.google.protobuf.Duration.newBuilder().setSeconds(leaseSeconds));
+          }
+          if (fingerprint != null) {
+            request.setFingerprint(ByteString.copyFromUtf8(fingerprint));
+          }
+          printResults(out, ids, stub.checkAndInsert(request.build()).getResultsList());
+        }
+        case "commit" -> {
+          CommitRequest.Builder request = CommitRequest.newBuilder()
+              .setNamespace(namespace).addAllMessageIds(ids).setAttemptToken(token);
+          if (result != null) {
+            ByteString bytes = ByteString.copyFromUtf8(result);
+            ids.forEach(id -> request.addResults(bytes));
+          }
+          printStatuses(out, ids, stub.commit(request.build()).getStatusesList());
+        }
+        case "release" -> printStatuses(out, ids, stub.release(ReleaseRequest.newBuilder()
+            .setNamespace(namespace).addAllMessageIds(ids).setAttemptToken(token).build())
+            .getStatusesList());
         case "check" -> printResults(out, ids, stub.check(
             CheckRequest.newBuilder().setNamespace(namespace).addAllMessageIds(ids).build())
             .getResultsList());
@@ -108,10 +150,30 @@ final class ClientCommands {
   private static void printResults(PrintStream out, List<String> ids, List<IdResult> results) {
     for (int i = 0; i < ids.size(); i++) {
       IdResult r = results.get(i);
-      String verdict = r.getVerdict().name().replace("VERDICT_", "");
-      out.println(r.hasFirstSeen()
-          ? ids.get(i) + "\t" + verdict + "\tfirst seen " + instant(r.getFirstSeen())
-          : ids.get(i) + "\t" + verdict);
+      StringBuilder line = new StringBuilder(ids.get(i)).append('\t')
+          .append(r.getVerdict().name().replace("VERDICT_", ""));
+      if (r.hasFirstSeen()) {
+        line.append("\tfirst seen ").append(instant(r.getFirstSeen()));
+      }
+      if (r.getReplay()) {
+        line.append("\treplay");
+      }
+      if (r.hasLeaseExpiresAt()) {
+        line.append("\tlease until ").append(instant(r.getLeaseExpiresAt()));
+      }
+      if (!r.getResult().isEmpty()) {
+        line.append("\tresult ").append(r.getResult().toStringUtf8());
+      }
+      out.println(line);
+    }
+  }
+
+  private static void printStatuses(PrintStream out, List<String> ids, List<IdStatus> statuses) {
+    for (int i = 0; i < ids.size(); i++) {
+      IdStatus s = statuses.get(i);
+      out.println(s.getCode() == 0
+          ? ids.get(i) + "\tOK"
+          : ids.get(i) + "\tFAILED_PRECONDITION\t" + s.getMessage());
     }
   }
 

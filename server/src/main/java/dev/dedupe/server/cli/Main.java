@@ -26,8 +26,12 @@ public final class Main {
         dev [same flags]   run a local node on embedded defaults (127.0.0.1, data in data/dev)
 
       Call a node (--target HOST:PORT, default $DEDUPE_TARGET or localhost:50051):
-        insert NAMESPACE ID...   CheckAndInsert: NEW (recorded now) or DUPLICATE, per id
+        insert [--token T] [--lease SECONDS] [--fingerprint TEXT] NAMESPACE ID...
+                                 CheckAndInsert: NEW, DUPLICATE, IN_PROGRESS or CONFLICT per id
         check NAMESPACE ID...    Check: what insert would answer; records nothing
+        commit --token T [--result TEXT] NAMESPACE ID...
+                                 Commit leased ids, storing a result for later duplicates
+        release --token T NAMESPACE ID...   Release leased ids so that a retry can do the work
         forget NAMESPACE ID...   Forget: the next insert of each id is NEW
         stats NAMESPACE          GetNamespaceStats: keys, bytes, window in force
         (an ID of - reads ids from standard input, one per line)
@@ -70,7 +74,7 @@ public final class Main {
     return switch (command) {
       case "server" -> serve(rest, false, out);
       case "dev" -> serve(rest, true, out);
-      case "insert", "check-and-insert", "check", "forget", "stats" ->
+      case "insert", "check-and-insert", "check", "commit", "release", "forget", "stats" ->
           ClientCommands.run(command, rest, out, err);
       case "help", "-h", "--help" -> {
         out.print(USAGE);
