@@ -6,9 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.rpc.BadRequest;
-import dev.dedupe.server.DedupeNode;
 import dev.dedupe.server.testing.ManualClock;
-import dev.dedupe.server.testing.TestConfigs;
+import dev.dedupe.server.testing.InProcessNode;
 import dev.dedupe.v1.CheckAndInsertRequest;
 import dev.dedupe.v1.CheckRequest;
 import dev.dedupe.v1.DedupeServiceGrpc;
@@ -24,8 +23,6 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.protobuf.StatusProto;
 import io.grpc.reflection.v1.ServerReflectionGrpc;
 import io.grpc.reflection.v1.ServerReflectionRequest;
@@ -51,25 +48,20 @@ class DedupeServiceTest {
 
   @TempDir Path dir;
   private final ManualClock clock = new ManualClock(T0);
-  private DedupeNode node;
+  private InProcessNode server;
   private ManagedChannel channel;
   private DedupeServiceBlockingStub stub;
 
   private void start(Map<String, String> overrides) {
-    String name = InProcessServerBuilder.generateName();
-    node = DedupeNode.start(TestConfigs.forDataDir(dir, overrides), clock,
-        InProcessServerBuilder.forName(name));
-    channel = InProcessChannelBuilder.forName(name).build();
-    stub = DedupeServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+    server = InProcessNode.start(dir, clock, overrides);
+    channel = server.channel;
+    stub = server.stub();
   }
 
   @AfterEach
   void stop() {
-    if (channel != null) {
-      channel.shutdownNow();
-    }
-    if (node != null) {
-      node.close();
+    if (server != null) {
+      server.close();
     }
   }
 

@@ -7,9 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import com.google.rpc.Code;
-import dev.dedupe.server.DedupeNode;
 import dev.dedupe.server.testing.ManualClock;
-import dev.dedupe.server.testing.TestConfigs;
+import dev.dedupe.server.testing.InProcessNode;
 import dev.dedupe.v1.CheckAndInsertRequest;
 import dev.dedupe.v1.CheckRequest;
 import dev.dedupe.v1.CommitRequest;
@@ -24,17 +23,13 @@ import dev.dedupe.v1.IdResult;
 import dev.dedupe.v1.IdStatus;
 import dev.dedupe.v1.ReleaseRequest;
 import dev.dedupe.v1.Verdict;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -50,31 +45,23 @@ class LeaseSemanticsTest {
 
   @TempDir Path dir;
   private final ManualClock clock = new ManualClock(T0);
-  private DedupeNode node;
-  private ManagedChannel channel;
+  private InProcessNode server;
   private DedupeServiceBlockingStub stub;
 
   private void start() {
-    String name = InProcessServerBuilder.generateName();
-    node = DedupeNode.start(TestConfigs.forDataDir(dir, Map.of()), clock,
-        InProcessServerBuilder.forName(name));
-    channel = InProcessChannelBuilder.forName(name).build();
-    stub = DedupeServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+    server = InProcessNode.start(dir, clock, Map.of());
+    stub = server.stub();
   }
 
   private void restart() {
-    channel.shutdownNow();
-    node.close();
+    server.close();
     start();
   }
 
   @AfterEach
   void stop() {
-    if (channel != null) {
-      channel.shutdownNow();
-    }
-    if (node != null) {
-      node.close();
+    if (server != null) {
+      server.close();
     }
   }
 
@@ -252,7 +239,7 @@ class LeaseSemanticsTest {
     assertEquals(4, map.getOwnersCount());
     for (int s = 0; s < 4; s++) {
       assertEquals(s, map.getOwners(s).getShard());
-      assertEquals(node.advertisedAddress(), map.getOwners(s).getAddress());
+      assertEquals(server.node.advertisedAddress(), map.getOwners(s).getAddress());
     }
   }
 
