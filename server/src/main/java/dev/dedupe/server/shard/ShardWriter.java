@@ -35,11 +35,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Serial execution is what makes "exactly one NEW per id and window" hold without locks: two
  * requests for the same id are decided one after the other, and the second sees the first's
- * record (in the store, or in this round's overlay). Replication will hook in here: a round's
+ * record (in the store, or in this round's key states). Replication will hook in here: a round's
  * write batch is the unit to forward before replying.
  *
- * <p>Threads: {@link #checkAndInsert}, {@link #check}, {@link #forget} and {@link #submit} may
- * be called from any thread; everything else, the store included, runs on the writer thread.
+ * <p>Threads: the request methods ({@link #checkAndInsert} to {@link #extendLease}) and
+ * {@link #submit} may be called from any thread; everything else, the store included, runs on
+ * the writer thread.
  */
 public final class ShardWriter implements AutoCloseable {
 
@@ -67,7 +68,7 @@ public final class ShardWriter implements AutoCloseable {
     }
   }
 
-  private static final byte[] NO_BYTES = new byte[0];
+  static final byte[] NO_BYTES = new byte[0];
 
   private record StoreTask(Function<ShardStore, ?> action, CompletableFuture<Object> future)
       implements Task {}
@@ -257,110 +258,13 @@ public final class ShardWriter implements AutoCloseable {
     }
   }
 
-  /**
-   * One id's records as this round has left them so far: the store's state plus the round's
-   * own writes, which reach the store only with the round's write batch. At most one record of
-   * an id is ever within its window: a new one is written only when none is, and a lease taken
-   * over replaces the expired one.
-   */
-  private static final class KeyState {
-    /** The newest record, or null once removed. */
-    StoredRecord newest;
-    /** The bucket that holds {@link #newest}. */
-    long newestBucket;
-    /** Whether a record sits in the current bucket (a put there replaces it). */
-    boolean inCurrentBucket;
-    /** Older buckets that hold a record of the id (past the window, unless newest). */
-    final List<Long> olderBuckets = new ArrayList<>(1);
-
-    KeyState(Holding[] held, long currentBucket) {
-      if (held.length > 0) {
-        newest = held[0].record();
-        newestBucket = held[0].bucketStart();
-      }
-      for (Holding h : held) {
-        if (h.bucketStart() == currentBucket) {
-          inCurrentBucket = true;
-        } else {
-          olderBuckets.add(h.bucketStart());
-        }
-      }
-    }
-
-    /** The record that decides, if it is within the window. */
-    StoredRecord visible(long windowStart) {
-      return newest != null && newest.firstSeenMillis() > windowStart ? newest : null;
-    }
-  }
-
-  /** The round being decided: its time, its bucket, and the writes it has made so far. */
-  private final class Round {
-    final long now;
-    final long currentBucket;
-    final ShardWrite write = new ShardWrite();
-
-    Round(long now) {
-      this.now = now;
-      this.currentBucket = grid.startOf(now);
-    }
-
-    /**
-     * Writes a new record in the current bucket.
-     *
-     * @param takesOver whether it replaces a visible record (an expired lease), which must go
-     *     so that one record decides; records past the window are left to their bucket's drop
-     */
-    void record(byte[] digest, String namespace, KeyState key, StoredRecord record,
-        boolean takesOver) {
-      if (takesOver && key.newestBucket != currentBucket
-          && key.olderBuckets.remove((Long) key.newestBucket)) {
-        // A lease taken over: the expired lease's record goes, so one record decides.
-        write.delete(digest, namespace, key.newestBucket);
-      }
-      write.put(digest, namespace, currentBucket, record, !key.inCurrentBucket);
-      key.inCurrentBucket = true;
-      key.newest = record;
-      key.newestBucket = currentBucket;
-    }
-
-    /** Rewrites the id's newest record where it is (commit, lease change). */
-    void update(byte[] digest, String namespace, KeyState key, StoredRecord record) {
-      write.put(digest, namespace, key.newestBucket, record, false);
-      key.newest = record;
-    }
-
-    /** Deletes the id's newest record. */
-    void removeNewest(byte[] digest, String namespace, KeyState key) {
-      write.delete(digest, namespace, key.newestBucket);
-      if (key.newestBucket == currentBucket) {
-        key.inCurrentBucket = false;
-      } else {
-        key.olderBuckets.remove((Long) key.newestBucket);
-      }
-      key.newest = null;
-    }
-
-    /** Deletes every record of the id. */
-    void removeAll(byte[] digest, String namespace, KeyState key) {
-      for (long bucket : key.olderBuckets) {
-        write.delete(digest, namespace, bucket);
-      }
-      key.olderBuckets.clear();
-      if (key.inCurrentBucket) {
-        write.delete(digest, namespace, currentBucket);
-        key.inCurrentBucket = false;
-      }
-      key.newest = null;
-    }
-  }
-
   private void decide(List<DataTask> tasks) {
     if (tasks.isEmpty()) {
       return;
     }
     Object[] results = new Object[tasks.size()];
     try {
-      Round round = new Round(nowMillis());
+      Round round = new Round(nowMillis(), grid);
       store.ensureBucket(round.currentBucket);
 
       long since = Long.MAX_VALUE;
@@ -391,15 +295,20 @@ public final class ShardWriter implements AutoCloseable {
               ByteBuffer.wrap(digest), d -> new KeyState(heldHere, round.currentBucket));
           StoredRecord visible = key.visible(round.now - task.windowMillis());
           switch (task.kind()) {
-            case CHECK_AND_INSERT -> answers[i] = checkAndInsert(round, task, i, digest, key, visible);
-            case CHECK -> answers[i] = check(round.now, visible);
+            case CHECK_AND_INSERT -> answers[i] = RecordRules.checkAndInsert(
+                round, task.namespace(), task.token(), task.leaseMillis(), task.perIdAt(i),
+                digest, key, visible);
+            case CHECK -> answers[i] = RecordRules.check(round.now, visible);
             case FORGET -> {
               removed[i] = visible != null;
               round.removeAll(digest, task.namespace(), key);
             }
-            case COMMIT -> answers[i] = commit(round, task, i, digest, key, visible);
-            case RELEASE -> answers[i] = release(round, task, digest, key, visible);
-            case EXTEND_LEASE -> answers[i] = extend(round, task, digest, key, visible);
+            case COMMIT -> answers[i] = RecordRules.commit(
+                round, task.namespace(), task.token(), task.perIdAt(i), digest, key, visible);
+            case RELEASE -> answers[i] = RecordRules.release(
+                round, task.namespace(), task.token(), digest, key, visible);
+            case EXTEND_LEASE -> answers[i] = RecordRules.extend(
+                round, task.namespace(), task.token(), task.leaseMillis(), digest, key, visible);
           }
         }
         results[t] = task.kind() == Kind.FORGET ? removed : answers;
@@ -417,117 +326,6 @@ public final class ShardWriter implements AutoCloseable {
     for (int t = 0; t < tasks.size(); t++) {
       tasks.get(t).future().complete(results[t]);
     }
-  }
-
-  private static IdResult checkAndInsert(
-      Round round, DataTask task, int i, byte[] digest, KeyState key, StoredRecord visible) {
-    long now = round.now;
-    byte[] fingerprint = task.perIdAt(i);
-    if (visible != null) {
-      if (fingerprint.length > 0 && visible.fingerprint().length > 0
-          && !java.util.Arrays.equals(fingerprint, visible.fingerprint())) {
-        return new IdResult(Verdict.CONFLICT, visible.firstSeenMillis(), false, 0, NO_BYTES);
-      }
-      if (visible.ownedBy(task.token())) {
-        // A retry of the attempt that recorded the id: NEW again, never DUPLICATE.
-        StoredRecord mine = visible;
-        if (mine.state() == StoredRecord.State.IN_PROGRESS && task.leaseMillis() > 0) {
-          mine = mine.withLeaseUntil(Math.max(mine.leaseExpiresMillis(), now + task.leaseMillis()));
-          round.update(digest, task.namespace(), key, mine);
-        }
-        return new IdResult(Verdict.NEW, mine.firstSeenMillis(), true,
-            mine.state() == StoredRecord.State.IN_PROGRESS ? mine.leaseExpiresMillis() : 0, NO_BYTES);
-      }
-      if (visible.leaseLiveAt(now)) {
-        return new IdResult(Verdict.IN_PROGRESS, visible.firstSeenMillis(), false,
-            visible.leaseExpiresMillis(), NO_BYTES);
-      }
-      if (visible.state() == StoredRecord.State.COMMITTED) {
-        return new IdResult(Verdict.DUPLICATE, visible.firstSeenMillis(), false, 0, visible.result());
-      }
-      // An expired lease: the holder lost it, and this caller takes the id over.
-    }
-    StoredRecord record = task.leaseMillis() > 0
-        ? StoredRecord.leased(now, task.token(), now + task.leaseMillis(), fingerprint)
-        : StoredRecord.committed(now, task.token(), fingerprint);
-    round.record(digest, task.namespace(), key, record, visible != null);
-    return new IdResult(Verdict.NEW, now, false, record.leaseExpiresMillis(), NO_BYTES);
-  }
-
-  private static IdResult check(long now, StoredRecord visible) {
-    if (visible == null
-        || (visible.state() == StoredRecord.State.IN_PROGRESS && !visible.leaseLiveAt(now))) {
-      return new IdResult(Verdict.NEW, IdResult.NOT_RECORDED, false, 0, NO_BYTES);
-    }
-    if (visible.state() == StoredRecord.State.IN_PROGRESS) {
-      return new IdResult(Verdict.IN_PROGRESS, visible.firstSeenMillis(), false,
-          visible.leaseExpiresMillis(), NO_BYTES);
-    }
-    return new IdResult(Verdict.DUPLICATE, visible.firstSeenMillis(), false, 0, visible.result());
-  }
-
-  private static LeaseOpResult commit(
-      Round round, DataTask task, int i, byte[] digest, KeyState key, StoredRecord visible) {
-    String lost = leaseLost(task.token(), visible, round.now);
-    if (lost != null) {
-      return LeaseOpResult.lost(lost);
-    }
-    if (visible.state() == StoredRecord.State.IN_PROGRESS) {
-      round.update(digest, task.namespace(), key, visible.commit(task.perIdAt(i)));
-    }
-    // Already committed by this token: a retried Commit is done, and keeps the first result.
-    return LeaseOpResult.DONE;
-  }
-
-  private static LeaseOpResult release(
-      Round round, DataTask task, byte[] digest, KeyState key, StoredRecord visible) {
-    if (visible == null) {
-      // Nothing is held: a retried Release finds its work done.
-      return LeaseOpResult.DONE;
-    }
-    String lost = leaseLost(task.token(), visible, round.now);
-    if (lost != null) {
-      return LeaseOpResult.lost(lost);
-    }
-    if (visible.state() == StoredRecord.State.COMMITTED) {
-      return LeaseOpResult.lost("the id is committed; Release only gives up a lease (Forget removes"
-          + " a committed id)");
-    }
-    round.removeNewest(digest, task.namespace(), key);
-    return LeaseOpResult.DONE;
-  }
-
-  private static LeaseOpResult extend(
-      Round round, DataTask task, byte[] digest, KeyState key, StoredRecord visible) {
-    String lost = leaseLost(task.token(), visible, round.now);
-    if (lost != null) {
-      return LeaseOpResult.lost(lost);
-    }
-    if (visible.state() == StoredRecord.State.COMMITTED) {
-      return LeaseOpResult.lost("the id is already committed; there is no lease to extend");
-    }
-    StoredRecord extended = visible.withLeaseUntil(round.now + task.leaseMillis());
-    round.update(digest, task.namespace(), key, extended);
-    return new LeaseOpResult(true, "", extended.leaseExpiresMillis());
-  }
-
-  /**
-   * Why {@code token} does not hold the id, or null if it does. A lease that ran out still
-   * belongs to its token until another attempt takes the id over; then it is lost for good.
-   */
-  private static String leaseLost(String token, StoredRecord visible, long now) {
-    if (visible == null) {
-      return "lease lost: the id is not held (it was released, forgotten or never leased, or"
-          + " its window passed)";
-    }
-    if (!visible.ownedBy(token)) {
-      return visible.leaseLiveAt(now)
-          ? "lease lost: another attempt holds the id until "
-              + java.time.Instant.ofEpochMilli(visible.leaseExpiresMillis())
-          : "lease lost: another attempt recorded the id at "
-              + java.time.Instant.ofEpochMilli(visible.firstSeenMillis());
-    }
-    return null;
   }
 
   private void failAll(List<Task> tasks, StorageException failure) {
