@@ -37,7 +37,9 @@ public final class Main {
         (an ID of - reads ids from standard input, one per line)
 
       Measure:
-        bench [--help]           drive a node with batched CheckAndInsert
+        bench [OPTIONS]          drive a node with batched CheckAndInsert: ids/s, latency
+                                 p50/p99/p99.9, memory and disk per key, at each --preload
+                                 size, optionally --vs-redis; 'bench --help' lists the options
       """;
 
   private Main() {}
@@ -76,6 +78,13 @@ public final class Main {
       case "dev" -> serve(rest, true, out);
       case "insert", "check-and-insert", "check", "commit", "release", "forget", "stats" ->
           ClientCommands.run(command, rest, out, err);
+      case "bench" -> {
+        try {
+          yield dev.dedupe.server.bench.BenchCommand.run(rest, out, err);
+        } catch (IllegalArgumentException e) {
+          throw new UsageException(e.getMessage());
+        }
+      }
       case "help", "-h", "--help" -> {
         out.print(USAGE);
         yield 0;
