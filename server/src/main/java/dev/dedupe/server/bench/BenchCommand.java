@@ -113,9 +113,11 @@ public final class BenchCommand {
       BenchResult.Phase r = null;
       BenchResult.RedisFigures rf = null;
       if (redis != null) {
+        awaitQuietMachine();
         long forksBefore = longOf(redis.info("stats"), "total_forks");
         long keysBefore = redis.dbSize();
-        CpuClock cpu = new CpuClock(privateRedis == null ? -1 : privateRedis.pid());
+        CpuClock cpu = new CpuClock(privateRedis == null ? -1 : privateRedis.pid(),
+            server == null ? -1 : server.pid());
         out.printf("redis:  %s in flight x pipelines of %d for %s ...%n",
             options.redisConnections(), options.redisPipeline(), human(options.duration()));
         PhaseCounter c = redis.run(options.ids(), options.duplicates(), seed(k, 2),
@@ -176,9 +178,37 @@ public final class BenchCommand {
     return Duration.ofSeconds(60 + count / 2_000);
   }
 
+  /**
+   * Waits, up to --quiet-wait, until processes other than this run's use less than a tenth of
+   * a CPU, so that a build or test run elsewhere on a small machine does not land in the
+   * figures; says so when it gives up. Each run still reports the CPU others took during it.
+   */
+  private void awaitQuietMachine() throws InterruptedException {
+    if (options.quietWait().isZero()) {
+      return;
+    }
+    long deadline = System.nanoTime() + options.quietWait().toNanos();
+    double others = 0;
+    do {
+      CpuClock clock = new CpuClock(server == null ? -1 : server.pid(),
+          privateRedis == null ? -1 : privateRedis.pid());
+      Thread.sleep(2_000);
+      others = clock.used().others() / 2.0;
+      if (others >= 0 && others < 0.1) {
+        return;
+      }
+    } while (System.nanoTime() < deadline);
+    String msg = String.format(Locale.ROOT, "the machine stayed busy: other processes used %.2f CPUs"
+        + " when a run began (after waiting %s)", others, human(options.quietWait()));
+    out.println("WARNING: " + msg);
+    notes.add("WARNING: " + msg + ".");
+  }
+
   private BenchResult.Phase measureDedupe(int k) throws InterruptedException {
+    awaitQuietMachine();
     long keysBefore = dedupe.stats().getKeysHeld();
-    CpuClock cpu = new CpuClock(server == null ? -1 : server.pid());
+    CpuClock cpu = new CpuClock(server == null ? -1 : server.pid(),
+        privateRedis == null ? -1 : privateRedis.pid());
     opsBefore = OpsMetrics.scrape(opsAddress());
     out.printf("dedupe: batches of %,d, %d in flight, %s duplicates, %s ids, for %s after %s warm-up"
             + " (%,d keys held; load average %s) ...%n",
@@ -441,7 +471,7 @@ public final class BenchCommand {
   }
 
   private static String mib(long bytes) {
-    return bytes < 0 ? "?" : String.format(Locale.ROOT, "%.1f MiB", bytes / (1024.0 * 1024.0));
+    return bytes == -1 ? "?" : String.format(Locale.ROOT, "%.1f MiB", bytes / (1024.0 * 1024.0));
   }
 
   private static String percent(double ratio) {

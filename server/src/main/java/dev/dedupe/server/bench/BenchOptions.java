@@ -29,6 +29,7 @@ record BenchOptions(
     Duration duration,
     Duration warmup,
     Duration settle,
+    Duration quietWait,
     String namespace,
     String vsRedis,
     int redisConnections,
@@ -53,7 +54,8 @@ record BenchOptions(
         --keep-data              keep the started node's data directory
         --durability MODE        the started node's storage.durability while measuring
                                  (fsync, the default, or risk-power-loss)
-        --server-java-opts OPTS  JVM options of the started node (default "-Xms128m -Xmx1g")
+        --server-java-opts OPTS  JVM options of the started node (default "-Xms1g -Xmx1g
+                                 -XX:+AlwaysPreTouch": a heap of constant resident size)
         --server-set KEY=VALUE   a setting of the started node (repeatable)
       The workload:
         --batch N                ids per request (default 1000)
@@ -73,6 +75,8 @@ record BenchOptions(
         --preload-durability M   the started node's durability while preloading (default: as
                                  --durability; risk-power-loss preloads faster, and is reported)
         --settle TIME            pause between preloading and measuring (default 5s)
+        --quiet-wait TIME        before each run, wait up to this long for other processes to
+                                 leave the CPUs alone (default 120s; 0 to skip)
       Comparison:
         --vs-redis HOST:PORT     run the same workload against Redis as SET key 1 NX EX window,
                                  pipelined; "start" starts a private redis-server (appendonly
@@ -109,13 +113,16 @@ record BenchOptions(
     Duration duration = Duration.ofSeconds(20);
     Duration warmup = Duration.ofSeconds(5);
     Duration settle = Duration.ofSeconds(5);
+    Duration quietWait = Duration.ofSeconds(120);
     String namespace = "bench";
     String vsRedis = null;
     int redisConnections = 8;
     int redisPipeline = 32;
     Path out = null;
     Path svgDir = null;
-    List<String> javaOptions = List.of("-Xms128m", "-Xmx1g");
+    // A fixed, pre-touched heap: its resident size is then constant, so that growth in RSS
+    // between stored-key sizes is native memory (RocksDB), not the heap's elastic size.
+    List<String> javaOptions = List.of("-Xms1g", "-Xmx1g", "-XX:+AlwaysPreTouch");
     List<String> settings = new ArrayList<>();
     long seed = 1;
     for (int i = 0; i < args.size(); i++) {
@@ -154,6 +161,7 @@ record BenchOptions(
         case "--duration" -> duration = time(flag, v);
         case "--warmup" -> warmup = time(flag, v);
         case "--settle" -> settle = time(flag, v);
+        case "--quiet-wait" -> quietWait = time(flag, v);
         case "--namespace" -> namespace = v;
         case "--vs-redis" -> vsRedis = v.equals("start") ? v : hostPort(flag, v);
         case "--redis-connections" -> redisConnections = positive(flag, v, 1024);
@@ -195,7 +203,7 @@ record BenchOptions(
     }
     return new BenchOptions(target, ops, dataDir, keepData, durability,
         preloadDurability == null ? durability : preloadDurability, preload, preloadBatch,
-        preloadInFlight, batch, concurrency, channels, duplicates, ids, duration, warmup, settle,
+        preloadInFlight, batch, concurrency, channels, duplicates, ids, duration, warmup, settle, quietWait,
         namespace, vsRedis, redisConnections, redisPipeline, out, svgDir == null ? out : svgDir,
         List.copyOf(javaOptions), List.copyOf(settings), seed);
   }
@@ -216,6 +224,7 @@ record BenchOptions(
     m.put("ids", ids.toString());
     m.put("duration_seconds", Double.toString(duration.toMillis() / 1000.0));
     m.put("warmup_seconds", Double.toString(warmup.toMillis() / 1000.0));
+    m.put("settle_seconds", Double.toString(settle.toMillis() / 1000.0));
     m.put("namespace", namespace);
     m.put("vs_redis", vsRedis == null ? "" : vsRedis);
     m.put("redis_connections", Integer.toString(redisConnections));

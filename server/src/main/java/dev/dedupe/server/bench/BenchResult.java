@@ -66,20 +66,15 @@ public record BenchResult(
    * @param serverCpuSeconds CPU time the server process used in the measured time, or -1 when
    *     it is not a process this run started
    * @param clientCpuSeconds CPU time the benchmark client used in the measured time
-   * @param machineCpuSeconds CPU time the whole machine was busy in the measured time; what
-   *     exceeds server plus client was taken by other processes
+   * @param otherCpuSeconds CPU time that processes outside this run (builds, tests) took from
+   *     the machine in the measured time, or -1 when not known; figures taken while it is well
+   *     above zero understate what the system can do
    */
   public record Phase(
       String system, long keysBefore, long keysAfter, int batch, int inFlight, double seconds,
       long requests, long ids, long newIds, long duplicateIds, long errors, double idsPerSecond,
       double p50Millis, double p99Millis, double p999Millis, double maxMillis,
-      double serverCpuSeconds, double clientCpuSeconds, double machineCpuSeconds) {
-
-    /** CPU seconds other processes used during the run, or -1 when not known. */
-    public double otherCpuSeconds() {
-      return serverCpuSeconds < 0 || machineCpuSeconds < 0
-          ? -1 : Math.max(0, machineCpuSeconds - serverCpuSeconds - clientCpuSeconds);
-    }
+      double serverCpuSeconds, double clientCpuSeconds, double otherCpuSeconds) {
 
     /** The share of ids answered DUPLICATE. */
     public double duplicateShare() {

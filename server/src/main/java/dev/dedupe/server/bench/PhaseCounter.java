@@ -65,7 +65,7 @@ final class PhaseCounter {
         requests.sum(), n, newIds.sum(), duplicates.sum(), errors.sum(), n / seconds,
         millis(h, 50), millis(h, 99), millis(h, 99.9),
         h.getTotalCount() == 0 ? 0 : h.getMaxValue() / 1000.0, cpu.server(), cpu.client(),
-        cpu.machine());
+        cpu.others());
   }
 
   private static double millis(Histogram h, double percentile) {
