@@ -30,6 +30,7 @@ record BenchOptions(
     Duration warmup,
     Duration settle,
     Duration quietWait,
+    int busyRetries,
     String namespace,
     String vsRedis,
     int redisConnections,
@@ -77,6 +78,9 @@ record BenchOptions(
         --settle TIME            pause between preloading and measuring (default 5s)
         --quiet-wait TIME        before each run, wait up to this long for other processes to
                                  leave the CPUs alone (default 120s; 0 to skip)
+        --busy-retries N         measure a run again (up to N times) when other processes took
+                                 more than 0.2 CPUs during it; the quietest attempt is kept
+                                 (default 2)
       Comparison:
         --vs-redis HOST:PORT     run the same workload against Redis as SET key 1 NX EX window,
                                  pipelined; "start" starts a private redis-server (appendonly
@@ -114,6 +118,7 @@ record BenchOptions(
     Duration warmup = Duration.ofSeconds(5);
     Duration settle = Duration.ofSeconds(5);
     Duration quietWait = Duration.ofSeconds(120);
+    int busyRetries = 2;
     String namespace = "bench";
     String vsRedis = null;
     int redisConnections = 8;
@@ -162,6 +167,7 @@ record BenchOptions(
         case "--warmup" -> warmup = time(flag, v);
         case "--settle" -> settle = time(flag, v);
         case "--quiet-wait" -> quietWait = time(flag, v);
+        case "--busy-retries" -> busyRetries = (int) count(flag, v);
         case "--namespace" -> namespace = v;
         case "--vs-redis" -> vsRedis = v.equals("start") ? v : hostPort(flag, v);
         case "--redis-connections" -> redisConnections = positive(flag, v, 1024);
@@ -203,7 +209,7 @@ record BenchOptions(
     }
     return new BenchOptions(target, ops, dataDir, keepData, durability,
         preloadDurability == null ? durability : preloadDurability, preload, preloadBatch,
-        preloadInFlight, batch, concurrency, channels, duplicates, ids, duration, warmup, settle, quietWait,
+        preloadInFlight, batch, concurrency, channels, duplicates, ids, duration, warmup, settle, quietWait, busyRetries,
         namespace, vsRedis, redisConnections, redisPipeline, out, svgDir == null ? out : svgDir,
         List.copyOf(javaOptions), List.copyOf(settings), seed);
   }
