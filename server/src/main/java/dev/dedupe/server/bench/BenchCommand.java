@@ -63,6 +63,9 @@ public final class BenchCommand {
       throw new IllegalArgumentException(e.getMessage() + "\n" + BenchOptions.USAGE);
     }
     BenchCommand command = new BenchCommand(options, out);
+    // Ctrl-C or SIGTERM must not leave the started node or redis-server running.
+    Thread hook = new Thread(command::cleanUp, "bench-cleanup");
+    Runtime.getRuntime().addShutdownHook(hook);
     try {
       command.execute();
       return 0;
@@ -72,6 +75,11 @@ public final class BenchCommand {
       return 1;
     } finally {
       command.cleanUp();
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException e) {
+        // already shutting down: the hook is running or ran
+      }
     }
   }
 
@@ -119,7 +127,7 @@ public final class BenchCommand {
       BenchResult.ServerFigures figures = serverFigures(d);
       BenchResult.Phase r = null;
       BenchResult.RedisFigures rf = null;
-      if (redis != null) {
+      if (redis != null && size <= options.redisMaxKeys()) {
         for (int attempt = 0; r == null || busy(r) && attempt <= options.busyRetries(); attempt++) {
           if (r != null) {
             out.printf("other processes took %.2f CPUs during that run: measuring again%n", busyCpus(r));
@@ -165,7 +173,12 @@ public final class BenchCommand {
         restartNode(options.durability());
       }
     }
-    if (redis != null) {
+    if (redis != null && size > options.redisMaxKeys()) {
+      String msg = String.format(Locale.ROOT, "Redis was not run at %,d keys (--redis-max-keys %,d).",
+          size, options.redisMaxKeys());
+      out.println(msg);
+      notes.add(msg);
+    } else if (redis != null) {
       long redisHeld = redis.dbSize();
       if (size > redisHeld) {
         long count = size - redisHeld;
@@ -419,7 +432,7 @@ public final class BenchCommand {
     return server != null ? server.opsAddress() : options.ops();
   }
 
-  private void cleanUp() {
+  private synchronized void cleanUp() {
     if (dedupe != null) {
       dedupe.close();
     }

@@ -35,6 +35,7 @@ record BenchOptions(
     String vsRedis,
     int redisConnections,
     int redisPipeline,
+    long redisMaxKeys,
     Path out,
     Path svgDir,
     List<String> serverJavaOptions,
@@ -80,13 +81,15 @@ record BenchOptions(
                                  leave the CPUs alone (default 120s; 0 to skip)
         --busy-retries N         measure a run again (up to N times) when other processes took
                                  more than 0.2 CPUs during it; the quietest attempt is kept
-                                 (default 2)
+                                 (default 1; each attempt adds keys)
       Comparison:
         --vs-redis HOST:PORT     run the same workload against Redis as SET key 1 NX EX window,
                                  pipelined; "start" starts a private redis-server (appendonly
                                  yes, appendfsync everysec) on a free port
         --redis-connections N    (default 8)
         --redis-pipeline N       commands per pipeline (default 32)
+        --redis-max-keys N       skip Redis at preload sizes above N (Redis holds every key in
+                                 RAM, about 130 bytes each)
       Output:
         --out DIR                (default bench-results/TIMESTAMP)
         --svg-dir DIR            where the charts go (default: the output directory)
@@ -118,11 +121,12 @@ record BenchOptions(
     Duration warmup = Duration.ofSeconds(5);
     Duration settle = Duration.ofSeconds(5);
     Duration quietWait = Duration.ofSeconds(120);
-    int busyRetries = 2;
+    int busyRetries = 1;
     String namespace = "bench";
     String vsRedis = null;
     int redisConnections = 8;
     int redisPipeline = 32;
+    long redisMaxKeys = Long.MAX_VALUE;
     Path out = null;
     Path svgDir = null;
     // A fixed, pre-touched heap: its resident size is then constant, so that growth in RSS
@@ -172,6 +176,7 @@ record BenchOptions(
         case "--vs-redis" -> vsRedis = v.equals("start") ? v : hostPort(flag, v);
         case "--redis-connections" -> redisConnections = positive(flag, v, 1024);
         case "--redis-pipeline" -> redisPipeline = positive(flag, v, 100_000);
+        case "--redis-max-keys" -> redisMaxKeys = count(flag, v);
         case "--out" -> out = Path.of(v);
         case "--svg-dir" -> svgDir = Path.of(v);
         case "--server-java-opts" -> javaOptions = List.of(v.trim().split("\\s+"));
@@ -210,7 +215,7 @@ record BenchOptions(
     return new BenchOptions(target, ops, dataDir, keepData, durability,
         preloadDurability == null ? durability : preloadDurability, preload, preloadBatch,
         preloadInFlight, batch, concurrency, channels, duplicates, ids, duration, warmup, settle, quietWait, busyRetries,
-        namespace, vsRedis, redisConnections, redisPipeline, out, svgDir == null ? out : svgDir,
+        namespace, vsRedis, redisConnections, redisPipeline, redisMaxKeys, out, svgDir == null ? out : svgDir,
         List.copyOf(javaOptions), List.copyOf(settings), seed);
   }
 
@@ -235,6 +240,7 @@ record BenchOptions(
     m.put("vs_redis", vsRedis == null ? "" : vsRedis);
     m.put("redis_connections", Integer.toString(redisConnections));
     m.put("redis_pipeline", Integer.toString(redisPipeline));
+    m.put("redis_max_keys", Long.toString(redisMaxKeys));
     m.put("server_java_opts", String.join(" ", serverJavaOptions));
     m.put("server_settings", String.join(" ", serverSettings));
     m.put("seed", Long.toString(seed));
