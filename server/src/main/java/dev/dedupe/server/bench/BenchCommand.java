@@ -271,6 +271,7 @@ public final class BenchCommand {
   private BenchResult.ServerFigures serverFigures(BenchResult.Phase d) {
     GetNamespaceStatsResponse stats = dedupe.stats();
     OpsMetrics after = OpsMetrics.scrape(opsAddress());
+    long[] fresh = freshMemory();
     return new BenchResult.ServerFigures(
         stats.getKeysHeld(), stats.getBytesHeld(),
         server == null ? -1 : server.sstBytes(),
@@ -281,7 +282,28 @@ public final class BenchCommand {
         after.value("dedupe_rocksdb_memtable_bytes"),
         delta(after, "dedupe_rocksdb_compaction_write_bytes"),
         delta(after, "dedupe_rocksdb_stall_micros"),
-        delta(after, "dedupe_rocksdb_wal_syncs"));
+        delta(after, "dedupe_rocksdb_wal_syncs"),
+        fresh[0], fresh[1]);
+  }
+
+  /**
+   * Resident memory of the started node just after a restart: {RSS, RSS minus heap and block
+   * cache}, or {-1, -1} for a remote node. A process that has run a while keeps freed native
+   * memory (malloc arenas, memtables flushed since) in its RSS; a fresh one holds what the
+   * stored keys really cost (filters and indexes of the table files) plus constants.
+   */
+  private long[] freshMemory() {
+    if (server == null) {
+      return new long[] {-1, -1};
+    }
+    restartNode(server.durability());
+    EmbeddedServer.sleep(3_000);
+    dedupe.probe();
+    long rss = server.residentBytes();
+    OpsMetrics m = OpsMetrics.scrape(opsAddress());
+    long heap = m.value("memory_committedHeap_bytes");
+    long cache = m.value("dedupe_rocksdb_block_cache_bytes");
+    return new long[] {rss, rss < 0 || heap < 0 || cache < 0 ? -1 : rss - heap - cache};
   }
 
   private long delta(OpsMetrics after, String name) {
@@ -309,12 +331,17 @@ public final class BenchCommand {
     out.printf("dedupe memory: RSS %s, heap committed %s, block cache (with memtables) %s,"
             + " other %s%n", mib(f.rssBytes()), mib(f.heapCommittedBytes()), mib(f.blockCacheBytes()),
         mib(f.residentBeyondCaches()));
-    if (previous != null && f.residentBeyondCaches() >= 0
-        && previous.server().residentBeyondCaches() >= 0) {
+    if (f.freshRssBytes() >= 0) {
+      out.printf("dedupe memory after a restart: RSS %s, beyond heap and block cache %s%n",
+          mib(f.freshRssBytes()), mib(f.freshBeyondCachesBytes()));
+    }
+    if (previous != null && f.freshBeyondCachesBytes() >= 0
+        && previous.server().freshBeyondCachesBytes() >= 0) {
       long keys = f.keysHeld() - previous.server().keysHeld();
-      long bytes = f.residentBeyondCaches() - previous.server().residentBeyondCaches();
-      out.printf("dedupe memory growth beyond heap and caches since the previous size: %s over %,d"
-          + " keys = %.2f bytes/key%n", mib(bytes), keys, keys == 0 ? 0 : bytes / (double) keys);
+      long bytes = f.freshBeyondCachesBytes() - previous.server().freshBeyondCachesBytes();
+      out.printf("dedupe memory growth beyond heap and caches (after restarts) since the previous"
+          + " size: %s over %,d keys = %.2f bytes/key%n", mib(bytes), keys,
+          keys == 0 ? 0 : bytes / (double) keys);
     }
     out.printf("dedupe during the run: compaction wrote %s, write stalls %s ms, %s WAL syncs%n",
         mib(f.compactionWriteBytes()), f.stallMicros() < 0 ? "?" : f.stallMicros() / 1000,

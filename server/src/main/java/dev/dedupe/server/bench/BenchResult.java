@@ -96,11 +96,15 @@ public record BenchResult(
    * @param compactionWriteBytes bytes written by compaction during the run (ops port)
    * @param stallMicros microseconds writes were stalled during the run (ops port)
    * @param walSyncs WAL syncs during the run (ops port)
+   * @param freshRssBytes resident memory just after a restart (embedded server only)
+   * @param freshBeyondCachesBytes the same, less JVM heap committed and block cache in use: JVM
+   *     internals (a constant) plus what the stored keys cost in RAM (filters and indexes)
    */
   public record ServerFigures(
       long keysHeld, long diskBytes, long sstBytes, long walBytes, long rssBytes,
       long heapCommittedBytes, long blockCacheBytes, long memtableBytes,
-      long compactionWriteBytes, long stallMicros, long walSyncs) {
+      long compactionWriteBytes, long stallMicros, long walSyncs, long freshRssBytes,
+      long freshBeyondCachesBytes) {
 
     public double diskBytesPerKey() {
       return keysHeld <= 0 || diskBytes < 0 ? -1 : diskBytes / (double) keysHeld;

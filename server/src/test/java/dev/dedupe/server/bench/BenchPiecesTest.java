@@ -122,7 +122,8 @@ class BenchPiecesTest {
     BenchResult.Phase d2 = new BenchResult.Phase("dedupe", 10_000_000, 10_300_000, 1000, 4, 20.0,
         6000, 6_000_000, 5_964_000, 36_000, 0, 300_000, 3.0, 12.0, 30.0, 40.0, -1, 8.0, -1);
     BenchResult.ServerFigures f = new BenchResult.ServerFigures(1_400_000, 35_000_000, 30_000_000,
-        5_000_000, 600L << 20, 256L << 20, 200L << 20, 64L << 20, 1 << 20, 0, 4000);
+        5_000_000, 600L << 20, 256L << 20, 200L << 20, 64L << 20, 1 << 20, 0, 4000,
+        500L << 20, 150L << 20);
     BenchResult.RedisFigures rf = new BenchResult.RedisFigures(1_400_000, 182_000_000, 190_000_000,
         1, "appendonly=yes appendfsync=everysec");
     List<BenchResult.Step> steps = new ArrayList<>();
