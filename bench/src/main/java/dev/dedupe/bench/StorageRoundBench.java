@@ -119,6 +119,27 @@ public class StorageRoundBench {
     return held;
   }
 
+  /** The lookup alone: 1000 absent ids, one multiGet over the one bucket. */
+  @Benchmark
+  public int storeLookupOnly() {
+    int held = 0;
+    for (var h : store.lookup(digests(), System.currentTimeMillis() - 24 * HOUR)) {
+      held += h.length;
+    }
+    return held;
+  }
+
+  /** The write alone: one batch recording 1000 new ids (memtable inserts, WAL append, sync). */
+  @Benchmark
+  public void storeWriteOnly() {
+    long now = System.currentTimeMillis();
+    ShardWrite write = new ShardWrite();
+    for (byte[] d : digests()) {
+      write.put(d, "bench", bucket, StoredRecord.committed(now, "", new byte[0]), true);
+    }
+    store.write(write);
+  }
+
   /** Per round of 1000 ids through the shard's writer thread (one CheckAndInsert part). */
   @Benchmark
   public IdResult[] writerRound() {
