@@ -62,6 +62,9 @@ public final class BenchCommand {
       }
       throw new IllegalArgumentException(e.getMessage() + "\n" + BenchOptions.USAGE);
     }
+    if (!options.chartsFrom().isEmpty()) {
+      return drawCharts(options, out);
+    }
     BenchCommand command = new BenchCommand(options, out);
     // Ctrl-C or SIGTERM must not leave the started node or redis-server running.
     Thread hook = new Thread(command::cleanUp, "bench-cleanup");
@@ -111,10 +114,7 @@ public final class BenchCommand {
       long size = sizes.get(k);
       if (size > 0) {
         preload(size, k, windowSeconds);
-        if (options.settle().toMillis() > 0) {
-          out.printf("settling for %s%n", human(options.settle()));
-          Thread.sleep(options.settle().toMillis());
-        }
+        settle();
       }
       BenchResult.Phase d = null;
       for (int attempt = 0; d == null || busy(d) && attempt <= options.busyRetries(); attempt++) {
@@ -143,6 +143,9 @@ public final class BenchCommand {
           }
         }
       }
+      // Last, so that the restart's start-up work lands in no measured run.
+      long[] fresh = freshMemory();
+      figures = figures.withFresh(fresh[0], fresh[1]);
       BenchResult.Step step = new BenchResult.Step(size, d, r, figures, rf);
       steps.add(step);
       printStep(step, k == 0 ? null : steps.get(k - 1));
@@ -188,6 +191,31 @@ public final class BenchCommand {
             count, options.redisConnections(), preloadLimit(count));
         out.printf("  stored %,d keys in %.1f s: %,.0f keys/s%n", count, (System.nanoTime() - t) / 1e9, rate);
       }
+    }
+  }
+
+  /**
+   * Lets the node catch up after a preload: at least --settle, then, up to --settle-max, until
+   * compaction has less than 64 MiB left to rewrite. A preload stores keys faster than steady
+   * traffic would, so without this the next run would also pay the preload's compaction.
+   */
+  private void settle() throws InterruptedException {
+    out.printf("settling for %s", human(options.settle()));
+    Thread.sleep(options.settle().toMillis());
+    long deadline = System.nanoTime() + options.settleMax().toNanos();
+    long pending = OpsMetrics.scrape(opsAddress()).value("dedupe_rocksdb_pending_compaction_bytes");
+    long limit = 64L << 20;
+    if (pending > limit) {
+      out.printf(", then until compaction catches up (%s pending)", mib(pending));
+    }
+    while (pending > limit && System.nanoTime() < deadline) {
+      Thread.sleep(5_000);
+      pending = OpsMetrics.scrape(opsAddress()).value("dedupe_rocksdb_pending_compaction_bytes");
+    }
+    out.printf("; %s of compaction pending%n", mib(pending));
+    if (pending > limit) {
+      notes.add("Compaction had not caught up after the preload (" + mib(pending)
+          + " pending after --settle-max " + human(options.settleMax()) + ").");
     }
   }
 
@@ -271,7 +299,6 @@ public final class BenchCommand {
   private BenchResult.ServerFigures serverFigures(BenchResult.Phase d) {
     GetNamespaceStatsResponse stats = dedupe.stats();
     OpsMetrics after = OpsMetrics.scrape(opsAddress());
-    long[] fresh = freshMemory();
     return new BenchResult.ServerFigures(
         stats.getKeysHeld(), stats.getBytesHeld(),
         server == null ? -1 : server.sstBytes(),
@@ -282,8 +309,7 @@ public final class BenchCommand {
         after.value("dedupe_rocksdb_memtable_bytes"),
         delta(after, "dedupe_rocksdb_compaction_write_bytes"),
         delta(after, "dedupe_rocksdb_stall_micros"),
-        delta(after, "dedupe_rocksdb_wal_syncs"),
-        fresh[0], fresh[1]);
+        delta(after, "dedupe_rocksdb_wal_syncs"), -1, -1);
   }
 
   /**
@@ -365,21 +391,37 @@ public final class BenchCommand {
     }
   }
 
-  private void finish() {
-    BenchResult result = result();
-    Path json = options.out().resolve("result.json");
-    result.writeTo(json);
-    out.println("result: " + json.toAbsolutePath());
+  /** Draws the charts of one or more result files, their steps merged by stored keys. */
+  private static int drawCharts(BenchOptions options, PrintStream out) {
+    List<BenchResult> results = options.chartsFrom().stream().map(BenchResult::readFrom).toList();
+    List<BenchResult.Step> merged = new ArrayList<>();
+    results.forEach(r -> merged.addAll(r.steps()));
+    merged.sort(Comparator.comparingLong(st -> st.dedupe().keysBefore()));
+    BenchResult first = results.get(0);
+    writeCharts(new BenchResult(first.environment(), first.settings(), merged, first.notes()),
+        options.svgDir(), out);
+    return 0;
+  }
+
+  private static void writeCharts(BenchResult result, Path dir, PrintStream out) {
     for (Map.Entry<String, String> chart : Charts.render(result).entrySet()) {
-      Path file = options.svgDir().resolve(chart.getKey());
+      Path file = dir.resolve(chart.getKey());
       try {
-        Files.createDirectories(options.svgDir());
+        Files.createDirectories(dir);
         Files.writeString(file, chart.getValue());
       } catch (IOException e) {
         throw new UncheckedIOException("cannot write " + file, e);
       }
       out.println("chart: " + file.toAbsolutePath());
     }
+  }
+
+  private void finish() {
+    BenchResult result = result();
+    Path json = options.out().resolve("result.json");
+    result.writeTo(json);
+    out.println("result: " + json.toAbsolutePath());
+    writeCharts(result, options.svgDir(), out);
     for (String note : notes) {
       out.println("note: " + note);
     }

@@ -29,6 +29,7 @@ record BenchOptions(
     Duration duration,
     Duration warmup,
     Duration settle,
+    Duration settleMax,
     Duration quietWait,
     int busyRetries,
     String namespace,
@@ -40,7 +41,8 @@ record BenchOptions(
     Path svgDir,
     List<String> serverJavaOptions,
     List<String> serverSettings,
-    long seed) {
+    long seed,
+    List<Path> chartsFrom) {
 
   static final String USAGE = """
       usage: bin/dedupe bench [OPTIONS]
@@ -76,7 +78,8 @@ record BenchOptions(
         --preload-in-flight N    preload requests in flight (default 8)
         --preload-durability M   the started node's durability while preloading (default: as
                                  --durability; risk-power-loss preloads faster, and is reported)
-        --settle TIME            pause between preloading and measuring (default 5s)
+        --settle TIME            pause between preloading and measuring (default 5s), then
+        --settle-max TIME        wait up to this long for compaction to catch up (default 10m)
         --quiet-wait TIME        before each run, wait up to this long for other processes to
                                  leave the CPUs alone (default 120s; 0 to skip)
         --busy-retries N         measure a run again (up to N times) when other processes took
@@ -93,6 +96,9 @@ record BenchOptions(
       Output:
         --out DIR                (default bench-results/TIMESTAMP)
         --svg-dir DIR            where the charts go (default: the output directory)
+        --charts-from A.json[,B.json...]
+                                 measure nothing: draw the charts from result files, their
+                                 steps merged in order of stored keys
       """;
 
   /** A wrong word on the command line. */
@@ -120,6 +126,7 @@ record BenchOptions(
     Duration duration = Duration.ofSeconds(20);
     Duration warmup = Duration.ofSeconds(5);
     Duration settle = Duration.ofSeconds(5);
+    Duration settleMax = Duration.ofMinutes(10);
     Duration quietWait = Duration.ofSeconds(120);
     int busyRetries = 1;
     String namespace = "bench";
@@ -134,6 +141,7 @@ record BenchOptions(
     List<String> javaOptions = List.of("-Xms1g", "-Xmx1g", "-XX:+AlwaysPreTouch");
     List<String> settings = new ArrayList<>();
     long seed = 1;
+    List<Path> chartsFrom = List.of();
     for (int i = 0; i < args.size(); i++) {
       String flag = args.get(i);
       if (flag.equals("--keep-data")) {
@@ -170,6 +178,7 @@ record BenchOptions(
         case "--duration" -> duration = time(flag, v);
         case "--warmup" -> warmup = time(flag, v);
         case "--settle" -> settle = time(flag, v);
+        case "--settle-max" -> settleMax = time(flag, v);
         case "--quiet-wait" -> quietWait = time(flag, v);
         case "--busy-retries" -> busyRetries = (int) count(flag, v);
         case "--namespace" -> namespace = v;
@@ -178,6 +187,8 @@ record BenchOptions(
         case "--redis-pipeline" -> redisPipeline = positive(flag, v, 100_000);
         case "--redis-max-keys" -> redisMaxKeys = count(flag, v);
         case "--out" -> out = Path.of(v);
+        case "--charts-from" -> chartsFrom = java.util.Arrays.stream(v.split(","))
+            .filter(f -> !f.isBlank()).map(Path::of).toList();
         case "--svg-dir" -> svgDir = Path.of(v);
         case "--server-java-opts" -> javaOptions = List.of(v.trim().split("\\s+"));
         case "--server-set" -> {
@@ -214,9 +225,10 @@ record BenchOptions(
     }
     return new BenchOptions(target, ops, dataDir, keepData, durability,
         preloadDurability == null ? durability : preloadDurability, preload, preloadBatch,
-        preloadInFlight, batch, concurrency, channels, duplicates, ids, duration, warmup, settle, quietWait, busyRetries,
+        preloadInFlight, batch, concurrency, channels, duplicates, ids, duration, warmup, settle,
+        settleMax, quietWait, busyRetries,
         namespace, vsRedis, redisConnections, redisPipeline, redisMaxKeys, out, svgDir == null ? out : svgDir,
-        List.copyOf(javaOptions), List.copyOf(settings), seed);
+        List.copyOf(javaOptions), List.copyOf(settings), seed, chartsFrom);
   }
 
   /** The options as text, for the result file. */

@@ -66,9 +66,10 @@ public record BenchResult(
    * @param serverCpuSeconds CPU time the server process used in the measured time, or -1 when
    *     it is not a process this run started
    * @param clientCpuSeconds CPU time the benchmark client used in the measured time
-   * @param otherCpuSeconds CPU time that processes outside this run (builds, tests) took from
-   *     the machine in the measured time, or -1 when not known; figures taken while it is well
-   *     above zero understate what the system can do
+   * @param otherCpuSeconds CPU time that anything but the measured server and the client took
+   *     from the machine in the measured time (other processes, and the idle server's background
+   *     work), or -1 when not known; figures taken while it is well above zero understate what
+   *     the system can do
    */
   public record Phase(
       String system, long keysBefore, long keysAfter, int batch, int inFlight, double seconds,
@@ -105,6 +106,13 @@ public record BenchResult(
       long heapCommittedBytes, long blockCacheBytes, long memtableBytes,
       long compactionWriteBytes, long stallMicros, long walSyncs, long freshRssBytes,
       long freshBeyondCachesBytes) {
+
+    /** These figures with the resident memory measured after a restart. */
+    public ServerFigures withFresh(long rss, long beyondCaches) {
+      return new ServerFigures(keysHeld, diskBytes, sstBytes, walBytes, rssBytes,
+          heapCommittedBytes, blockCacheBytes, memtableBytes, compactionWriteBytes, stallMicros,
+          walSyncs, rss, beyondCaches);
+    }
 
     public double diskBytesPerKey() {
       return keysHeld <= 0 || diskBytes < 0 ? -1 : diskBytes / (double) keysHeld;

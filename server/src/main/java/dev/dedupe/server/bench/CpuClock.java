@@ -6,7 +6,8 @@ import java.lang.management.ManagementFactory;
  * CPU seconds used, from a start reading to an end reading, by the measured server process
  * (when it is a local process this run started), by this client, by this run's other server
  * (the idle one: the dedupe node while Redis is measured, and the other way round), and by the
- * whole machine. What is left of the machine's busy time was taken by other processes.
+ * whole machine. What is left of the machine's busy time was taken by others: other processes
+ * and the idle server's background work.
  */
 final class CpuClock {
 
@@ -20,12 +21,16 @@ final class CpuClock {
    */
   record Used(double server, double client, double idleServer, double machine) {
 
-    /** Busy time of processes that are not part of this run, or -1. */
+    /**
+     * Busy time of everything but the measured server and this client, or -1: other
+     * processes, and this run's idle server too (compaction or an AOF rewrite catching up),
+     * since either takes CPU from the measured one.
+     */
     double others() {
       if (machine < 0) {
         return -1;
       }
-      return Math.max(0, machine - Math.max(0, server) - client - Math.max(0, idleServer));
+      return Math.max(0, machine - Math.max(0, server) - client);
     }
   }
 
