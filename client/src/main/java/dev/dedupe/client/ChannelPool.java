@@ -55,6 +55,17 @@ final class ChannelPool {
     return executor == null ? stub : stub.withExecutor(executor);
   }
 
+  /**
+   * A stub for a long-lived stream to {@code address}: no deadline (the caller cancels it), and
+   * callbacks on the configured executor.
+   *
+   * @throws IllegalStateException if the pool is shut down
+   */
+  DedupeServiceStub streamStub(String address) {
+    DedupeServiceStub stub = DedupeServiceGrpc.newStub(channel(address));
+    return executor == null ? stub : stub.withExecutor(executor);
+  }
+
   private Channel channel(String address) {
     if (closed) {
       throw new IllegalStateException("the client is closed; no channel to " + address);

@@ -830,6 +830,11 @@ public final class DedupeClient implements AutoCloseable {
    * meanwhile, so that running {@link #once} calls can commit), then cancels whatever is left
    * (those futures fail with CANCELLED) and closes the connections. Safe to call twice.
    */
+  /** The routing table this client goes by now; for tests in this package. */
+  ShardRouter.Table routingTable() {
+    return router.table().join();
+  }
+
   @Override
   public void close() {
     if (!state.compareAndSet(State.OPEN, State.CLOSING)) {
@@ -847,6 +852,7 @@ public final class DedupeClient implements AutoCloseable {
         // a renewal or retry that found the client closed; its callers are failed
       }
     }
+    router.close();
     channels.shutdownNow(Duration.ofSeconds(5));
   }
 

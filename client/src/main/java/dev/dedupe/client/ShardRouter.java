@@ -22,7 +22,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * owner so that each group goes straight to its node.
  *
  * <p>The map is fetched on first use (so building a client does no I/O) and again whenever a
- * call fails with UNAVAILABLE, since that is how a moved shard shows itself. Only the hash
+ * call fails with UNAVAILABLE, since that is how a moved shard shows itself. After the first
+ * answer, a {@code WatchShardMap} stream to the node that answered keeps the map current, so
+ * that a change reaches the client at once; when the stream ends (the node stopped) it is
+ * opened again, to another node, after a pause. Only the hash
  * named {@value #HASH_NAME} is known; a server that names another one, or predates
  * GetShardMap, is sent every id unrouted, as the contract asks of clients that do not know
  * the hash.
@@ -127,8 +130,16 @@ final class ShardRouter {
     }
   }
 
+  /** How long to wait before re-opening a watch that ended. */
+  private static final long REWATCH_DELAY_MILLIS = 1_000;
+
   private final List<String> targets;
   private final ChannelPool channels;
+  /** Guarded by {@link #lock}: the open watch stream, or null. */
+  private io.grpc.Context.CancellableContext watch;
+  /** Guarded by {@link #lock}: a server said it cannot watch (v1.1), so do not try again. */
+  private boolean watchUnsupported;
+  private volatile boolean closed;
   private volatile Table current;
   private final ReentrantLock lock = new ReentrantLock();
   /** Guarded by {@link #lock}: the fetch in flight, or null. */
@@ -210,6 +221,7 @@ final class ShardRouter {
       try {
         if (failure == null) {
           finish(Table.fromProto(map, address), out);
+          watch(address);
         } else if (Status.fromThrowable(failure).getCode() == Status.Code.UNIMPLEMENTED) {
           // A v1.0 server: it cannot tell, so it gets every id.
           finish(Table.unrouted(address, false), out);
@@ -257,6 +269,98 @@ final class ShardRouter {
       return true;
     } finally {
       lock.unlock();
+    }
+  }
+
+  /** Opens a WatchShardMap stream to {@code address} unless one is open (or pointless). */
+  private void watch(String address) {
+    io.grpc.Context.CancellableContext context;
+    lock.lock();
+    try {
+      if (closed || watch != null || watchUnsupported || !routedNow()) {
+        return;
+      }
+      context = io.grpc.Context.current().withCancellation();
+      watch = context;
+    } finally {
+      lock.unlock();
+    }
+    io.grpc.stub.StreamObserver<dev.dedupe.v1.WatchShardMapResponse> observer =
+        new io.grpc.stub.StreamObserver<>() {
+          @Override
+          public void onNext(dev.dedupe.v1.WatchShardMapResponse map) {
+            Table table = Table.fromProto(GetShardMapResponse.newBuilder()
+                .setShardCount(map.getShardCount()).setHash(map.getHash())
+                .addAllOwners(map.getOwnersList()).build(), address);
+            lock.lock();
+            try {
+              if (!closed) {
+                current = table;
+              }
+            } finally {
+              lock.unlock();
+            }
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            ended(context, Status.fromThrowable(t).getCode() == Status.Code.UNIMPLEMENTED);
+          }
+
+          @Override
+          public void onCompleted() {
+            ended(context, false);
+          }
+        };
+    try {
+      context.run(() -> channels.streamStub(address).watchShardMap(
+          dev.dedupe.v1.WatchShardMapRequest.getDefaultInstance(), observer));
+    } catch (RuntimeException e) {
+      ended(context, false);
+    }
+  }
+
+  private boolean routedNow() {
+    Table t = current;
+    return t != null && t.routed() && !t.provisional();
+  }
+
+  /** A watch stream ended: re-open one after a pause (to any node), unless closing. */
+  private void ended(io.grpc.Context.CancellableContext context, boolean unsupported) {
+    lock.lock();
+    try {
+      if (watch == context) {
+        watch = null;
+      }
+      watchUnsupported |= unsupported;
+      if (closed || unsupported) {
+        return;
+      }
+    } finally {
+      lock.unlock();
+    }
+    CompletableFuture.delayedExecutor(REWATCH_DELAY_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS)
+        .execute(() -> {
+          if (!closed) {
+            // Fetching anew picks a live node and opens the watch there when it answers.
+            refresh(current);
+          }
+        });
+  }
+
+  /** Stops watching; the client is closing. */
+  void close() {
+    io.grpc.Context.CancellableContext open;
+    lock.lock();
+    try {
+      closed = true;
+      open = watch;
+      watch = null;
+    } finally {
+      lock.unlock();
+    }
+    if (open != null) {
+      open.cancel(null);
     }
   }
 

@@ -115,4 +115,34 @@ class ClusterRoutingTest {
       assertEquals(300, sent, "some ids were sent twice (per-id UNAVAILABLE from a non-owner?)");
     }
   }
+
+  @Test
+  void aShardMapChangeReachesTheClientThroughTheWatch(@TempDir Path dir) throws Exception {
+    try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(dir.resolve("zk"), freePort());
+        DedupeNode a = node(dir, zk.connectString(), 0);
+        DedupeNode b = node(dir, zk.connectString(), 1)) {
+      long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (!(a.isReady() && b.isReady())) {
+        assertTrue(System.nanoTime() < until, "the cluster never formed");
+        Thread.sleep(20);
+      }
+      try (DedupeClient client = DedupeClient.builder().target(a.advertisedAddress()).build()) {
+        client.checkAndInsert("cluster", "warm-up");
+        String before = client.routingTable().owners()[0];
+        DedupeNode newOwner = before.equals(a.advertisedAddress()) ? b : a;
+        DedupeNode controller =
+            a.clusterMember().controller().isLeader() ? a : b;
+        // Ownership only, for the test: real moves copy the shard's data first.
+        controller.clusterMember().controller().moveShard(0, newOwner.clusterMember().nodeId());
+
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (!client.routingTable().owners()[0].equals(newOwner.advertisedAddress())) {
+          assertTrue(System.nanoTime() < deadline,
+              "the client never heard of the move; no call was made that could have told it");
+          Thread.sleep(20);
+        }
+        assertEquals(2, client.routingTable().epochs()[0]);
+      }
+    }
+  }
 }
