@@ -2,6 +2,7 @@ package dev.dedupe.client;
 
 import dev.dedupe.v1.CheckAndInsertRequest;
 import dev.dedupe.v1.GetShardMapResponse;
+import dev.dedupe.v1.WatchShardMapResponse;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientCall;
@@ -21,7 +22,8 @@ import java.util.function.UnaryOperator;
 /**
  * A test interceptor: records every request message per RPC, can drop the replies of the
  * first N calls of one RPC (the server has answered; the caller hears UNAVAILABLE, as when a
- * connection dies after the server did the work), and can rewrite GetShardMap answers.
+ * connection dies after the server did the work), and can rewrite the shard map it is told
+ * (GetShardMap answers and WatchShardMap messages).
  */
 final class CallRecorder implements ClientInterceptor {
 
@@ -79,6 +81,13 @@ final class CallRecorder implements ClientInterceptor {
             }
             if (message instanceof GetShardMapResponse map) {
               message = (R) mapRewrite.apply(map);
+            } else if (message instanceof WatchShardMapResponse watched) {
+              // The watch stream carries the same map: rewrite it alike.
+              GetShardMapResponse map = mapRewrite.apply(GetShardMapResponse.newBuilder()
+                  .setShardCount(watched.getShardCount()).setHash(watched.getHash())
+                  .addAllOwners(watched.getOwnersList()).build());
+              message = (R) WatchShardMapResponse.newBuilder().setShardCount(map.getShardCount())
+                  .setHash(map.getHash()).addAllOwners(map.getOwnersList()).build();
             }
             super.onMessage(message);
           }
