@@ -24,13 +24,14 @@ final class DevCluster {
 
   private DevCluster() {}
 
-  static int run(int nodes, Path configFile, Map<String, String> devSettings, PrintStream out) {
-    String home = System.getProperty("dedupe.home", ".");
-    Path root = Path.of(home, "data", "dev-cluster");
+  /**
+   * @param root where ZooKeeper's and each node's data go (subdirectories zookeeper, node-1...)
+   */
+  static int run(int nodes, int zkPort, Path root, Path configFile, Map<String, String> devSettings,
+      PrintStream out) {
     int grpcBase = Integer.parseInt(devSettings.getOrDefault("grpc.port", "50051"));
     int opsBase = Integer.parseInt(devSettings.getOrDefault("ops.port", "8081"));
-    EmbeddedZooKeeper zookeeper = EmbeddedZooKeeper.start(root.resolve("zookeeper"),
-        Integer.parseInt(System.getProperty("dedupe.dev.zk-port", Integer.toString(ZOOKEEPER_PORT))));
+    EmbeddedZooKeeper zookeeper = EmbeddedZooKeeper.start(root.resolve("zookeeper"), zkPort);
     List<DedupeNode> started = new ArrayList<>();
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       started.reversed().forEach(DedupeNode::close);

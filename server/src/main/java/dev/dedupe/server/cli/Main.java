@@ -25,7 +25,8 @@ public final class Main {
                [--zk HOST:PORT[,...] [--cluster NAME] [--node-id ID] [--initial-nodes N]]
                            run a node, standalone or in a cluster; settings: docs/configuration.md
         dev [same flags]   run a local node on embedded defaults (127.0.0.1, data in data/dev)
-        dev --nodes N      run an embedded ZooKeeper and N clustered nodes (data in data/dev-cluster)
+        dev --nodes N [--zk-port 2181]
+                           run an embedded ZooKeeper and N clustered nodes (data in data/dev-cluster)
         admin status [--zk HOST:PORT] [--cluster NAME]
                            the cluster's nodes, their health, the controller and the shard map
 
@@ -92,6 +93,8 @@ public final class Main {
   private static int serve(List<String> args, boolean dev, PrintStream out) {
     Path configFile = null;
     int nodes = 1;
+    int zkPort = DevCluster.ZOOKEEPER_PORT;
+    Path clusterRoot = Path.of(System.getProperty("dedupe.home", "."), "data", "dev-cluster");
     Map<String, String> settings = new LinkedHashMap<>();
     if (dev) {
       // Embedded defaults: reachable from this machine only, data kept between runs.
@@ -109,7 +112,16 @@ public final class Main {
         case "--config" -> configFile = Path.of(need(flag, value));
         case "--grpc-port" -> settings.put("grpc.port", need(flag, value));
         case "--ops-port" -> settings.put("ops.port", need(flag, value));
-        case "--data-dir" -> settings.put("storage.data-dir", need(flag, value));
+        case "--data-dir" -> {
+          settings.put("storage.data-dir", need(flag, value));
+          clusterRoot = Path.of(value);
+        }
+        case "--zk-port" -> {
+          if (!dev) {
+            throw new UsageException("--zk-port is for 'dev --nodes N'");
+          }
+          zkPort = Integer.parseInt(need(flag, value));
+        }
         case "--zk" -> settings.put("cluster.zk", need(flag, value));
         case "--cluster" -> settings.put("cluster.name", need(flag, value));
         case "--node-id" -> settings.put("cluster.node-id", need(flag, value));
@@ -140,7 +152,7 @@ public final class Main {
       i++;
     }
     if (nodes > 1) {
-      return DevCluster.run(nodes, configFile, settings, out);
+      return DevCluster.run(nodes, zkPort, clusterRoot, configFile, settings, out);
     }
     ServerConfig config = ConfigLoader.load(configFile, settings, System.getenv());
     DedupeNode node = DedupeNode.start(config, InstantSource.system());
