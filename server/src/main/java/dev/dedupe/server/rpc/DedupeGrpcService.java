@@ -111,7 +111,8 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
       CheckAndInsertRequest request, StreamObserver<CheckAndInsertResponse> observer) {
     List<String> ids = request.getMessageIdsList();
     serve(Rpc.CHECK_AND_INSERT, ids.size(), observer,
-        () -> engine.checkAndInsert(request.getNamespace(), ids, insertOptions(request)),
+        () -> engine.checkAndInsert(
+            request.getNamespace(), ids, validator.validateCheckAndInsert(request)),
         results -> {
           countVerdicts(Rpc.CHECK_AND_INSERT, results);
           CheckAndInsertResponse.Builder reply = CheckAndInsertResponse.newBuilder();
@@ -120,29 +121,6 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
           }
           return reply.build();
         });
-  }
-
-  private InsertOptions insertOptions(CheckAndInsertRequest request) {
-    List<String> ids = request.getMessageIdsList();
-    validator.validate(request.getNamespace(), ids);
-    long lease = validator.validateLease(
-        request.getLeaseDuration().getSeconds(), request.getLeaseDuration().getNanos(), false);
-    validator.validateToken(request.getAttemptToken(), lease > 0,
-        "with lease_duration: the token owns the lease");
-    validator.validateFingerprint(request.getFingerprint());
-    int fpMax = validator.limits().fingerprintMaxBytes();
-    validator.validatePerId("fingerprints", request.getFingerprintsList(), ids.size(), fpMax,
-        "limits.fingerprint.max-bytes");
-    List<byte[]> fingerprints;
-    if (!request.getFingerprintsList().isEmpty()) {
-      fingerprints = request.getFingerprintsList().stream().map(ByteString::toByteArray).toList();
-    } else if (!request.getFingerprint().isEmpty()) {
-      byte[] one = request.getFingerprint().toByteArray();
-      fingerprints = java.util.Collections.nCopies(ids.size(), one);
-    } else {
-      fingerprints = List.of();
-    }
-    return new InsertOptions(request.getAttemptToken(), lease, fingerprints);
   }
 
   @Override
