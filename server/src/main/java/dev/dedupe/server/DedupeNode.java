@@ -2,7 +2,9 @@ package dev.dedupe.server;
 
 import dev.dedupe.server.config.ServerConfig;
 import dev.dedupe.server.core.DedupeEngine;
-import dev.dedupe.server.core.ShardMap;
+import dev.dedupe.server.cluster.ClusterMember;
+import dev.dedupe.server.core.ShardDirectory;
+import dev.dedupe.server.core.StandaloneDirectory;
 import dev.dedupe.server.ops.OpsServer;
 import dev.dedupe.server.ops.ServerMetrics;
 import dev.dedupe.server.rpc.DedupeGrpcService;
@@ -47,6 +49,8 @@ public final class DedupeNode implements AutoCloseable {
   private final Deque<AutoCloseable> closers = new ArrayDeque<>();
   private final ServerConfig config;
   private ShardSet shards;
+  private ShardDirectory shardDirectory;
+  private ClusterMember member;
   private Retention retention;
   private ServerMetrics metrics;
   private GrpcServer grpc;
@@ -83,8 +87,17 @@ public final class DedupeNode implements AutoCloseable {
     StorageResources resources = new StorageResources(config.storage());
     closers.push(resources);
     BucketGrid grid = new BucketGrid(config.storage().bucketWidth());
-    shards = ShardSet.open(directory, resources, grid, clock);
-    closers.push(shards);
+    if (config.cluster().enabled()) {
+      // A member opens the shards the assignment gives it, once it has joined.
+      shards = new ShardSet(directory, resources, grid, clock);
+      closers.push(shards);
+      member = new ClusterMember(config.cluster(), directory, shards);
+      shardDirectory = member;
+    } else {
+      shards = ShardSet.openAll(directory, resources, grid, clock);
+      closers.push(shards);
+      shardDirectory = new StandaloneDirectory(shards, this::advertisedAddress);
+    }
 
     retention = new Retention(shards, config.windows(), diskBudget(directory), clock);
     retention.runOnce();
@@ -94,10 +107,9 @@ public final class DedupeNode implements AutoCloseable {
 
     ExecutorService replies = Executors.newVirtualThreadPerTaskExecutor();
     closers.push(replies::shutdown);
-    DedupeEngine engine = new DedupeEngine(shards, config.windows(), clock);
+    DedupeEngine engine = new DedupeEngine(shardDirectory, shards, config.windows(), clock);
     DedupeGrpcService service = new DedupeGrpcService(
-        engine, new RequestValidator(config.limits()), metrics, replies,
-        () -> ShardMap.standalone(shards.shardCount(), DataDirectory.HASH_NAME, advertisedAddress()));
+        engine, new RequestValidator(config.limits()), metrics, replies, shardDirectory);
     grpc = new GrpcServer(grpcBuilder, service, config.limits().maxRequestBytes()).start();
     closers.push(grpc);
 
@@ -113,11 +125,19 @@ public final class DedupeNode implements AutoCloseable {
     ops = new OpsServer(config.ops(), this::isLive, this::isReady);
     closers.push(ops);
 
+    if (member != null) {
+      // Closed before the shards (closers run in reverse): stop serving, then close stores.
+      closers.push(member);
+      member.start(advertisedAddress(), opsAddress());
+    }
+
     state.set(State.SERVING);
     grpc.setServing(true);
-    log.info("dedupe node serving: gRPC on port {}, ops on port {}, {} shards in {}, durability {}",
+    log.info("dedupe node serving: gRPC on port {}, ops on port {}, {} shards in {}, durability {}{}",
         grpc.port(), ops.port(), shards.shardCount(), directory.root().toAbsolutePath(),
-        config.storage().durability().configName());
+        config.storage().durability().configName(),
+        member == null ? ", standalone"
+            : ", node " + member.nodeId() + " of cluster " + config.cluster().name());
   }
 
   private long diskBudget(DataDirectory directory) {
@@ -153,7 +173,21 @@ public final class DedupeNode implements AutoCloseable {
 
   /** Whether the node should receive traffic now (the ops port's readiness). */
   public boolean isReady() {
-    return state.get() == State.SERVING && shards.isHealthy();
+    return state.get() == State.SERVING && shardDirectory.isServing();
+  }
+
+  /** The cluster membership of this node, or null for a standalone node. */
+  public ClusterMember clusterMember() {
+    return member;
+  }
+
+  /** The shards open on this node. */
+  public ShardSet shards() {
+    return shards;
+  }
+
+  private String opsAddress() {
+    return hostFor(config.ops().host()) + ":" + ops.port();
   }
 
   /** host:port that clients should use for this node's API. */
@@ -161,15 +195,18 @@ public final class DedupeNode implements AutoCloseable {
     if (!config.advertisedAddress().isEmpty()) {
       return config.advertisedAddress();
     }
-    String host = config.grpc().host();
-    if (host.equals("0.0.0.0") || host.equals("::")) {
+    return hostFor(config.grpc().host()) + ":" + grpc.port();
+  }
+
+  private static String hostFor(String bound) {
+    if (bound.equals("0.0.0.0") || bound.equals("::")) {
       try {
-        host = java.net.InetAddress.getLocalHost().getCanonicalHostName();
+        return java.net.InetAddress.getLocalHost().getCanonicalHostName();
       } catch (java.net.UnknownHostException e) {
-        host = "localhost";
+        return "localhost";
       }
     }
-    return host + ":" + grpc.port();
+    return bound;
   }
 
   public int grpcPort() {

@@ -25,7 +25,12 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+import dev.dedupe.v1.DedupeServiceGrpc.DedupeServiceBlockingStub;
 
 /** The command-line client: one RPC per command, results one per line. */
 final class ClientCommands {
@@ -70,47 +75,62 @@ final class ClientCommands {
       throw new Main.UsageException(command + " needs at least one ID");
     }
 
-    ManagedChannel channel = NettyChannelBuilder.forTarget(target).usePlaintext().build();
+    String finalToken = token;
+    String finalResult = result;
+    String finalFingerprint = fingerprint;
+    long finalLease = leaseSeconds;
     try {
-      DedupeServiceGrpc.DedupeServiceBlockingStub stub =
-          DedupeServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
       switch (command) {
-        case "insert", "check-and-insert" -> {
-          CheckAndInsertRequest.Builder request = CheckAndInsertRequest.newBuilder()
-              .setNamespace(namespace).addAllMessageIds(ids).setAttemptToken(token);
-          if (leaseSeconds != 0) {
-            request.setLeaseDuration(com.google.protobuf.Duration.newBuilder().setSeconds(leaseSeconds));
-          }
-          if (fingerprint != null) {
-            request.setFingerprint(ByteString.copyFromUtf8(fingerprint));
-          }
-          printResults(out, ids, stub.checkAndInsert(request.build()).getResultsList());
-        }
-        case "commit" -> {
+        case "insert", "check-and-insert" -> printResults(out, ids, followingOwners(target, ids,
+            (stub, part) -> {
+              CheckAndInsertRequest.Builder request = CheckAndInsertRequest.newBuilder()
+                  .setNamespace(namespace).addAllMessageIds(part).setAttemptToken(finalToken);
+              if (finalLease != 0) {
+                request.setLeaseDuration(
+                    com.google.protobuf.Duration.newBuilder().setSeconds(finalLease));
+              }
+              if (finalFingerprint != null) {
+                request.setFingerprint(ByteString.copyFromUtf8(finalFingerprint));
+              }
+              return stub.checkAndInsert(request.build()).getResultsList();
+            }, r -> r.hasStatus() ? r.getStatus() : null));
+        case "commit" -> printStatuses(out, ids, followingOwners(target, ids, (stub, part) -> {
           CommitRequest.Builder request = CommitRequest.newBuilder()
-              .setNamespace(namespace).addAllMessageIds(ids).setAttemptToken(token);
-          if (result != null) {
-            ByteString bytes = ByteString.copyFromUtf8(result);
-            ids.forEach(id -> request.addResults(bytes));
+              .setNamespace(namespace).addAllMessageIds(part).setAttemptToken(finalToken);
+          if (finalResult != null) {
+            ByteString bytes = ByteString.copyFromUtf8(finalResult);
+            part.forEach(id -> request.addResults(bytes));
           }
-          printStatuses(out, ids, stub.commit(request.build()).getStatusesList());
-        }
-        case "release" -> printStatuses(out, ids, stub.release(ReleaseRequest.newBuilder()
-            .setNamespace(namespace).addAllMessageIds(ids).setAttemptToken(token).build())
-            .getStatusesList());
-        case "check" -> printResults(out, ids, stub.check(
-            CheckRequest.newBuilder().setNamespace(namespace).addAllMessageIds(ids).build())
-            .getResultsList());
+          return stub.commit(request.build()).getStatusesList();
+        }, s -> s));
+        case "release" -> printStatuses(out, ids, followingOwners(target, ids,
+            (stub, part) -> stub.release(ReleaseRequest.newBuilder().setNamespace(namespace)
+                .addAllMessageIds(part).setAttemptToken(finalToken).build()).getStatusesList(),
+            s -> s));
+        case "check" -> printResults(out, ids, followingOwners(target, ids,
+            (stub, part) -> stub.check(CheckRequest.newBuilder().setNamespace(namespace)
+                .addAllMessageIds(part).build()).getResultsList(),
+            r -> r.hasStatus() ? r.getStatus() : null));
         case "forget" -> {
-          List<Boolean> removed = stub.forget(
-              ForgetRequest.newBuilder().setNamespace(namespace).addAllMessageIds(ids).build())
-              .getRemovedList();
+          List<Forgotten> forgotten = followingOwners(target, ids, (stub, part) -> {
+            var reply = stub.forget(ForgetRequest.newBuilder().setNamespace(namespace)
+                .addAllMessageIds(part).build());
+            List<Forgotten> each = new ArrayList<>();
+            for (int i = 0; i < part.size(); i++) {
+              each.add(new Forgotten(reply.getRemoved(i),
+                  reply.getStatusesCount() == 0 ? null : reply.getStatuses(i)));
+            }
+            return each;
+          }, Forgotten::status);
           for (int i = 0; i < ids.size(); i++) {
-            out.println(ids.get(i) + "\t" + (removed.get(i) ? "REMOVED" : "NOT_HELD"));
+            Forgotten f = forgotten.get(i);
+            out.println(ids.get(i) + "\t" + (unavailable(f.status()) ? describe(f.status())
+                : f.removed() ? "REMOVED" : "NOT_HELD"));
           }
         }
-        case "stats" -> printStats(out, stub.getNamespaceStats(
-            GetNamespaceStatsRequest.newBuilder().setNamespace(namespace).build()));
+        case "stats" -> printStats(out, withStub(target,
+            stub -> stub.getNamespaceStats(
+                GetNamespaceStatsRequest.newBuilder().setNamespace(namespace).build())));
         default -> throw new Main.UsageException("unknown command '" + command + "'");
       }
       return 0;
@@ -118,9 +138,54 @@ final class ClientCommands {
       err.println("dedupe: " + target + " answered " + e.getStatus().getCode() + ": "
           + e.getStatus().getDescription());
       return 1;
+    }
+  }
+
+  private record Forgotten(boolean removed, IdStatus status) {}
+
+  private static <T> T withStub(String target, Function<DedupeServiceBlockingStub, T> call) {
+    ManagedChannel channel = NettyChannelBuilder.forTarget(target).usePlaintext().build();
+    try {
+      return call.apply(
+          DedupeServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS));
     } finally {
       channel.shutdownNow();
     }
+  }
+
+  /**
+   * Calls {@code target} with all ids, then re-sends ids answered UNAVAILABLE with an owner
+   * to that owner, once: enough for a person at a terminal in front of a cluster. The Java
+   * client library does the real routing (shard map, retries, watch).
+   */
+  private static <R> List<R> followingOwners(String target, List<String> ids,
+      BiFunction<DedupeServiceBlockingStub, List<String>, List<R>> call,
+      Function<R, IdStatus> statusOf) {
+    List<R> results = new ArrayList<>(withStub(target, stub -> call.apply(stub, ids)));
+    Map<String, List<Integer>> byOwner = new LinkedHashMap<>();
+    for (int i = 0; i < ids.size(); i++) {
+      IdStatus status = statusOf.apply(results.get(i));
+      if (unavailable(status) && status.hasOwner() && !status.getOwner().getAddress().isEmpty()
+          && !status.getOwner().getAddress().equals(target)) {
+        byOwner.computeIfAbsent(status.getOwner().getAddress(), a -> new ArrayList<>()).add(i);
+      }
+    }
+    byOwner.forEach((owner, positions) -> {
+      List<String> part = positions.stream().map(ids::get).toList();
+      List<R> answers = withStub(owner, stub -> call.apply(stub, part));
+      for (int j = 0; j < positions.size(); j++) {
+        results.set(positions.get(j), answers.get(j));
+      }
+    });
+    return results;
+  }
+
+  private static boolean unavailable(IdStatus status) {
+    return status != null && status.getCode() == com.google.rpc.Code.UNAVAILABLE_VALUE;
+  }
+
+  private static String describe(IdStatus status) {
+    return "UNAVAILABLE\t" + status.getMessage();
   }
 
   private static List<String> expandStdin(List<String> ids) {
@@ -150,6 +215,10 @@ final class ClientCommands {
   private static void printResults(PrintStream out, List<String> ids, List<IdResult> results) {
     for (int i = 0; i < ids.size(); i++) {
       IdResult r = results.get(i);
+      if (r.hasStatus()) {
+        out.println(ids.get(i) + "\t" + describe(r.getStatus()));
+        continue;
+      }
       StringBuilder line = new StringBuilder(ids.get(i)).append('\t')
           .append(r.getVerdict().name().replace("VERDICT_", ""));
       if (r.hasFirstSeen()) {
@@ -171,8 +240,8 @@ final class ClientCommands {
   private static void printStatuses(PrintStream out, List<String> ids, List<IdStatus> statuses) {
     for (int i = 0; i < ids.size(); i++) {
       IdStatus s = statuses.get(i);
-      out.println(s.getCode() == 0
-          ? ids.get(i) + "\tOK"
+      out.println(s.getCode() == 0 ? ids.get(i) + "\tOK"
+          : unavailable(s) ? ids.get(i) + "\t" + describe(s)
           : ids.get(i) + "\tFAILED_PRECONDITION\t" + s.getMessage());
     }
   }

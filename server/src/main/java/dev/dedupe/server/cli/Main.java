@@ -22,8 +22,13 @@ public final class Main {
 
       Run a node:
         server [--config FILE] [--grpc-port N] [--ops-port N] [--data-dir DIR] [--set KEY=VALUE]...
-                           run a node; settings: docs/configuration.md
+               [--zk HOST:PORT[,...] [--cluster NAME] [--node-id ID] [--initial-nodes N]]
+                           run a node, standalone or in a cluster; settings: docs/configuration.md
         dev [same flags]   run a local node on embedded defaults (127.0.0.1, data in data/dev)
+        dev --nodes N [--zk-port 2181]
+                           run an embedded ZooKeeper and N clustered nodes (data in data/dev-cluster)
+        admin status [--zk HOST:PORT] [--cluster NAME]
+                           the cluster's nodes, their health, the controller and the shard map
 
       Call a node (--target HOST:PORT, default $DEDUPE_TARGET or localhost:50051):
         insert [--token T] [--lease SECONDS] [--fingerprint TEXT] NAMESPACE ID...
@@ -76,6 +81,7 @@ public final class Main {
     return switch (command) {
       case "server" -> serve(rest, false, out);
       case "dev" -> serve(rest, true, out);
+      case "admin" -> AdminCommands.run(rest, out);
       case "insert", "check-and-insert", "check", "commit", "release", "forget", "stats" ->
           ClientCommands.run(command, rest, out, err);
       case "bench" -> {
@@ -95,6 +101,9 @@ public final class Main {
 
   private static int serve(List<String> args, boolean dev, PrintStream out) {
     Path configFile = null;
+    int nodes = 1;
+    int zkPort = DevCluster.ZOOKEEPER_PORT;
+    Path clusterRoot = Path.of(System.getProperty("dedupe.home", "."), "data", "dev-cluster");
     Map<String, String> settings = new LinkedHashMap<>();
     if (dev) {
       // Embedded defaults: reachable from this machine only, data kept between runs.
@@ -112,7 +121,33 @@ public final class Main {
         case "--config" -> configFile = Path.of(need(flag, value));
         case "--grpc-port" -> settings.put("grpc.port", need(flag, value));
         case "--ops-port" -> settings.put("ops.port", need(flag, value));
-        case "--data-dir" -> settings.put("storage.data-dir", need(flag, value));
+        case "--data-dir" -> {
+          settings.put("storage.data-dir", need(flag, value));
+          clusterRoot = Path.of(value);
+        }
+        case "--zk-port" -> {
+          if (!dev) {
+            throw new UsageException("--zk-port is for 'dev --nodes N'");
+          }
+          zkPort = Integer.parseInt(need(flag, value));
+        }
+        case "--zk" -> settings.put("cluster.zk", need(flag, value));
+        case "--cluster" -> settings.put("cluster.name", need(flag, value));
+        case "--node-id" -> settings.put("cluster.node-id", need(flag, value));
+        case "--initial-nodes" -> settings.put("cluster.initial-nodes", need(flag, value));
+        case "--nodes" -> {
+          if (!dev) {
+            throw new UsageException("--nodes is for 'dev'; start each server with --zk instead");
+          }
+          try {
+            nodes = Integer.parseInt(need(flag, value));
+          } catch (NumberFormatException e) {
+            throw new UsageException("--nodes takes a number, got '" + value + "'");
+          }
+          if (nodes < 1 || nodes > 9) {
+            throw new UsageException("--nodes must be 1 to 9, got " + nodes);
+          }
+        }
         case "--set" -> {
           String kv = need(flag, value);
           int eq = kv.indexOf('=');
@@ -124,6 +159,9 @@ public final class Main {
         default -> throw new UsageException("unknown flag '" + flag + "'");
       }
       i++;
+    }
+    if (nodes > 1) {
+      return DevCluster.run(nodes, zkPort, clusterRoot, configFile, settings, out);
     }
     ServerConfig config = ConfigLoader.load(configFile, settings, System.getenv());
     DedupeNode node = DedupeNode.start(config, InstantSource.system());

@@ -41,6 +41,13 @@ public final class ConfigKeys {
   public static final Key RESULT_MAX_BYTES = new Key("limits.result.max-bytes", "4096");
   public static final Key LEASE_MAX_SECONDS = new Key("limits.lease.max-seconds", "3600");
 
+  public static final Key CLUSTER_ZK = new Key("cluster.zk", "");
+  public static final Key CLUSTER_NAME = new Key("cluster.name", "dedupe");
+  public static final Key CLUSTER_NODE_ID = new Key("cluster.node-id", "");
+  public static final Key CLUSTER_INITIAL_NODES = new Key("cluster.initial-nodes", "1");
+  public static final Key CLUSTER_SESSION_TIMEOUT_SECONDS =
+      new Key("cluster.session-timeout.seconds", "15");
+
   public static final Key WINDOW_DEFAULT_HOURS = new Key("window.default.hours", "24");
   public static final Key WINDOW_FLOOR_HOURS = new Key("window.floor.hours", "24");
 
@@ -57,6 +64,8 @@ public final class ConfigKeys {
       WRITE_BUFFER_BYTES, MAINTENANCE_SECONDS,
       NAMESPACE_MAX_CHARS, MESSAGE_ID_MAX_BYTES, BATCH_MAX_IDS, ATTEMPT_TOKEN_MAX_BYTES,
       FINGERPRINT_MAX_BYTES, RESULT_MAX_BYTES, LEASE_MAX_SECONDS,
+      CLUSTER_ZK, CLUSTER_NAME, CLUSTER_NODE_ID, CLUSTER_INITIAL_NODES,
+      CLUSTER_SESSION_TIMEOUT_SECONDS,
       WINDOW_DEFAULT_HOURS, WINDOW_FLOOR_HOURS);
 
   private ConfigKeys() {}

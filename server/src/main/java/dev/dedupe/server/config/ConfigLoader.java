@@ -102,7 +102,13 @@ public final class ConfigLoader {
         hoursToDuration(ConfigKeys.WINDOW_DEFAULT_HOURS.name(), decimal(c, ConfigKeys.WINDOW_DEFAULT_HOURS)),
         hoursToDuration(ConfigKeys.WINDOW_FLOOR_HOURS.name(), decimal(c, ConfigKeys.WINDOW_FLOOR_HOURS)),
         perNamespace);
-    return new ServerConfig(grpc, advertised, ops, storage, limits, windows);
+    ClusterConfig cluster = new ClusterConfig(
+        string(c, ConfigKeys.CLUSTER_ZK),
+        string(c, ConfigKeys.CLUSTER_NAME),
+        string(c, ConfigKeys.CLUSTER_NODE_ID),
+        integer(c, ConfigKeys.CLUSTER_INITIAL_NODES),
+        Duration.ofSeconds(integer(c, ConfigKeys.CLUSTER_SESSION_TIMEOUT_SECONDS)));
+    return new ServerConfig(grpc, advertised, ops, storage, limits, windows, cluster);
   }
 
   private static String string(Config c, ConfigKeys.Key key) {

@@ -13,6 +13,7 @@ import java.util.Objects;
  * @param storage the shard stores
  * @param limits the request limits
  * @param windows the dedupe windows
+ * @param cluster whether and how to join a cluster
  */
 public record ServerConfig(
     EndpointConfig grpc,
@@ -20,7 +21,8 @@ public record ServerConfig(
     EndpointConfig ops,
     StorageConfig storage,
     LimitsConfig limits,
-    WindowConfig windows) {
+    WindowConfig windows,
+    ClusterConfig cluster) {
 
   public ServerConfig {
     Objects.requireNonNull(grpc, "grpc");
@@ -29,5 +31,6 @@ public record ServerConfig(
     Objects.requireNonNull(storage, "storage");
     Objects.requireNonNull(limits, "limits");
     Objects.requireNonNull(windows, "windows");
+    Objects.requireNonNull(cluster, "cluster");
   }
 }

@@ -11,6 +11,7 @@ import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
 import java.util.function.IntFunction;
 
 /**
@@ -20,11 +21,19 @@ import java.util.function.IntFunction;
  */
 public final class DedupeEngine {
 
+  private final ShardDirectory directory;
   private final ShardSet shards;
   private final WindowConfig windows;
   private final InstantSource clock;
 
-  public DedupeEngine(ShardSet shards, WindowConfig windows, InstantSource clock) {
+  /**
+   * @param directory where each shard's ids go (this node's writer, or an answer per id that
+   *     says why not)
+   * @param shards the shards open on this node, for figures
+   */
+  public DedupeEngine(
+      ShardDirectory directory, ShardSet shards, WindowConfig windows, InstantSource clock) {
+    this.directory = directory;
     this.shards = shards;
     this.windows = windows;
     this.clock = clock;
@@ -34,40 +43,41 @@ public final class DedupeEngine {
   public CompletableFuture<IdResult[]> checkAndInsert(
       String namespace, List<String> ids, InsertOptions options) {
     long window = windowMillis(namespace);
-    return scatter(namespace, ids, IdResult[]::new, (writer, digests, positions) ->
-        writer.checkAndInsert(namespace, window, digests, options.attemptToken(),
-            options.leaseMillis(), slice(options.fingerprints(), positions)));
+    return scatter(namespace, ids, IdResult[]::new, IdResult::notHandled,
+        (writer, digests, positions) ->
+            writer.checkAndInsert(namespace, window, digests, options.attemptToken(),
+                options.leaseMillis(), slice(options.fingerprints(), positions)));
   }
 
   /** Reports what {@link #checkAndInsert} would answer, recording nothing. */
   public CompletableFuture<IdResult[]> check(String namespace, List<String> ids) {
     long window = windowMillis(namespace);
-    return scatter(namespace, ids, IdResult[]::new,
+    return scatter(namespace, ids, IdResult[]::new, IdResult::notHandled,
         (writer, digests, positions) -> writer.check(namespace, window, digests));
   }
 
-  /** Removes ids; true where the id was held within the window. */
-  public CompletableFuture<boolean[]> forget(String namespace, List<String> ids) {
+  /** Removes ids; per id, whether it was held within the window. */
+  public CompletableFuture<ForgetResult[]> forget(String namespace, List<String> ids) {
     long window = windowMillis(namespace);
-    return scatter(namespace, ids, n -> new Boolean[n],
+    return scatter(namespace, ids, ForgetResult[]::new, why -> new ForgetResult(false, why),
         (writer, digests, positions) -> writer.forget(namespace, window, digests)
-            .thenApply(DedupeEngine::boxed))
-        .thenApply(DedupeEngine::unboxed);
+            .thenApply(DedupeEngine::forgetResults));
   }
 
   /** Commits ids leased to {@code token}, storing {@code results} (one per id, or none). */
   public CompletableFuture<LeaseOpResult[]> commit(
       String namespace, List<String> ids, String token, List<byte[]> results) {
     long window = windowMillis(namespace);
-    return scatter(namespace, ids, LeaseOpResult[]::new, (writer, digests, positions) ->
-        writer.commit(namespace, window, digests, token, slice(results, positions)));
+    return scatter(namespace, ids, LeaseOpResult[]::new, LeaseOpResult::notHandled,
+        (writer, digests, positions) ->
+            writer.commit(namespace, window, digests, token, slice(results, positions)));
   }
 
   /** Releases ids leased to {@code token}. */
   public CompletableFuture<LeaseOpResult[]> release(
       String namespace, List<String> ids, String token) {
     long window = windowMillis(namespace);
-    return scatter(namespace, ids, LeaseOpResult[]::new,
+    return scatter(namespace, ids, LeaseOpResult[]::new, LeaseOpResult::notHandled,
         (writer, digests, positions) -> writer.release(namespace, window, digests, token));
   }
 
@@ -75,8 +85,9 @@ public final class DedupeEngine {
   public CompletableFuture<LeaseOpResult[]> extendLease(
       String namespace, List<String> ids, String token, long leaseMillis) {
     long window = windowMillis(namespace);
-    return scatter(namespace, ids, LeaseOpResult[]::new, (writer, digests, positions) ->
-        writer.extendLease(namespace, window, digests, token, leaseMillis));
+    return scatter(namespace, ids, LeaseOpResult[]::new, LeaseOpResult::notHandled,
+        (writer, digests, positions) ->
+            writer.extendLease(namespace, window, digests, token, leaseMillis));
   }
 
   /** One namespace's figures, read fresh from every shard. */
@@ -116,8 +127,9 @@ public final class DedupeEngine {
   }
 
   private <E> CompletableFuture<E[]> scatter(
-      String namespace, List<String> ids, IntFunction<E[]> results, ShardCall<E> call) {
-    int shardCount = shards.shardCount();
+      String namespace, List<String> ids, IntFunction<E[]> results,
+      Function<Unhandled, E> unhandled, ShardCall<E> call) {
+    int shardCount = directory.shardCount();
     byte[] ns = namespace.getBytes(StandardCharsets.UTF_8);
     int[] shardOfId = new int[ids.size()];
     byte[][] digestOfId = new byte[ids.size()][];
@@ -151,7 +163,18 @@ public final class DedupeEngine {
         continue;
       }
       int[] at = positions[s];
-      parts.add(call.call(shards.writer(s), digests[s], at).thenAccept(part -> {
+      ShardWriter writer;
+      switch (directory.route(s)) {
+        case ShardRoute.NotHere(Unhandled why) -> {
+          E answer = unhandled.apply(why);
+          for (int p : at) {
+            out[p] = answer;
+          }
+          continue;
+        }
+        case ShardRoute.Local(ShardWriter local) -> writer = local;
+      }
+      parts.add(call.call(writer, digests[s], at).thenAccept(part -> {
         // Each shard fills only its own positions, so the parts never write the same slot.
         for (int i = 0; i < at.length; i++) {
           out[at[i]] = part[i];
@@ -161,19 +184,11 @@ public final class DedupeEngine {
     return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).thenApply(done -> out);
   }
 
-  private static Boolean[] boxed(boolean[] values) {
-    Boolean[] boxed = new Boolean[values.length];
-    for (int i = 0; i < values.length; i++) {
-      boxed[i] = values[i];
+  private static ForgetResult[] forgetResults(boolean[] removed) {
+    ForgetResult[] results = new ForgetResult[removed.length];
+    for (int i = 0; i < removed.length; i++) {
+      results[i] = removed[i] ? ForgetResult.REMOVED : ForgetResult.NOT_HELD;
     }
-    return boxed;
-  }
-
-  private static boolean[] unboxed(Boolean[] values) {
-    boolean[] unboxed = new boolean[values.length];
-    for (int i = 0; i < values.length; i++) {
-      unboxed[i] = values[i];
-    }
-    return unboxed;
+    return results;
   }
 }

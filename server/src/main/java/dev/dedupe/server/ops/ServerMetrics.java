@@ -3,6 +3,7 @@ package dev.dedupe.server.ops;
 import dev.dedupe.server.config.WindowConfig;
 import dev.dedupe.server.shard.NodeFigures;
 import dev.dedupe.server.shard.Retention;
+import dev.dedupe.server.shard.ShardFigures;
 import dev.dedupe.server.shard.ShardSet;
 import dev.dedupe.server.storage.StorageResources;
 import io.helidon.metrics.api.Counter;
@@ -89,20 +90,30 @@ public final class ServerMetrics implements AutoCloseable {
     gauge("dedupe.rocksdb.wal.syncs", "Write-ahead log syncs (cumulative)",
         () -> resources.tickerCount(TickerType.WAL_FILE_SYNCED));
     // Per shard, so that a page about one shard leads to that shard's figures and log lines.
-    for (var writer : shards.writers()) {
-      int shard = writer.shardId();
+    // Registered for every shard; a shard not open on this node reads 0.
+    for (int s = 0; s < shards.shardCount(); s++) {
+      int shard = s;
       String tag = Integer.toString(shard);
-      keep(registry.getOrCreate(Gauge.builder("dedupe.shard.queue.depth",
-              () -> (long) writer.queueDepth())
+      keep(registry.getOrCreate(Gauge.builder("dedupe.shard.open",
+              () -> shards.isOpen(shard) ? 1L : 0L)
+          .description("1 when this node serves the shard")
+          .tags(Metrics.tags("shard", tag))));
+      keep(registry.getOrCreate(Gauge.builder("dedupe.shard.queue.depth", () -> {
+            var writer = shards.writer(shard);
+            return writer == null ? 0L : (long) writer.queueDepth();
+          })
           .description("Requests waiting for the shard's write path")
           .tags(Metrics.tags("shard", tag))));
       keep(registry.getOrCreate(Gauge.builder("dedupe.shard.disk.bytes",
-              () -> figures(f -> f.shards().size() > shard ? f.shards().get(shard).diskBytes() : 0))
+              () -> figures(f -> f.shards().stream().filter(x -> x.shard() == shard)
+                  .mapToLong(ShardFigures::diskBytes).sum()))
           .description("Bytes on disk for the shard")
           .tags(Metrics.tags("shard", tag))));
-      keep(registry.getOrCreate(Gauge.builder("dedupe.shard.healthy",
-              () -> writer.isHealthy() ? 1L : 0L)
-          .description("1 when the shard's writer is serving and its last write succeeded")
+      keep(registry.getOrCreate(Gauge.builder("dedupe.shard.healthy", () -> {
+            var writer = shards.writer(shard);
+            return writer != null && writer.isHealthy() ? 1L : 0L;
+          })
+          .description("1 when the shard is open, its writer serving and its last write good")
           .tags(Metrics.tags("shard", tag))));
     }
   }

@@ -14,7 +14,13 @@ import dev.dedupe.v1.ExtendLeaseResponse;
 import dev.dedupe.v1.IdStatus;
 import dev.dedupe.v1.ReleaseRequest;
 import dev.dedupe.v1.ReleaseResponse;
+import dev.dedupe.server.core.ForgetResult;
+import dev.dedupe.server.core.ShardDirectory;
 import dev.dedupe.server.core.ShardMap;
+import dev.dedupe.server.core.Unhandled;
+import dev.dedupe.v1.WatchShardMapRequest;
+import dev.dedupe.v1.WatchShardMapResponse;
+import io.grpc.stub.ServerCallStreamObserver;
 import dev.dedupe.v1.GetShardMapRequest;
 import dev.dedupe.v1.GetShardMapResponse;
 import dev.dedupe.v1.ShardOwner;
@@ -50,32 +56,54 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
   private final ServerMetrics metrics;
   /** Builds replies off the shard writer threads, so writers go straight back to deciding. */
   private final Executor replyExecutor;
-  private final java.util.function.Supplier<ShardMap> shardMap;
+  private final ShardDirectory shards;
 
   public DedupeGrpcService(
       DedupeEngine engine, RequestValidator validator, ServerMetrics metrics,
-      Executor replyExecutor, java.util.function.Supplier<ShardMap> shardMap) {
+      Executor replyExecutor, ShardDirectory shards) {
     this.engine = engine;
     this.validator = validator;
     this.metrics = metrics;
     this.replyExecutor = replyExecutor;
-    this.shardMap = shardMap;
+    this.shards = shards;
   }
 
   @Override
   public void getShardMap(GetShardMapRequest request, StreamObserver<GetShardMapResponse> observer) {
     serve(Rpc.GET_SHARD_MAP, 0, observer,
-        () -> CompletableFuture.completedFuture(shardMap.get()),
-        map -> {
-          GetShardMapResponse.Builder reply = GetShardMapResponse.newBuilder()
-              .setShardCount(map.shardCount())
-              .setHash(map.hash());
-          for (ShardMap.Owner owner : map.owners()) {
-            reply.addOwners(ShardOwner.newBuilder()
-                .setShard(owner.shard()).setAddress(owner.address()).setEpoch(owner.epoch()));
-          }
-          return reply.build();
-        });
+        () -> CompletableFuture.completedFuture(shards.map()),
+        map -> GetShardMapResponse.newBuilder()
+            .setShardCount(map.shardCount())
+            .setHash(map.hash())
+            .addAllOwners(map.owners().stream().map(DedupeGrpcService::toProto).toList())
+            .build());
+  }
+
+  @Override
+  public void watchShardMap(
+      WatchShardMapRequest request, StreamObserver<WatchShardMapResponse> observer) {
+    new ShardMapWatch<WatchShardMapResponse>(
+        shards, (ServerCallStreamObserver<WatchShardMapResponse>) observer,
+        (ShardMap map) -> WatchShardMapResponse.newBuilder()
+            .setShardCount(map.shardCount())
+            .setHash(map.hash())
+            .addAllOwners(map.owners().stream().map(DedupeGrpcService::toProto).toList())
+            .build())
+        .start();
+  }
+
+  private static ShardOwner toProto(ShardMap.Owner owner) {
+    return ShardOwner.newBuilder().setShard(owner.shard()).setAddress(owner.address())
+        .setEpoch(owner.epoch()).setNodeId(owner.nodeId()).build();
+  }
+
+  private static IdStatus unavailable(Unhandled why) {
+    IdStatus.Builder status = IdStatus.newBuilder()
+        .setCode(com.google.rpc.Code.UNAVAILABLE_VALUE).setMessage(why.reason());
+    if (why.owner() != null) {
+      status.setOwner(toProto(why.owner()));
+    }
+    return status.build();
   }
 
   @Override
@@ -83,7 +111,8 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
       CheckAndInsertRequest request, StreamObserver<CheckAndInsertResponse> observer) {
     List<String> ids = request.getMessageIdsList();
     serve(Rpc.CHECK_AND_INSERT, ids.size(), observer,
-        () -> engine.checkAndInsert(request.getNamespace(), ids, insertOptions(request)),
+        () -> engine.checkAndInsert(
+            request.getNamespace(), ids, validator.validateCheckAndInsert(request)),
         results -> {
           countVerdicts(Rpc.CHECK_AND_INSERT, results);
           CheckAndInsertResponse.Builder reply = CheckAndInsertResponse.newBuilder();
@@ -92,29 +121,6 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
           }
           return reply.build();
         });
-  }
-
-  private InsertOptions insertOptions(CheckAndInsertRequest request) {
-    List<String> ids = request.getMessageIdsList();
-    validator.validate(request.getNamespace(), ids);
-    long lease = validator.validateLease(
-        request.getLeaseDuration().getSeconds(), request.getLeaseDuration().getNanos(), false);
-    validator.validateToken(request.getAttemptToken(), lease > 0,
-        "with lease_duration: the token owns the lease");
-    validator.validateFingerprint(request.getFingerprint());
-    int fpMax = validator.limits().fingerprintMaxBytes();
-    validator.validatePerId("fingerprints", request.getFingerprintsList(), ids.size(), fpMax,
-        "limits.fingerprint.max-bytes");
-    List<byte[]> fingerprints;
-    if (!request.getFingerprintsList().isEmpty()) {
-      fingerprints = request.getFingerprintsList().stream().map(ByteString::toByteArray).toList();
-    } else if (!request.getFingerprint().isEmpty()) {
-      byte[] one = request.getFingerprint().toByteArray();
-      fingerprints = java.util.Collections.nCopies(ids.size(), one);
-    } else {
-      fingerprints = List.of();
-    }
-    return new InsertOptions(request.getAttemptToken(), lease, fingerprints);
   }
 
   @Override
@@ -169,17 +175,22 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
   private List<IdStatus> statuses(Rpc rpc, LeaseOpResult[] results) {
     List<IdStatus> statuses = new java.util.ArrayList<>(results.length);
     int ok = 0;
+    int unhandled = 0;
     for (LeaseOpResult r : results) {
       if (r.ok()) {
         ok++;
         statuses.add(OK);
+      } else if (r.unhandled() != null) {
+        unhandled++;
+        statuses.add(unavailable(r.unhandled()));
       } else {
         statuses.add(IdStatus.newBuilder()
             .setCode(com.google.rpc.Code.FAILED_PRECONDITION_VALUE).setMessage(r.failure()).build());
       }
     }
     metrics.recordIds(rpc, "ok", ok);
-    metrics.recordIds(rpc, "lease_lost", results.length - ok);
+    metrics.recordIds(rpc, "lease_lost", results.length - ok - unhandled);
+    metrics.recordIds(rpc, "unavailable", unhandled);
     return statuses;
   }
 
@@ -211,15 +222,23 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
           validator.validate(request.getNamespace(), ids);
           return engine.forget(request.getNamespace(), ids);
         },
-        removed -> {
+        results -> {
           ForgetResponse.Builder reply = ForgetResponse.newBuilder();
-          int count = 0;
-          for (boolean r : removed) {
-            reply.addRemoved(r);
-            count += r ? 1 : 0;
+          int removed = 0;
+          int unhandled = 0;
+          for (ForgetResult r : results) {
+            reply.addRemoved(r.removed());
+            removed += r.removed() ? 1 : 0;
+            unhandled += r.unhandled() != null ? 1 : 0;
           }
-          metrics.recordIds(Rpc.FORGET, "removed", count);
-          metrics.recordIds(Rpc.FORGET, "absent", removed.length - count);
+          if (unhandled > 0) {
+            for (ForgetResult r : results) {
+              reply.addStatuses(r.unhandled() == null ? OK : unavailable(r.unhandled()));
+            }
+          }
+          metrics.recordIds(Rpc.FORGET, "removed", removed);
+          metrics.recordIds(Rpc.FORGET, "absent", results.length - removed - unhandled);
+          metrics.recordIds(Rpc.FORGET, "unavailable", unhandled);
           return reply.build();
         });
   }
@@ -272,15 +291,24 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
 
   private void countVerdicts(Rpc rpc, IdResult[] results) {
     long[] counts = new long[dev.dedupe.server.core.Verdict.values().length];
+    long unhandled = 0;
     for (IdResult r : results) {
-      counts[r.verdict().ordinal()]++;
+      if (r.unhandled() != null) {
+        unhandled++;
+      } else {
+        counts[r.verdict().ordinal()]++;
+      }
     }
     for (dev.dedupe.server.core.Verdict v : dev.dedupe.server.core.Verdict.values()) {
       metrics.recordIds(rpc, v.name().toLowerCase(Locale.ROOT), counts[v.ordinal()]);
     }
+    metrics.recordIds(rpc, "unavailable", unhandled);
   }
 
   private static dev.dedupe.v1.IdResult toProto(IdResult r) {
+    if (r.unhandled() != null) {
+      return dev.dedupe.v1.IdResult.newBuilder().setStatus(unavailable(r.unhandled())).build();
+    }
     dev.dedupe.v1.IdResult.Builder b = dev.dedupe.v1.IdResult.newBuilder()
         .setVerdict(switch (r.verdict()) {
           case NEW -> Verdict.VERDICT_NEW;

@@ -1,6 +1,8 @@
 package dev.dedupe.server.rpc;
 
 import dev.dedupe.server.config.LimitsConfig;
+import dev.dedupe.server.core.InsertOptions;
+import dev.dedupe.v1.CheckAndInsertRequest;
 import java.util.List;
 
 /**
@@ -45,6 +47,32 @@ public final class RequestValidator {
                 + " bytes of UTF-8, the limit (limits.message-id.max-bytes)");
       }
     }
+  }
+
+  /**
+   * Checks a whole CheckAndInsert request and returns what it asks for besides the ids: the
+   * token, the lease in milliseconds, and one fingerprint per id (or none).
+   */
+  public InsertOptions validateCheckAndInsert(CheckAndInsertRequest request) {
+    List<String> ids = request.getMessageIdsList();
+    validate(request.getNamespace(), ids);
+    long lease = validateLease(
+        request.getLeaseDuration().getSeconds(), request.getLeaseDuration().getNanos(), false);
+    validateToken(request.getAttemptToken(), lease > 0,
+        "with lease_duration: the token owns the lease");
+    validateFingerprint(request.getFingerprint());
+    validatePerId("fingerprints", request.getFingerprintsList(), ids.size(),
+        limits.fingerprintMaxBytes(), "limits.fingerprint.max-bytes");
+    List<byte[]> fingerprints;
+    if (!request.getFingerprintsList().isEmpty()) {
+      fingerprints = request.getFingerprintsList().stream()
+          .map(com.google.protobuf.ByteString::toByteArray).toList();
+    } else if (!request.getFingerprint().isEmpty()) {
+      fingerprints = java.util.Collections.nCopies(ids.size(), request.getFingerprint().toByteArray());
+    } else {
+      fingerprints = List.of();
+    }
+    return new InsertOptions(request.getAttemptToken(), lease, fingerprints);
   }
 
   /**

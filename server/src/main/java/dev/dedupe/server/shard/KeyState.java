@@ -18,6 +18,11 @@ final class KeyState {
   long newestBucket;
   /** Whether a record sits in the current bucket (a put there replaces it). */
   boolean inCurrentBucket;
+  /**
+   * The request whose CheckAndInsert made or replayed {@link #newest} in this round, or null:
+   * a repeat of the id later in that same request is a DUPLICATE, not another NEW.
+   */
+  Object recordedBy;
   /** Older buckets that hold a record of the id (past the window, unless newest). */
   final List<Long> olderBuckets = new ArrayList<>(1);
 

@@ -19,16 +19,21 @@ final class RecordRules {
 
   /** CheckAndInsert: NEW, NEW replay, DUPLICATE, IN_PROGRESS or CONFLICT. */
   static IdResult checkAndInsert(
-      Round round, String namespace, String token, long leaseMillis, byte[] fingerprint,
-      byte[] digest, KeyState key, StoredRecord visible) {
+      Round round, Object request, String namespace, String token, long leaseMillis,
+      byte[] fingerprint, byte[] digest, KeyState key, StoredRecord visible) {
     long now = round.now;
     if (visible != null) {
       if (fingerprint.length > 0 && visible.fingerprint().length > 0
           && !Arrays.equals(fingerprint, visible.fingerprint())) {
         return new IdResult(Verdict.CONFLICT, visible.firstSeenMillis(), false, 0, ShardWriter.NO_BYTES);
       }
+      if (key.recordedBy == request) {
+        // The same id earlier in this request: NEW at its first position, DUPLICATE after.
+        return new IdResult(Verdict.DUPLICATE, visible.firstSeenMillis(), false, 0, ShardWriter.NO_BYTES);
+      }
       if (visible.ownedBy(token)) {
         // A retry of the attempt that recorded the id: NEW again, never DUPLICATE.
+        key.recordedBy = request;
         StoredRecord mine = visible;
         if (mine.state() == StoredRecord.State.IN_PROGRESS && leaseMillis > 0) {
           mine = mine.withLeaseUntil(Math.max(mine.leaseExpiresMillis(), now + leaseMillis));
@@ -50,6 +55,7 @@ final class RecordRules {
         ? StoredRecord.leased(now, token, now + leaseMillis, fingerprint)
         : StoredRecord.committed(now, token, fingerprint);
     round.record(digest, namespace, key, record, visible != null);
+    key.recordedBy = request;
     return new IdResult(Verdict.NEW, now, false, record.leaseExpiresMillis(), ShardWriter.NO_BYTES);
   }
 

@@ -3,17 +3,24 @@ package dev.dedupe.server.shard;
 import dev.dedupe.server.storage.BucketGrid;
 import dev.dedupe.server.storage.DataDirectory;
 import dev.dedupe.server.storage.RocksShardStore;
+import dev.dedupe.server.storage.ShardStore;
 import dev.dedupe.server.storage.StorageResources;
 import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Function;
 
 /**
- * The shards a node serves, each behind its own {@link ShardWriter}. Today a node serves every
- * shard of its data directory; the cluster will open and close writers as assignment changes.
+ * The shards open on this node, each behind its own {@link ShardWriter}. A standalone node
+ * opens every shard of its data directory; a cluster member opens the shards the assignment
+ * gives it and closes the ones it loses.
+ *
+ * <p>Threads: open and close are called by one thread at a time (startup, or the cluster
+ * member's event thread); lookups of writers may come from any thread.
  */
 public final class ShardSet implements AutoCloseable {
 
@@ -21,39 +28,67 @@ public final class ShardSet implements AutoCloseable {
   static final int QUEUE_CAPACITY = 4096;
 
   private final DataDirectory directory;
+  private final StorageResources resources;
   private final BucketGrid grid;
-  private final List<ShardWriter> writers;
+  private final InstantSource clock;
+  private final AtomicReferenceArray<ShardWriter> writers;
 
-  private ShardSet(DataDirectory directory, BucketGrid grid, List<ShardWriter> writers) {
+  public ShardSet(
+      DataDirectory directory, StorageResources resources, BucketGrid grid, InstantSource clock) {
     this.directory = directory;
+    this.resources = resources;
     this.grid = grid;
-    this.writers = writers;
+    this.clock = clock;
+    this.writers = new AtomicReferenceArray<>(directory.shards());
   }
 
-  /** Opens every shard store of {@code directory} (in parallel) and starts its writer. */
-  public static ShardSet open(
+  /** A set with every shard of {@code directory} open. */
+  public static ShardSet openAll(
       DataDirectory directory, StorageResources resources, BucketGrid grid, InstantSource clock) {
-    List<CompletableFuture<RocksShardStore>> opening = new ArrayList<>();
-    for (int shard = 0; shard < directory.shards(); shard++) {
-      int s = shard;
-      opening.add(CompletableFuture.supplyAsync(
-          () -> RocksShardStore.open(s, directory.shardPath(s), resources, grid)));
+    ShardSet set = new ShardSet(directory, resources, grid, clock);
+    List<Integer> all = new ArrayList<>();
+    for (int s = 0; s < directory.shards(); s++) {
+      all.add(s);
     }
-    List<ShardWriter> writers = new ArrayList<>();
+    set.open(all);
+    return set;
+  }
+
+  /**
+   * Opens the given shards' stores (in parallel) and starts their writers; shards already open
+   * are left alone. If any fails to open, the ones opened by this call are closed again.
+   */
+  public void open(Collection<Integer> shards) {
+    List<Integer> toOpen = shards.stream().filter(s -> writers.get(s) == null).toList();
+    List<CompletableFuture<RocksShardStore>> opening = toOpen.stream()
+        .map(s -> CompletableFuture.supplyAsync(
+            () -> RocksShardStore.open(s, directory.shardPath(s), resources, grid)))
+        .toList();
+    List<ShardWriter> opened = new ArrayList<>();
     RuntimeException failure = null;
     for (CompletableFuture<RocksShardStore> f : opening) {
       try {
-        writers.add(new ShardWriter(f.join(), grid, clock, QUEUE_CAPACITY));
+        opened.add(new ShardWriter(f.join(), grid, clock, QUEUE_CAPACITY));
       } catch (CompletionException e) {
         failure = e.getCause() instanceof RuntimeException re ? re : e;
       }
     }
     if (failure != null) {
-      writers.forEach(ShardWriter::close);
+      opened.forEach(ShardWriter::close);
       throw failure;
     }
-    writers.forEach(ShardWriter::start);
-    return new ShardSet(directory, grid, List.copyOf(writers));
+    for (ShardWriter w : opened) {
+      w.start();
+      writers.set(w.shardId(), w);
+    }
+  }
+
+  /** Stops serving a shard: its writer finishes what is queued, then its store closes. */
+  public void close(int shard) {
+    ShardWriter w = writers.getAndSet(shard, null);
+    if (w != null) {
+      w.close();
+    }
   }
 
   public int shardCount() {
@@ -64,23 +99,37 @@ public final class ShardSet implements AutoCloseable {
     return grid;
   }
 
+  /** The writer of an open shard, or null if the shard is not open on this node. */
   public ShardWriter writer(int shard) {
     return writers.get(shard);
   }
 
+  /** Whether the shard is open here. */
+  public boolean isOpen(int shard) {
+    return writers.get(shard) != null;
+  }
+
+  /** The open shards' writers, in shard order. */
   public List<ShardWriter> writers() {
-    return writers;
+    List<ShardWriter> open = new ArrayList<>();
+    for (int s = 0; s < writers.length(); s++) {
+      ShardWriter w = writers.get(s);
+      if (w != null) {
+        open.add(w);
+      }
+    }
+    return open;
   }
 
-  /** True when every writer is serving and its last write succeeded. */
+  /** True when every open shard's writer is serving and its last write succeeded. */
   public boolean isHealthy() {
-    return writers.stream().allMatch(ShardWriter::isHealthy);
+    return writers().stream().allMatch(ShardWriter::isHealthy);
   }
 
-  /** Runs {@code action} on every shard's writer thread and gathers the results in shard order. */
-  public <T> List<T> onEveryShard(Function<dev.dedupe.server.storage.ShardStore, T> action) {
+  /** Runs {@code action} on every open shard's writer thread; results in shard order. */
+  public <T> List<T> onEveryShard(Function<ShardStore, T> action) {
     List<CompletableFuture<T>> futures = new ArrayList<>();
-    for (ShardWriter w : writers) {
+    for (ShardWriter w : writers()) {
       futures.add(w.submit(action));
     }
     List<T> results = new ArrayList<>();
@@ -93,7 +142,13 @@ public final class ShardSet implements AutoCloseable {
   @Override
   public void close() {
     // Writers close in parallel: each finishes its queue and syncs its WAL before closing.
-    writers.stream().map(w -> CompletableFuture.runAsync(w::close)).toList()
-        .forEach(CompletableFuture::join);
+    List<CompletableFuture<Void>> closing = new ArrayList<>();
+    for (int s = 0; s < writers.length(); s++) {
+      ShardWriter w = writers.getAndSet(s, null);
+      if (w != null) {
+        closing.add(CompletableFuture.runAsync(w::close));
+      }
+    }
+    closing.forEach(CompletableFuture::join);
   }
 }

@@ -296,7 +296,7 @@ public final class ShardWriter implements AutoCloseable {
           StoredRecord visible = key.visible(round.now - task.windowMillis());
           switch (task.kind()) {
             case CHECK_AND_INSERT -> answers[i] = RecordRules.checkAndInsert(
-                round, task.namespace(), task.token(), task.leaseMillis(), task.perIdAt(i),
+                round, task, task.namespace(), task.token(), task.leaseMillis(), task.perIdAt(i),
                 digest, key, visible);
             case CHECK -> answers[i] = RecordRules.check(round.now, visible);
             case FORGET -> {

@@ -28,10 +28,12 @@ public final class DataDirectory {
 
   private final Path root;
   private final int shards;
+  private final String nodeId;
 
-  private DataDirectory(Path root, int shards) {
+  private DataDirectory(Path root, int shards, String nodeId) {
     this.root = root;
     this.shards = shards;
+    this.nodeId = nodeId;
   }
 
   /**
@@ -45,8 +47,9 @@ public final class DataDirectory {
       Files.createDirectories(root);
       Path formatFile = root.resolve(FORMAT_FILE);
       if (!Files.exists(formatFile)) {
-        writeFormatFile(formatFile, configuredShards);
-        return new DataDirectory(root, configuredShards);
+        String nodeId = newNodeId();
+        writeFormatFile(formatFile, configuredShards, nodeId);
+        return new DataDirectory(root, configuredShards, nodeId);
       }
       Properties props = new Properties();
       try (Reader in = Files.newBufferedReader(formatFile)) {
@@ -66,7 +69,12 @@ public final class DataDirectory {
                 + " shards but storage.shards is " + configuredShards
                 + "; the shard count is fixed when a data directory is created");
       }
-      return new DataDirectory(root, shards);
+      String nodeId = props.getProperty("node-id");
+      if (nodeId == null) {
+        nodeId = newNodeId();
+        writeFormatFile(formatFile, shards, nodeId);
+      }
+      return new DataDirectory(root, shards, nodeId);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot open data directory " + root, e);
     }
@@ -80,13 +88,27 @@ public final class DataDirectory {
     return shards;
   }
 
+  /**
+   * The id this data directory gives its node in a cluster, made once when the directory was
+   * created: the node's identity must outlive restarts, since the shards it owns are on its disk.
+   */
+  public String nodeId() {
+    return nodeId;
+  }
+
+  private static String newNodeId() {
+    return "node-" + java.util.UUID.randomUUID().toString().substring(0, 8);
+  }
+
   /** The RocksDB directory of one shard. */
   public Path shardPath(int shard) {
     return root.resolve("shards").resolve(String.format("shard-%04d", shard));
   }
 
-  private static void writeFormatFile(Path formatFile, int shards) throws IOException {
+  private static void writeFormatFile(Path formatFile, int shards, String nodeId)
+      throws IOException {
     Properties props = new Properties();
+    props.setProperty("node-id", nodeId);
     props.setProperty("format", FORMAT_VERSION);
     props.setProperty("hash", HASH_NAME);
     props.setProperty("shards", Integer.toString(shards));

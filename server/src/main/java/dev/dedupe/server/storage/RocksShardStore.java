@@ -72,8 +72,15 @@ public final class RocksShardStore implements ShardStore {
       RocksDB db = RocksDB.open(resources.dbOptions(), path.toString(), descriptors, handles);
       RocksShardStore store =
           new RocksShardStore(shardId, path, resources, grid, db, handles.get(0));
-      store.adopt(descriptors, handles);
-      store.checkShardId();
+      try {
+        store.adopt(descriptors, handles);
+        store.checkShardId();
+      } catch (RuntimeException | RocksDBException e) {
+        // Release the handles, the database and its lock: the node may retry the open.
+        handles.forEach(ColumnFamilyHandle::close);
+        db.close();
+        throw e;
+      }
       return store;
     } catch (RocksDBException | java.io.IOException e) {
       handles.forEach(ColumnFamilyHandle::close);

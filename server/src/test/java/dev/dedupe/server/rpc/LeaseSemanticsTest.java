@@ -81,6 +81,20 @@ class LeaseSemanticsTest {
   }
 
   @Test
+  void anIdRepeatedInOneTokenedRequestIsNewOnlyAtItsFirstPosition() {
+    start();
+    assertEquals(List.of(Verdict.VERDICT_NEW, Verdict.VERDICT_DUPLICATE, Verdict.VERDICT_NEW,
+            Verdict.VERDICT_DUPLICATE),
+        verdicts(insert("T", null, null, "a", "a", "b", "a")));
+    assertEquals(List.of(Verdict.VERDICT_NEW, Verdict.VERDICT_DUPLICATE),
+        verdicts(insert("L", Duration.ofSeconds(30), null, "c", "c")));
+    // A retry of that request replays the first position and still repeats DUPLICATE after it.
+    List<IdResult> retry = insert("T", null, null, "a", "a");
+    assertEquals(List.of(Verdict.VERDICT_NEW, Verdict.VERDICT_DUPLICATE), verdicts(retry));
+    assertTrue(retry.get(0).getReplay());
+  }
+
+  @Test
   void aLeaseMakesOthersWaitUntilCommitThenTheyGetTheStoredResult() {
     start();
     IdResult mine = insert("T", Duration.ofSeconds(30), null, "a").get(0);

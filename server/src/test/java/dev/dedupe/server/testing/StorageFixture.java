@@ -3,6 +3,7 @@ package dev.dedupe.server.testing;
 import dev.dedupe.server.config.ServerConfig;
 import dev.dedupe.server.core.DedupeEngine;
 import dev.dedupe.server.core.IdResult;
+import dev.dedupe.server.core.StandaloneDirectory;
 import dev.dedupe.server.shard.Retention;
 import dev.dedupe.server.shard.ShardSet;
 import dev.dedupe.server.storage.BucketGrid;
@@ -33,8 +34,9 @@ public final class StorageFixture implements AutoCloseable {
   private void open() {
     DataDirectory dir = DataDirectory.openOrCreate(config.storage().dataDir(), config.storage().shards());
     resources = new StorageResources(config.storage());
-    shards = ShardSet.open(dir, resources, new BucketGrid(config.storage().bucketWidth()), clock);
-    engine = new DedupeEngine(shards, config.windows(), clock);
+    shards = ShardSet.openAll(dir, resources, new BucketGrid(config.storage().bucketWidth()), clock);
+    engine = new DedupeEngine(
+        new StandaloneDirectory(shards, () -> "in-process"), shards, config.windows(), clock);
     retention = new Retention(shards, config.windows(), config.storage().diskBudgetBytes(), clock);
   }
 
@@ -52,7 +54,12 @@ public final class StorageFixture implements AutoCloseable {
   }
 
   public boolean[] forget(String namespace, String... ids) {
-    return engine.forget(namespace, List.of(ids)).join();
+    var results = engine.forget(namespace, List.of(ids)).join();
+    boolean[] removed = new boolean[results.length];
+    for (int i = 0; i < results.length; i++) {
+      removed[i] = results[i].removed();
+    }
+    return removed;
   }
 
   @Override

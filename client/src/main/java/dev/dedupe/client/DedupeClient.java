@@ -1,0 +1,1240 @@
+package dev.dedupe.client;
+
+import dev.dedupe.client.Item.Entry;
+import dev.dedupe.client.Item.LeaseItem;
+import io.grpc.ChannelCredentials;
+import io.grpc.ClientInterceptor;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+
+/**
+ * The dedupe Java client: asks a dedupe service whether message ids are new, batching the ids
+ * of concurrent callers, retrying safely, and sending each id straight to the node that owns
+ * it. Thread-safe; make one per process and share it.
+ *
+ * <pre>{@code
+ * try (DedupeClient client = DedupeClient.builder()
+ *     .target("dedupe.internal:50051")
+ *     .requestDeadline(Duration.ofSeconds(2))
+ *     .linger(Duration.ofMillis(5))
+ *     .build()) {
+ *
+ *   // Record-then-act: exactly one caller gets NEW for an id.
+ *   Decision d = client.checkAndInsert("payments.charge", orderId);
+ *   if (d.isNew()) charge(order);
+ *
+ *   // Or let the client hold a lease around the side effect and store its result.
+ *   OnceOutcome outcome = client.once("emails", messageId, () -> mailer.send(mail));
+ * }
+ * }</pre>
+ *
+ * <h2>Batching</h2>
+ * {@code checkAndInsert} ids from all threads are gathered per (namespace, lease) into one
+ * request of up to {@link Builder#maxBatchIds} ids, sent when full or {@link Builder#linger}
+ * after its first id, whichever is first (Kafka-producer style). Each caller's future gets the
+ * results of its own ids. Linger adds up to its length to a lone caller's latency; in exchange,
+ * under concurrency many calls share one RPC, one server queue slot and one fsync of the
+ * server's write-ahead log, which is what limits a node's throughput. Set linger to zero (or
+ * maxBatchIds to one) to send every call on its own. Callers with different fingerprints share
+ * batches; callers with different leases do not. {@code check}, {@code forget} and the lease
+ * operations are not batched across callers.
+ *
+ * <h2>Memory</h2>
+ * At most {@link Builder#maxPendingIds} checkAndInsert ids wait in the client at a time (in a
+ * batch, in flight or between retries). A call that would exceed it blocks for up to
+ * {@link Builder#maxBlock}, then fails with {@link PendingLimitExceededException} without
+ * sending anything. Nothing else grows with load.
+ *
+ * <h2>Retries and attempt tokens</h2>
+ * UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED are retried with exponential backoff
+ * and jitter, up to {@link Builder#maxAttempts} attempts in all, each with the full
+ * {@link Builder#requestDeadline}. Every batch carries a fresh random attempt token, reused on
+ * each of its retries, so an id the lost first attempt recorded comes back NEW (with
+ * {@link Decision#replay()} set), never DUPLICATE: a lost reply never costs the caller its id.
+ * Other failures (INVALID_ARGUMENT, FAILED_PRECONDITION, ...) are never retried. If a batch
+ * that mixes several callers' ids is refused with INVALID_ARGUMENT, each caller's ids are sent
+ * once more on their own, so that one caller's bad id fails only that caller.
+ *
+ * <h2>Routing</h2>
+ * On first use the client asks a target for the shard map ({@code GetShardMap}), hashes each
+ * id to its shard with {@link dev.dedupe.contract.ShardHash}, sends each node's ids to that
+ * node in parallel, and merges the answers back in request order. In a cluster, a node that
+ * does not own an id answers UNAVAILABLE for that id alone, naming the owner: the client
+ * re-sends the id there at once (with the same attempt token) and remembers the owner. A call
+ * that fails with UNAVAILABLE, or an id with no owner named, makes the client fetch the map
+ * again before its backoff and retry. Each of these counts as an attempt. A single-node
+ * deployment is one node that owns every shard.
+ *
+ * <h2>Threads</h2>
+ * Blocking methods wait on the calling thread. Futures returned by the {@code *Async} methods
+ * are completed on gRPC callback threads, or on {@link Builder#executor} if one is set: do not
+ * block in stages chained to them without an executor of your own ({@code thenApplyAsync}).
+ * The client owns one daemon timer thread (linger expiry, retry backoff, lease renewal), and
+ * the callers' threads do the rest. {@link #once} runs its action on the calling thread.
+ */
+public final class DedupeClient implements AutoCloseable {
+
+  private enum State { OPEN, CLOSING, CLOSED }
+
+  private static final AtomicInteger CLIENTS = new AtomicInteger();
+
+  private final Settings settings;
+  private final AtomicReference<State> state = new AtomicReference<>(State.OPEN);
+  private final ScheduledThreadPoolExecutor timer;
+  private final ChannelPool channels;
+  private final ShardRouter router;
+  private final Dispatcher dispatcher;
+  private final Accumulator accumulator;
+  /** Room for ids waiting in the client; fair, so a big call is not starved by small ones. */
+  private final Semaphore pendingRoom;
+  private final InFlight inFlight = new InFlight();
+
+  private DedupeClient(Settings settings) {
+    this.settings = settings;
+    int n = CLIENTS.incrementAndGet();
+    this.timer = new ScheduledThreadPoolExecutor(1,
+        Thread.ofPlatform().name("dedupe-client-" + n + "-timer").daemon(true).factory());
+    timer.setRemoveOnCancelPolicy(true);
+    this.channels = new ChannelPool(settings.channelFactory, settings.interceptors,
+        settings.requestDeadline, settings.executor);
+    this.router = new ShardRouter(settings.targets, channels);
+    this.dispatcher = new Dispatcher(router, channels, settings.retry, settings.maxBatchIds,
+        timer, () -> state.get() == State.CLOSED);
+    this.accumulator = new Accumulator(settings.maxBatchIds, settings.linger, timer, this::sendBatch);
+    this.pendingRoom = new Semaphore(settings.maxPendingIds, true);
+  }
+
+  /** A builder; {@link Builder#target} (or {@link Builder#targets}) is the one required setting. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // CheckAndInsert
+
+  /**
+   * Decides one id and records it if new, without a lease or fingerprint. Blocks until the
+   * batch holding the id is answered.
+   *
+   * <pre>{@code
+   * if (client.checkAndInsert("orders", orderId).isNew()) fulfil(order);
+   * }</pre>
+   *
+   * @throws IllegalArgumentException if the namespace or id is malformed (empty, or a namespace
+   *     character outside [A-Za-z0-9._:/-])
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the client is closed or closing
+   * @throws PendingLimitExceededException if no room came free within maxBlock
+   * @throws DedupeException if the server refused the id or did not answer within the retry
+   *     policy (its {@link DedupeException#code() code} says which); also when the calling thread
+   *     is interrupted while waiting (code CANCELLED; the id may still have been recorded)
+   */
+  public Decision checkAndInsert(String namespace, String messageId) {
+    return await(checkAndInsertAsync(namespace, messageId, InsertOptions.none()));
+  }
+
+  /**
+   * Decides one id and records it if new, with a fingerprint and/or a lease.
+   *
+   * <pre>{@code
+   * Decision d = client.checkAndInsert("webhooks", eventId,
+   *     InsertOptions.none().withLease(Duration.ofSeconds(30)).withFingerprint(sha256(body)));
+   * }</pre>
+   *
+   * @throws IllegalArgumentException if the namespace or id is malformed
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the client is closed or closing
+   * @throws PendingLimitExceededException if no room came free within maxBlock
+   * @throws DedupeException if the server refused the id or did not answer within the retry
+   *     policy, or the thread was interrupted while waiting (CANCELLED)
+   */
+  public Decision checkAndInsert(String namespace, String messageId, InsertOptions options) {
+    return await(checkAndInsertAsync(namespace, messageId, options));
+  }
+
+  /**
+   * Decides many ids; one decision per id, in request order. An id repeated in the list is
+   * NEW at most once.
+   *
+   * <pre>{@code
+   * List<Decision> ds = client.checkAndInsert("orders", List.of("o-1", "o-2"));
+   * }</pre>
+   *
+   * @throws IllegalArgumentException if the namespace or an id is malformed, or the list holds
+   *     more ids than maxPendingIds
+   * @throws NullPointerException if an argument or an id is null
+   * @throws IllegalStateException if the client is closed or closing
+   * @throws PendingLimitExceededException if no room came free within maxBlock
+   * @throws PartialBatchException if some ids were decided and others failed; it holds the
+   *     decisions that were made
+   * @throws DedupeException if every id failed, or the thread was interrupted (CANCELLED)
+   */
+  public List<Decision> checkAndInsert(String namespace, List<String> messageIds) {
+    return await(checkAndInsertAsync(namespace, messageIds, InsertOptions.none()));
+  }
+
+  /**
+   * Decides many ids with one set of options (the fingerprint applies to each id).
+   *
+   * @throws IllegalArgumentException if the namespace or an id is malformed, or the list holds
+   *     more ids than maxPendingIds
+   * @throws NullPointerException if an argument or an id is null
+   * @throws IllegalStateException if the client is closed or closing
+   * @throws PendingLimitExceededException if no room came free within maxBlock
+   * @throws PartialBatchException if some ids were decided and others failed
+   * @throws DedupeException if every id failed, or the thread was interrupted (CANCELLED)
+   */
+  public List<Decision> checkAndInsert(
+      String namespace, List<String> messageIds, InsertOptions options) {
+    return await(checkAndInsertAsync(namespace, messageIds, options));
+  }
+
+  /**
+   * Like {@link #checkAndInsert(String, String)}, without waiting. The future fails with a
+   * {@link DedupeException} when the server refused the id or did not answer.
+   *
+   * <pre>{@code
+   * client.checkAndInsertAsync("orders", orderId)
+   *     .thenAcceptAsync(d -> { if (d.isNew()) fulfil(order); }, workers);
+   * }</pre>
+   *
+   * @throws IllegalArgumentException if the namespace or id is malformed
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the client is closed or closing
+   * @throws PendingLimitExceededException if no room came free within maxBlock (this method
+   *     blocks up to maxBlock for room, like Kafka's {@code send})
+   */
+  public CompletableFuture<Decision> checkAndInsertAsync(String namespace, String messageId) {
+    return checkAndInsertAsync(namespace, messageId, InsertOptions.none());
+  }
+
+  /**
+   * Like {@link #checkAndInsert(String, String, InsertOptions)}, without waiting.
+   *
+   * @throws IllegalArgumentException if the namespace or id is malformed
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the client is closed or closing
+   * @throws PendingLimitExceededException if no room came free within maxBlock
+   */
+  public CompletableFuture<Decision> checkAndInsertAsync(
+      String namespace, String messageId, InsertOptions options) {
+    return submit(namespace, List.of(Validation.id(messageId, 0)), options).get(0).result;
+  }
+
+  /**
+   * Like {@link #checkAndInsert(String, List)}, without waiting. The future fails with
+   * {@link PartialBatchException} when only some ids failed.
+   *
+   * @throws IllegalArgumentException if the namespace or an id is malformed, or the list holds
+   *     more ids than maxPendingIds
+   * @throws NullPointerException if an argument or an id is null
+   * @throws IllegalStateException if the client is closed or closing
+   * @throws PendingLimitExceededException if no room came free within maxBlock
+   */
+  public CompletableFuture<List<Decision>> checkAndInsertAsync(
+      String namespace, List<String> messageIds) {
+    return checkAndInsertAsync(namespace, messageIds, InsertOptions.none());
+  }
+
+  /**
+   * Like {@link #checkAndInsert(String, List, InsertOptions)}, without waiting.
+   *
+   * @throws IllegalArgumentException if the namespace or an id is malformed, or the list holds
+   *     more ids than maxPendingIds
+   * @throws NullPointerException if an argument or an id is null
+   * @throws IllegalStateException if the client is closed or closing
+   * @throws PendingLimitExceededException if no room came free within maxBlock
+   */
+  public CompletableFuture<List<Decision>> checkAndInsertAsync(
+      String namespace, List<String> messageIds, InsertOptions options) {
+    List<String> ids = Validation.ids(messageIds);
+    if (ids.isEmpty()) {
+      Validation.namespace(namespace);
+      return CompletableFuture.completedFuture(List.of());
+    }
+    return collect("CheckAndInsert", namespace, submit(namespace, ids, options));
+  }
+
+  private List<Entry> submit(String namespace, List<String> ids, InsertOptions options) {
+    Validation.namespace(namespace);
+    Objects.requireNonNull(options, "options");
+    requireState(State.OPEN);
+    int n = ids.size();
+    if (n > settings.maxPendingIds) {
+      throw new IllegalArgumentException("a call of " + n + " ids can never fit: maxPendingIds is "
+          + settings.maxPendingIds);
+    }
+    acquireRoom(n);
+    Object caller = new Object();
+    byte[] fingerprint = options.fingerprintUnsafe();
+    List<Entry> entries = new ArrayList<>(n);
+    for (String id : ids) {
+      Entry entry = new Entry(id, fingerprint, caller);
+      entry.result.whenComplete((d, t) -> pendingRoom.release());
+      entries.add(entry);
+    }
+    track(CompletableFuture.allOf(entries.stream().map(e -> e.result).toArray(CompletableFuture[]::new)));
+    try {
+      accumulator.append(new Accumulator.Key(namespace, options.lease()), entries);
+    } catch (RuntimeException e) {
+      // Never strand an entry: failing it gives its room back and ends its tracking.
+      DedupeException failure = new DedupeException("CheckAndInsert in namespace '" + namespace
+          + "' failed in the client: " + e, Status.INTERNAL.withCause(e), e);
+      entries.forEach(entry -> entry.result.completeExceptionally(failure));
+      throw failure;
+    }
+    return entries;
+  }
+
+  private void acquireRoom(int n) {
+    boolean got;
+    try {
+      got = settings.maxBlock.isZero()
+          ? pendingRoom.tryAcquire(n)
+          : pendingRoom.tryAcquire(n, settings.maxBlock.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new DedupeException("interrupted while waiting for room for " + n + " id(s); nothing"
+          + " was sent", Status.CANCELLED.withCause(e), e);
+    }
+    if (!got) {
+      throw new PendingLimitExceededException(n, settings.maxPendingIds, settings.maxBlock);
+    }
+  }
+
+  /** Accumulator callback: a batch closed; give it a token and send it. Never throws. */
+  private void sendBatch(Accumulator.Key key, List<Entry> entries) {
+    Rpcs.InsertCall call = new Rpcs.InsertCall(
+        dispatcher, key.namespace(), key.lease(), Rpcs.newToken(), false);
+    try {
+      dispatcher.dispatch(key.namespace(), entries, call, 1);
+    } catch (RuntimeException e) {
+      call.fail(entries, new DedupeException("CheckAndInsert in namespace '" + key.namespace()
+          + "' failed in the client: " + e, Status.INTERNAL.withCause(e), e));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Check and Forget
+
+  /**
+   * Reports what checkAndInsert would answer for one id now, recording nothing. For
+   * diagnostics; do not use it as the first half of check-then-insert.
+   *
+   * @throws IllegalArgumentException if the namespace or id is malformed
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the client is closed or closing
+   * @throws DedupeException if the call failed, or the thread was interrupted (CANCELLED)
+   */
+  public Decision check(String namespace, String messageId) {
+    return await(checkAsync(namespace, messageId));
+  }
+
+  /**
+   * Reports what checkAndInsert would answer for each id now; one decision per id, in order.
+   *
+   * @throws IllegalArgumentException if the namespace or an id is malformed
+   * @throws NullPointerException if an argument or an id is null
+   * @throws IllegalStateException if the client is closed or closing
+   * @throws PartialBatchException if some ids were answered and others failed
+   * @throws DedupeException if every id failed, or the thread was interrupted (CANCELLED)
+   */
+  public List<Decision> check(String namespace, List<String> messageIds) {
+    return await(checkAsync(namespace, messageIds));
+  }
+
+  /**
+   * Like {@link #check(String, String)}, without waiting.
+   *
+   * @throws IllegalArgumentException if the namespace or id is malformed
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the client is closed or closing
+   */
+  public CompletableFuture<Decision> checkAsync(String namespace, String messageId) {
+    return direct(namespace, List.of(Validation.id(messageId, 0)), Item<Decision>::new,
+        new Rpcs.CheckCall(namespace), State.OPEN).get(0).result;
+  }
+
+  /**
+   * Like {@link #check(String, List)}, without waiting.
+   *
+   * @throws IllegalArgumentException if the namespace or an id is malformed
+   * @throws NullPointerException if an argument or an id is null
+   * @throws IllegalStateException if the client is closed or closing
+   */
+  public CompletableFuture<List<Decision>> checkAsync(String namespace, List<String> messageIds) {
+    List<String> ids = Validation.ids(messageIds);
+    return collect("Check", namespace,
+        direct(namespace, ids, Item<Decision>::new, new Rpcs.CheckCall(namespace), State.OPEN));
+  }
+
+  /**
+   * Removes one id, so that the next checkAndInsert of it is NEW. Returns whether it was held.
+   * Retried like every call; a retry after a lost reply answers false, since the first attempt
+   * already removed it.
+   *
+   * @throws IllegalArgumentException if the namespace or id is malformed
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the client is closed or closing
+   * @throws DedupeException if the call failed, or the thread was interrupted (CANCELLED)
+   */
+  public boolean forget(String namespace, String messageId) {
+    return await(forgetAsync(namespace, messageId));
+  }
+
+  /**
+   * Removes ids; for each, in order, whether it was held.
+   *
+   * @throws IllegalArgumentException if the namespace or an id is malformed
+   * @throws NullPointerException if an argument or an id is null
+   * @throws IllegalStateException if the client is closed or closing
+   * @throws DedupeException if any id failed (forgetting is idempotent: call again), or the
+   *     thread was interrupted (CANCELLED)
+   */
+  public List<Boolean> forget(String namespace, List<String> messageIds) {
+    return await(forgetAsync(namespace, messageIds));
+  }
+
+  /**
+   * Like {@link #forget(String, String)}, without waiting.
+   *
+   * @throws IllegalArgumentException if the namespace or id is malformed
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the client is closed or closing
+   */
+  public CompletableFuture<Boolean> forgetAsync(String namespace, String messageId) {
+    return direct(namespace, List.of(Validation.id(messageId, 0)), Item<Boolean>::new,
+        new Rpcs.ForgetCall(namespace), State.OPEN).get(0).result;
+  }
+
+  /**
+   * Like {@link #forget(String, List)}, without waiting.
+   *
+   * @throws IllegalArgumentException if the namespace or an id is malformed
+   * @throws NullPointerException if an argument or an id is null
+   * @throws IllegalStateException if the client is closed or closing
+   */
+  public CompletableFuture<List<Boolean>> forgetAsync(String namespace, List<String> messageIds) {
+    List<Item<Boolean>> items = direct(namespace, Validation.ids(messageIds), Item<Boolean>::new,
+        new Rpcs.ForgetCall(namespace), State.OPEN);
+    return CompletableFuture.allOf(items.stream().map(i -> i.result).toArray(CompletableFuture[]::new))
+        .thenApply(done -> items.stream().map(i -> i.result.join()).toList());
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Leases
+
+  /**
+   * Marks a leased id done and stores {@code result}; later duplicates get it back in
+   * {@link Decision#result()}. Only the token that holds the lease may commit. Safe to retry
+   * (the server answers a repeated Commit by the holder with OK and keeps the first result).
+   * Allowed while the client is closing, to finish work already started.
+   *
+   * <pre>{@code
+   * Decision d = client.checkAndInsert("webhooks", id, InsertOptions.none().withLease(Duration.ofSeconds(30)));
+   * if (d.isNew()) {
+   *   byte[] response = post(webhook);
+   *   client.commit("webhooks", id, d.attemptToken(), response);
+   * }
+   * }</pre>
+   *
+   * @param result at most 4 KiB with the server's default limits; empty to store nothing
+   * @throws LeaseLostException if the token no longer holds the lease (it ran out and another
+   *     attempt took the id, or the id was released or forgotten)
+   * @throws IllegalArgumentException if the namespace, id or token is malformed
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the client is closed
+   * @throws DedupeException if the call failed (INVALID_ARGUMENT for a result over the server's
+   *     limit), or the thread was interrupted (CANCELLED)
+   */
+  public void commit(String namespace, String messageId, String attemptToken, byte[] result) {
+    await(commitAsync(namespace, messageId, attemptToken, result));
+  }
+
+  /**
+   * Like {@link #commit}, without waiting; the future fails with {@link LeaseLostException} or
+   * {@link DedupeException}.
+   *
+   * @throws IllegalArgumentException if the namespace, id or token is malformed
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the client is closed
+   */
+  public CompletableFuture<Void> commitAsync(
+      String namespace, String messageId, String attemptToken, byte[] result) {
+    Objects.requireNonNull(result, "result");
+    return lease(Rpcs.LeaseOp.COMMIT, namespace, messageId, attemptToken, result.clone(), null)
+        .thenApply(end -> null);
+  }
+
+  /**
+   * Gives a leased id up, so that a retry or a redelivery gets NEW and can do the work (the
+   * side effect failed). Safe to retry. Allowed while the client is closing.
+   *
+   * @throws LeaseLostException if the token no longer holds the lease, or the id is committed
+   * @throws IllegalArgumentException if the namespace, id or token is malformed
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the client is closed
+   * @throws DedupeException if the call failed, or the thread was interrupted (CANCELLED)
+   */
+  public void release(String namespace, String messageId, String attemptToken) {
+    await(releaseAsync(namespace, messageId, attemptToken));
+  }
+
+  /**
+   * Like {@link #release}, without waiting.
+   *
+   * @throws IllegalArgumentException if the namespace, id or token is malformed
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the client is closed
+   */
+  public CompletableFuture<Void> releaseAsync(
+      String namespace, String messageId, String attemptToken) {
+    return lease(Rpcs.LeaseOp.RELEASE, namespace, messageId, attemptToken, new byte[0], null)
+        .thenApply(end -> null);
+  }
+
+  /**
+   * Moves the end of a lease to now plus {@code lease}, for long side effects, and returns the
+   * new end (server clock). Allowed while the client is closing.
+   *
+   * @param lease more than zero; at most 1 hour with the server's default limits
+   * @throws LeaseLostException if the token no longer holds the lease, or the id is committed
+   * @throws IllegalArgumentException if the namespace, id or token is malformed, or the lease
+   *     is not positive
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the client is closed
+   * @throws DedupeException if the call failed, or the thread was interrupted (CANCELLED)
+   */
+  public Instant extendLease(
+      String namespace, String messageId, String attemptToken, Duration lease) {
+    return await(extendLeaseAsync(namespace, messageId, attemptToken, lease));
+  }
+
+  /**
+   * Like {@link #extendLease}, without waiting.
+   *
+   * @throws IllegalArgumentException if the namespace, id or token is malformed, or the lease
+   *     is not positive
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the client is closed
+   */
+  public CompletableFuture<Instant> extendLeaseAsync(
+      String namespace, String messageId, String attemptToken, Duration lease) {
+    Validation.positive("lease", lease);
+    return lease(Rpcs.LeaseOp.EXTEND_LEASE, namespace, messageId, attemptToken, new byte[0], lease);
+  }
+
+  private CompletableFuture<Instant> lease(Rpcs.LeaseOp op, String namespace, String messageId,
+      String attemptToken, byte[] result, Duration lease) {
+    String id = Validation.id(messageId, 0);
+    Validation.token(attemptToken);
+    return direct(namespace, List.of(id), i -> new LeaseItem(i, result),
+        new Rpcs.LeaseCall(op, namespace, attemptToken, lease), State.CLOSING).get(0).result;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // once()
+
+  /**
+   * Runs {@code action} once per id across every caller, with the builder's default lease:
+   * checkAndInsert with a lease; on NEW runs the action on this thread, commits what it
+   * returns and answers {@link OnceOutcome.Executed}; if it ran before, answers
+   * {@link OnceOutcome.AlreadyDone} with the stored result; if another caller holds the lease,
+   * {@link OnceOutcome.InProgressElsewhere}; if the id was recorded for another payload,
+   * {@link OnceOutcome.Conflict}.
+   *
+   * <p>While the action runs, the client extends the lease every half lease, so a long action
+   * keeps it. If the process dies mid-action the lease runs out and the next caller runs the
+   * action: that is the point of a lease (at-least-once, made exactly-once when the side effect
+   * is idempotent or completes before the lease ends). The action's result must fit the
+   * server's result limit (4 KiB by default).
+   *
+   * <pre>{@code
+   * OnceOutcome outcome = client.once("payments.charge", orderId,
+   *     () -> gateway.charge(order).toByteArray());
+   * }</pre>
+   *
+   * @param action the side effect; returns the bytes to store (null for none)
+   * @throws OnceActionException if the action threw; the lease was released first
+   * @throws LeaseLostException if the action ran but its Commit found the lease gone (it ran
+   *     out, and another caller took the id, and may run the action as well)
+   * @throws IllegalArgumentException if the namespace or id is malformed
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the client is closed or closing
+   * @throws PendingLimitExceededException if no room came free within maxBlock
+   * @throws DedupeException if a call to the service failed (for the Commit: the action ran,
+   *     and its lease will run out, so a redelivery runs it again), or the thread was
+   *     interrupted while waiting (CANCELLED)
+   */
+  public OnceOutcome once(String namespace, String messageId, Callable<byte[]> action) {
+    return once(namespace, messageId, InsertOptions.none(), action);
+  }
+
+  /**
+   * Like {@link #once(String, String, Callable)}, with a fingerprint and/or a lease of your own
+   * (without one, the builder's {@link Builder#defaultLease} applies).
+   *
+   * @throws OnceActionException if the action threw; the lease was released first
+   * @throws LeaseLostException if the action ran but its Commit found the lease gone
+   * @throws IllegalArgumentException if the namespace or id is malformed
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the client is closed or closing
+   * @throws PendingLimitExceededException if no room came free within maxBlock
+   * @throws DedupeException if a call to the service failed, or the thread was interrupted
+   */
+  public OnceOutcome once(
+      String namespace, String messageId, InsertOptions options, Callable<byte[]> action) {
+    Objects.requireNonNull(options, "options");
+    Objects.requireNonNull(action, "action");
+    Duration lease = options.lease() != null ? options.lease() : settings.defaultLease;
+    Decision decision = checkAndInsert(namespace, messageId, options.withLease(lease));
+    switch (decision.verdict()) {
+      case DUPLICATE -> {
+        return new OnceOutcome.AlreadyDone(messageId, decision.result(), decision.firstSeen());
+      }
+      case IN_PROGRESS -> {
+        return new OnceOutcome.InProgressElsewhere(messageId, decision.leaseExpiresAt());
+      }
+      case CONFLICT -> {
+        return new OnceOutcome.Conflict(messageId, decision.firstSeen());
+      }
+      case NEW -> { /* ours: below */ }
+    }
+    String token = decision.attemptToken();
+    LeaseKeeper keeper = new LeaseKeeper(namespace, messageId, token, lease);
+    byte[] result;
+    try {
+      result = action.call();
+    } catch (Exception e) {
+      keeper.stop();
+      boolean released = false;
+      RuntimeException releaseFailure = null;
+      try {
+        release(namespace, messageId, token);
+        released = true;
+      } catch (RuntimeException re) {
+        // Lease lost, service down, or client closed: the lease runs out on its own. The
+        // action's failure is what the caller must see.
+        releaseFailure = re;
+      }
+      OnceActionException failure = new OnceActionException(namespace, messageId, released, e);
+      if (releaseFailure != null) {
+        failure.addSuppressed(releaseFailure);
+      }
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      throw failure;
+    } finally {
+      keeper.stop();
+    }
+    byte[] stored = result == null ? new byte[0] : result;
+    commit(namespace, messageId, token, stored);
+    return new OnceOutcome.Executed(messageId, stored, decision);
+  }
+
+  /**
+   * Keeps one lease alive while once()'s action runs: every half lease, an ExtendLease on the
+   * timer thread. Stops for good at {@link #stop} or when the lease turns out to be lost.
+   *
+   * <p>Threads: started and stopped by the caller's thread; renewals run on the timer thread
+   * and their replies on gRPC threads. {@link #lock} guards {@link #stopped} and {@link #next}.
+   */
+  private final class LeaseKeeper {
+    private final String namespace;
+    private final String id;
+    private final String token;
+    private final Duration lease;
+    private final long everyNanos;
+    private final ReentrantLock lock = new ReentrantLock();
+    private boolean stopped;
+    private ScheduledFuture<?> next;
+
+    LeaseKeeper(String namespace, String id, String token, Duration lease) {
+      this.namespace = namespace;
+      this.id = id;
+      this.token = token;
+      this.lease = lease;
+      this.everyNanos = Math.max(lease.toNanos() / 2, TimeUnit.MILLISECONDS.toNanos(10));
+      schedule();
+    }
+
+    private void schedule() {
+      lock.lock();
+      try {
+        if (!stopped) {
+          next = timer.schedule(this::renew, everyNanos, TimeUnit.NANOSECONDS);
+        }
+      } catch (java.util.concurrent.RejectedExecutionException closing) {
+        stopped = true;
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    private void renew() {
+      CompletableFuture<Instant> renewed;
+      // Sending under the lock (the send itself does not block) means that once stop()
+      // returns, no renewal is left half-started.
+      lock.lock();
+      try {
+        if (stopped) {
+          return;
+        }
+        renewed = extendLeaseAsync(namespace, id, token, lease);
+      } catch (RuntimeException closed) {
+        return; // the client is closed: the lease runs out on its own
+      } finally {
+        lock.unlock();
+      }
+      renewed.whenComplete((end, failure) -> {
+        if (!(Dispatcher.unwrap(failure) instanceof LeaseLostException)) {
+          schedule(); // renewed, or a transient failure: try again next time
+        }
+      });
+    }
+
+    void stop() {
+      lock.lock();
+      try {
+        stopped = true;
+        if (next != null) {
+          next.cancel(false);
+        }
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Plumbing
+
+  /** Sends ids as one logical request, not batched with other callers. */
+  private <T, I extends Item<T>> List<I> direct(String namespace, List<String> ids,
+      Function<String, I> item, Dispatcher.GroupCall<I> call, State allowedUpTo) {
+    Validation.namespace(namespace);
+    requireState(allowedUpTo);
+    List<I> items = ids.stream().map(item).toList();
+    if (items.isEmpty()) {
+      return items;
+    }
+    track(CompletableFuture.allOf(items.stream().map(i -> i.result).toArray(CompletableFuture[]::new)));
+    dispatcher.dispatch(namespace, items, call, 1);
+    return items;
+  }
+
+  private static CompletableFuture<List<Decision>> collect(
+      String rpc, String namespace, List<? extends Item<Decision>> items) {
+    if (items.isEmpty()) {
+      return CompletableFuture.completedFuture(List.of());
+    }
+    return CompletableFuture.allOf(items.stream().map(i -> i.result).toArray(CompletableFuture[]::new))
+        .handle((done, failure) -> {
+          if (failure == null) {
+            return items.stream().map(i -> i.result.join()).toList();
+          }
+          List<Decision> decided = new ArrayList<>(items.size());
+          Throwable first = null;
+          int failed = 0;
+          for (Item<Decision> item : items) {
+            if (item.result.isCompletedExceptionally()) {
+              failed++;
+              decided.add(null);
+              if (first == null) {
+                first = causeOf(item.result);
+              }
+            } else {
+              decided.add(item.result.join());
+            }
+          }
+          if (failed == items.size()) {
+            throw new CompletionException(first);
+          }
+          Status status = first instanceof DedupeException de ? de.status() : Status.fromThrowable(first);
+          throw new CompletionException(new PartialBatchException(rpc + " of " + items.size()
+              + " ids in namespace '" + namespace + "': " + failed + " failed, "
+              + (items.size() - failed) + " decided; first failure: " + first.getMessage(),
+              status, decided, first));
+        });
+  }
+
+  private static Throwable causeOf(CompletableFuture<?> failed) {
+    try {
+      failed.join();
+      throw new AssertionError("not failed");
+    } catch (CompletionException e) {
+      return Dispatcher.unwrap(e);
+    } catch (java.util.concurrent.CancellationException e) {
+      return e;
+    }
+  }
+
+  private void requireState(State allowedUpTo) {
+    State now = state.get();
+    if (now.compareTo(allowedUpTo) > 0) {
+      throw new IllegalStateException("the dedupe client is " + now.name().toLowerCase()
+          + "; no new calls");
+    }
+  }
+
+  private void track(CompletableFuture<?> operation) {
+    inFlight.started();
+    operation.whenComplete((r, t) -> inFlight.finished());
+  }
+
+  /** Waits for a future on the caller's thread, turning its failure back into the exception. */
+  private static <T> T await(CompletableFuture<T> future) {
+    try {
+      return future.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new DedupeException("interrupted while waiting for the dedupe service; the call may"
+          + " still take effect", Status.CANCELLED.withCause(e), e);
+    } catch (ExecutionException e) {
+      Throwable cause = Dispatcher.unwrap(e);
+      if (cause instanceof RuntimeException r) {
+        throw r;
+      }
+      if (cause instanceof Error err) {
+        throw err;
+      }
+      throw new DedupeException("dedupe call failed: " + cause, Status.fromThrowable(cause), cause);
+    }
+  }
+
+  /**
+   * Stops taking new calls, sends every batch still lingering, waits up to the request
+   * deadline plus the longest backoff for calls in flight (lease operations may still be made
+   * meanwhile, so that running {@link #once} calls can commit), then cancels whatever is left
+   * (those futures fail with CANCELLED) and closes the connections. Safe to call twice.
+   */
+  /** The routing table this client goes by now; for tests in this package. */
+  ShardRouter.Table routingTable() {
+    return router.table().join();
+  }
+
+  @Override
+  public void close() {
+    if (!state.compareAndSet(State.OPEN, State.CLOSING)) {
+      return;
+    }
+    accumulator.flushAll();
+    inFlight.awaitIdle(settings.requestDeadline.plus(settings.retry.maxBackoff()));
+    state.set(State.CLOSED);
+    // Backoff waits and linger timers that have not run: run them now, so that they fail
+    // their callers (the client is closed) rather than leave them waiting.
+    for (Runnable pending : timer.shutdownNow()) {
+      try {
+        pending.run();
+      } catch (RuntimeException e) {
+        // a renewal or retry that found the client closed; its callers are failed
+      }
+    }
+    router.close();
+    channels.shutdownNow(Duration.ofSeconds(5));
+  }
+
+  /** Counts public operations in flight, so that close() can wait for them. Any thread. */
+  private static final class InFlight {
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition idle = lock.newCondition();
+    private int count;
+
+    void started() {
+      lock.lock();
+      try {
+        count++;
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    void finished() {
+      lock.lock();
+      try {
+        if (--count == 0) {
+          idle.signalAll();
+        }
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    void awaitIdle(Duration max) {
+      long left = max.toNanos();
+      lock.lock();
+      try {
+        while (count > 0 && left > 0) {
+          left = idle.awaitNanos(left);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+
+  /** The builder's settings, frozen. */
+  private record Settings(
+      List<String> targets,
+      Duration requestDeadline,
+      RetryPolicy retry,
+      int maxBatchIds,
+      Duration linger,
+      int maxPendingIds,
+      Duration maxBlock,
+      Duration defaultLease,
+      Executor executor,
+      List<ClientInterceptor> interceptors,
+      Function<String, ManagedChannel> channelFactory) {}
+
+  /**
+   * Builds a {@link DedupeClient}. Every setter may be called at most once and checks its value
+   * at once, with a message that carries the value; {@link #build} checks the combination.
+   *
+   * <pre>{@code
+   * DedupeClient client = DedupeClient.builder()
+   *     .targets(List.of("dedupe-0:50051", "dedupe-1:50051"))  // any node; the map finds the rest
+   *     .requestDeadline(Duration.ofSeconds(2))                 // per attempt
+   *     .maxAttempts(5)
+   *     .backoff(Duration.ofMillis(50), Duration.ofSeconds(2))
+   *     .jitter(0.2)
+   *     .maxBatchIds(500)
+   *     .linger(Duration.ofMillis(5))
+   *     .maxPendingIds(100_000)
+   *     .maxBlock(Duration.ofSeconds(1))
+   *     .defaultLease(Duration.ofSeconds(30))
+   *     .build();
+   * }</pre>
+   *
+   * <p>Not thread-safe; build on one thread.
+   */
+  public static final class Builder {
+
+    /** The most ids the server takes in one request by default (limits.batch.max-ids). */
+    public static final int SERVER_MAX_IDS_PER_REQUEST = 10_000;
+
+    private List<String> targets;
+    private Duration requestDeadline;
+    private Integer maxAttempts;
+    private Duration initialBackoff;
+    private Duration maxBackoff;
+    private Double jitter;
+    private Integer maxBatchIds;
+    private Duration linger;
+    private Integer maxPendingIds;
+    private Duration maxBlock;
+    private Duration defaultLease;
+    private Executor executor;
+    private List<ClientInterceptor> interceptors;
+    private ChannelCredentials credentials;
+    private Function<String, ManagedChannel> channelFactory;
+
+    private Builder() {}
+
+    /**
+     * The one address to start from, "host:port". Any node of a cluster will do: the shard map
+     * names the others.
+     *
+     * @throws IllegalArgumentException if it is not host:port with a port in [1, 65535]
+     * @throws IllegalStateException if targets were already set
+     * @throws NullPointerException if address is null
+     */
+    public Builder target(String address) {
+      return targets(List.of(Objects.requireNonNull(address, "address")));
+    }
+
+    /**
+     * Addresses to start from, "host:port" each; the shard map is fetched from the first one
+     * that answers (rotating), so list several for a cluster.
+     *
+     * @throws IllegalArgumentException if the list is empty or an address is not host:port
+     * @throws IllegalStateException if targets were already set
+     * @throws NullPointerException if the list or an address is null
+     */
+    public Builder targets(List<String> addresses) {
+      Objects.requireNonNull(addresses, "addresses");
+      setOnce("targets", targets);
+      if (addresses.isEmpty()) {
+        throw new IllegalArgumentException("targets must hold at least one host:port, was []");
+      }
+      for (String a : addresses) {
+        Validation.hostPort(a);
+      }
+      targets = List.copyOf(addresses);
+      return this;
+    }
+
+    /**
+     * How long each attempt of an RPC may take (default 5 s). A call may take up to
+     * maxAttempts times this, plus backoff.
+     *
+     * @throws IllegalArgumentException if not in (0, 1 h]
+     * @throws IllegalStateException if already set
+     * @throws NullPointerException if deadline is null
+     */
+    public Builder requestDeadline(Duration deadline) {
+      setOnce("requestDeadline", requestDeadline);
+      requestDeadline = Validation.inRange("requestDeadline", deadline, false, Duration.ofHours(1));
+      return this;
+    }
+
+    /**
+     * Attempts per RPC in all, the first included (default 4); 1 disables retries.
+     *
+     * @throws IllegalArgumentException if not in [1, 100]
+     * @throws IllegalStateException if already set
+     */
+    public Builder maxAttempts(int attempts) {
+      setOnce("maxAttempts", maxAttempts);
+      if (attempts < 1 || attempts > 100) {
+        throw new IllegalArgumentException("maxAttempts must be in [1, 100], was " + attempts);
+      }
+      maxAttempts = attempts;
+      return this;
+    }
+
+    /**
+     * The wait after the first failed attempt, doubling after each further one up to
+     * {@code max} (defaults 50 ms and 2 s).
+     *
+     * @throws IllegalArgumentException if initial is not in (0, 1 min], or max is shorter
+     *     than initial or longer than 10 min
+     * @throws IllegalStateException if already set
+     * @throws NullPointerException if either is null
+     */
+    public Builder backoff(Duration initial, Duration max) {
+      setOnce("backoff", initialBackoff);
+      Validation.inRange("initial backoff", initial, false, Duration.ofMinutes(1));
+      Validation.inRange("max backoff", max, false, Duration.ofMinutes(10));
+      if (max.compareTo(initial) < 0) {
+        throw new IllegalArgumentException("max backoff must be at least the initial backoff "
+            + initial + ", was " + max);
+      }
+      initialBackoff = initial;
+      maxBackoff = max;
+      return this;
+    }
+
+    /**
+     * The random part of each backoff wait, in [0, 1] (default 0.2): a wait of d becomes a
+     * random wait in [d * (1 - jitter), d], so callers that failed together spread out.
+     *
+     * @throws IllegalArgumentException if not in [0, 1]
+     * @throws IllegalStateException if already set
+     */
+    public Builder jitter(double fraction) {
+      setOnce("jitter", jitter);
+      if (!(fraction >= 0 && fraction <= 1)) {
+        throw new IllegalArgumentException("jitter must be in [0, 1], was " + fraction);
+      }
+      jitter = fraction;
+      return this;
+    }
+
+    /**
+     * The most ids in one CheckAndInsert request (default 500); also the chunk size of
+     * multi-id Check and Forget. 1 disables batching. Bigger batches mean fewer RPCs and
+     * fsyncs, and a longer wait for the whole batch when it is slow.
+     *
+     * @throws IllegalArgumentException if not in [1, 10000] (the server's default limit)
+     * @throws IllegalStateException if already set
+     */
+    public Builder maxBatchIds(int ids) {
+      setOnce("maxBatchIds", maxBatchIds);
+      if (ids < 1 || ids > SERVER_MAX_IDS_PER_REQUEST) {
+        throw new IllegalArgumentException(
+            "maxBatchIds must be in [1, " + SERVER_MAX_IDS_PER_REQUEST + "], was " + ids);
+      }
+      maxBatchIds = ids;
+      return this;
+    }
+
+    /**
+     * How long a batch waits for more ids after its first (default 5 ms). Zero sends each
+     * call's ids at once; a longer linger adds up to its length to latency when traffic is
+     * light, and saves RPCs and server fsyncs when it is not.
+     *
+     * @throws IllegalArgumentException if not in [0, 10 s]
+     * @throws IllegalStateException if already set
+     * @throws NullPointerException if linger is null
+     */
+    public Builder linger(Duration linger) {
+      setOnce("linger", this.linger);
+      this.linger = Validation.inRange("linger", linger, true, Duration.ofSeconds(10));
+      return this;
+    }
+
+    /**
+     * The most checkAndInsert ids the client holds at once, waiting for a batch, a reply or a
+     * retry (default 100,000). Bounds the client's memory when the service is slower than the
+     * callers; see {@link #maxBlock}.
+     *
+     * @throws IllegalArgumentException if not in [1, 10,000,000]
+     * @throws IllegalStateException if already set
+     */
+    public Builder maxPendingIds(int ids) {
+      setOnce("maxPendingIds", maxPendingIds);
+      if (ids < 1 || ids > 10_000_000) {
+        throw new IllegalArgumentException("maxPendingIds must be in [1, 10000000], was " + ids);
+      }
+      maxPendingIds = ids;
+      return this;
+    }
+
+    /**
+     * How long a checkAndInsert call (blocking or async) waits for room under
+     * {@link #maxPendingIds} before failing with {@link PendingLimitExceededException}
+     * (default 1 s). Zero fails at once.
+     *
+     * @throws IllegalArgumentException if not in [0, 10 min]
+     * @throws IllegalStateException if already set
+     * @throws NullPointerException if wait is null
+     */
+    public Builder maxBlock(Duration wait) {
+      setOnce("maxBlock", maxBlock);
+      maxBlock = Validation.inRange("maxBlock", wait, true, Duration.ofMinutes(10));
+      return this;
+    }
+
+    /**
+     * The lease {@link DedupeClient#once} takes when its options name none (default 30 s).
+     * Longer: a crashed holder blocks redelivery longer. Shorter: more ExtendLease calls while
+     * the action runs.
+     *
+     * @throws IllegalArgumentException if not in (0, 1 h] (the server's default limit)
+     * @throws IllegalStateException if already set
+     * @throws NullPointerException if lease is null
+     */
+    public Builder defaultLease(Duration lease) {
+      setOnce("defaultLease", defaultLease);
+      defaultLease = Validation.inRange("defaultLease", lease, false, Duration.ofHours(1));
+      return this;
+    }
+
+    /**
+     * Runs gRPC callbacks and so completes the client's futures (default: gRPC's shared
+     * pool). The client does not shut it down.
+     *
+     * @throws IllegalStateException if already set
+     * @throws NullPointerException if executor is null
+     */
+    public Builder executor(Executor executor) {
+      setOnce("executor", this.executor);
+      this.executor = Objects.requireNonNull(executor, "executor");
+      return this;
+    }
+
+    /**
+     * Interceptors for every call (auth metadata, tracing, metrics), applied in gRPC's order:
+     * the last one given sees a call first.
+     *
+     * @throws IllegalStateException if already set
+     * @throws NullPointerException if the array or an interceptor is null
+     */
+    public Builder interceptors(ClientInterceptor... interceptors) {
+      setOnce("interceptors", this.interceptors);
+      this.interceptors = List.of(interceptors);
+      return this;
+    }
+
+    /**
+     * The credentials for the default channels, for example TLS (default plaintext).
+     *
+     * @throws IllegalStateException if already set, or a channel factory is set
+     * @throws NullPointerException if credentials is null
+     */
+    public Builder credentials(ChannelCredentials credentials) {
+      setOnce("credentials", this.credentials);
+      if (channelFactory != null) {
+        throw new IllegalStateException("credentials cannot be combined with a channelFactory;"
+            + " configure the factory's channels instead");
+      }
+      this.credentials = Objects.requireNonNull(credentials, "credentials");
+      return this;
+    }
+
+    /**
+     * Makes the channel for one "host:port" address, for full control of the transport. Called
+     * once per address; the client shuts the channels down when it closes.
+     *
+     * @throws IllegalStateException if already set, or credentials are set
+     * @throws NullPointerException if factory is null
+     */
+    public Builder channelFactory(Function<String, ManagedChannel> factory) {
+      setOnce("channelFactory", channelFactory);
+      if (credentials != null) {
+        throw new IllegalStateException("channelFactory cannot be combined with credentials;"
+            + " configure the factory's channels instead");
+      }
+      channelFactory = Objects.requireNonNull(factory, "factory");
+      return this;
+    }
+
+    /**
+     * Builds the client. Makes no connection yet: the first call fetches the shard map.
+     *
+     * @throws IllegalStateException if no target was set, or maxPendingIds is smaller than
+     *     maxBatchIds (a batch could never fill)
+     */
+    public DedupeClient build() {
+      if (targets == null) {
+        throw new IllegalStateException("no target: call target(\"host:port\") or targets(...)");
+      }
+      int batch = maxBatchIds != null ? maxBatchIds : 500;
+      int pending = maxPendingIds != null ? maxPendingIds : 100_000;
+      if (pending < batch) {
+        throw new IllegalStateException("maxPendingIds (" + pending + ") must be at least"
+            + " maxBatchIds (" + batch + ")");
+      }
+      ChannelCredentials creds = credentials != null ? credentials : InsecureChannelCredentials.create();
+      Function<String, ManagedChannel> factory = channelFactory != null ? channelFactory
+          : address -> Grpc.newChannelBuilder(address, creds).build();
+      return new DedupeClient(new Settings(
+          targets,
+          requestDeadline != null ? requestDeadline : Duration.ofSeconds(5),
+          new RetryPolicy(
+              maxAttempts != null ? maxAttempts : 4,
+              initialBackoff != null ? initialBackoff : Duration.ofMillis(50),
+              maxBackoff != null ? maxBackoff : Duration.ofSeconds(2),
+              jitter != null ? jitter : 0.2),
+          batch,
+          linger != null ? linger : Duration.ofMillis(5),
+          pending,
+          maxBlock != null ? maxBlock : Duration.ofSeconds(1),
+          defaultLease != null ? defaultLease : Duration.ofSeconds(30),
+          executor,
+          interceptors != null ? interceptors : List.of(),
+          factory));
+    }
+
+    private static void setOnce(String setting, Object current) {
+      if (current != null) {
+        throw new IllegalStateException(setting + " was already set to " + current);
+      }
+    }
+  }
+}

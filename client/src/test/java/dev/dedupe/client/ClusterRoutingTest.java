@@ -1,0 +1,148 @@
+package dev.dedupe.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.dedupe.server.DedupeNode;
+import dev.dedupe.server.cluster.EmbeddedZooKeeper;
+import dev.dedupe.server.config.ConfigLoader;
+import dev.dedupe.v1.CheckAndInsertRequest;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A real two-node cluster (embedded ZooKeeper, shards split by the controller): the client,
+ * given one node, learns the map and sends each id straight to its owner.
+ */
+class ClusterRoutingTest {
+
+  private static final int SHARDS = 8;
+
+  private static int freePort() throws Exception {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  private static DedupeNode node(Path dir, String zk, int i) {
+    Map<String, String> settings = new HashMap<>();
+    settings.put("grpc.host", "127.0.0.1");
+    settings.put("grpc.port", "0");
+    settings.put("ops.host", "127.0.0.1");
+    settings.put("ops.port", "0");
+    settings.put("storage.data-dir", dir.resolve("node-" + i).toString());
+    settings.put("storage.shards", Integer.toString(SHARDS));
+    settings.put("storage.block-cache.bytes", "8MiB");
+    settings.put("storage.write-buffer.bytes", "8MiB");
+    settings.put("storage.disk-budget.bytes", "1GiB");
+    settings.put("storage.maintenance.interval.seconds", "3600");
+    settings.put("cluster.zk", zk);
+    settings.put("cluster.name", "client-test");
+    settings.put("cluster.node-id", "node-" + i);
+    settings.put("cluster.initial-nodes", "2");
+    settings.put("cluster.session-timeout.seconds", "4");
+    return DedupeNode.start(ConfigLoader.load(null, settings, Map.of()), InstantSource.system());
+  }
+
+  @Test
+  void eachIdGoesStraightToItsOwner(@TempDir Path dir) throws Exception {
+    try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(dir.resolve("zk"), freePort());
+        DedupeNode a = node(dir, zk.connectString(), 0);
+        DedupeNode b = node(dir, zk.connectString(), 1)) {
+      long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (!(a.isReady() && b.isReady())) {
+        assertTrue(System.nanoTime() < until, "the cluster never formed");
+        Thread.sleep(20);
+      }
+
+      Map<String, CallRecorder> perNode = new ConcurrentHashMap<>();
+      Map<String, List<CheckAndInsertRequest>> firstCall = new HashMap<>();
+      List<String> ids = new ArrayList<>();
+      for (int i = 0; i < 300; i++) {
+        ids.add("c-" + i);
+      }
+      try (DedupeClient client = DedupeClient.builder()
+          .target(a.advertisedAddress())
+          .linger(Duration.ofMillis(1))
+          .channelFactory(address -> Grpc.newChannelBuilder(address, InsecureChannelCredentials.create())
+              .intercept(perNode.computeIfAbsent(address, x -> new CallRecorder()))
+              .build())
+          .build()) {
+        List<Decision> ds = client.checkAndInsert("cluster", ids);
+        assertEquals(ids, ds.stream().map(Decision::messageId).toList());
+        assertTrue(ds.stream().allMatch(Decision::isNew), ds.toString());
+        for (Map.Entry<String, CallRecorder> e : perNode.entrySet()) {
+          firstCall.put(e.getKey(), e.getValue().inserts());
+        }
+        assertEquals(List.of(Verdict.DUPLICATE, Verdict.DUPLICATE),
+            client.checkAndInsert("cluster", ids.subList(0, 2)).stream().map(Decision::verdict).toList());
+        OnceOutcome once = client.once("cluster", "job-1", () -> "ok".getBytes(StandardCharsets.UTF_8));
+        assertInstanceOf(OnceOutcome.Executed.class, once);
+      }
+
+      Set<String> nodes = Set.of(a.advertisedAddress(), b.advertisedAddress());
+      assertEquals(nodes, perNode.keySet(), "the client should have talked to both nodes");
+      Set<String> seenIds = new HashSet<>();
+      int sent = 0;
+      for (String node : nodes) {
+        List<CheckAndInsertRequest> first = firstCall.getOrDefault(node, List.of());
+        assertFalse(first.isEmpty(), node + " got none of the ids");
+        for (CheckAndInsertRequest r : first) {
+          sent += r.getMessageIdsCount();
+          seenIds.addAll(r.getMessageIdsList());
+        }
+      }
+      // Each id was sent once, to one node, and that node decided it: had an id gone to the
+      // wrong node, it would have been answered UNAVAILABLE and sent a second time.
+      assertEquals(300, seenIds.size());
+      assertEquals(300, sent, "some ids were sent twice (per-id UNAVAILABLE from a non-owner?)");
+    }
+  }
+
+  @Test
+  void aShardMapChangeReachesTheClientThroughTheWatch(@TempDir Path dir) throws Exception {
+    try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(dir.resolve("zk"), freePort());
+        DedupeNode a = node(dir, zk.connectString(), 0);
+        DedupeNode b = node(dir, zk.connectString(), 1)) {
+      long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (!(a.isReady() && b.isReady())) {
+        assertTrue(System.nanoTime() < until, "the cluster never formed");
+        Thread.sleep(20);
+      }
+      try (DedupeClient client = DedupeClient.builder().target(a.advertisedAddress()).build()) {
+        client.checkAndInsert("cluster", "warm-up");
+        String before = client.routingTable().owners()[0];
+        DedupeNode newOwner = before.equals(a.advertisedAddress()) ? b : a;
+        DedupeNode controller =
+            a.clusterMember().controller().isLeader() ? a : b;
+        // Ownership only, for the test: real moves copy the shard's data first.
+        controller.clusterMember().controller().moveShard(0, newOwner.clusterMember().nodeId());
+
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (!client.routingTable().owners()[0].equals(newOwner.advertisedAddress())) {
+          assertTrue(System.nanoTime() < deadline,
+              "the client never heard of the move; no call was made that could have told it");
+          Thread.sleep(20);
+        }
+        assertEquals(2, client.routingTable().epochs()[0]);
+      }
+    }
+  }
+}

@@ -1,0 +1,47 @@
+package dev.dedupe.client;
+
+import dev.dedupe.server.DedupeNode;
+import dev.dedupe.server.config.ConfigLoader;
+import java.nio.file.Path;
+import java.time.InstantSource;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * A real dedupe node on loopback Netty, with a temporary data directory and test-sized memory
+ * (the few lines of the server's TestConfigs that the client needs).
+ */
+final class TestNode implements AutoCloseable {
+
+  private final DedupeNode node;
+
+  private TestNode(DedupeNode node) {
+    this.node = node;
+  }
+
+  static TestNode start(Path dataDir) {
+    Map<String, String> settings = new HashMap<>();
+    settings.put("grpc.host", "127.0.0.1");
+    settings.put("grpc.port", "0");
+    settings.put("ops.host", "127.0.0.1");
+    settings.put("ops.port", "0");
+    settings.put("storage.data-dir", dataDir.toString());
+    settings.put("storage.shards", "4");
+    settings.put("storage.block-cache.bytes", "8MiB");
+    settings.put("storage.write-buffer.bytes", "8MiB");
+    settings.put("storage.disk-budget.bytes", "1GiB");
+    settings.put("storage.maintenance.interval.seconds", "3600");
+    return new TestNode(DedupeNode.start(ConfigLoader.load(null, settings, Map.of()),
+        InstantSource.system()));
+  }
+
+  /** host:port of the node's gRPC API. */
+  String address() {
+    return "127.0.0.1:" + node.grpcPort();
+  }
+
+  @Override
+  public void close() {
+    node.close();
+  }
+}

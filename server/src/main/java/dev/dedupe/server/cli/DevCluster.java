@@ -1,0 +1,76 @@
+package dev.dedupe.server.cli;
+
+import dev.dedupe.server.DedupeNode;
+import dev.dedupe.server.cluster.EmbeddedZooKeeper;
+import dev.dedupe.server.config.ConfigLoader;
+import dev.dedupe.server.config.ServerConfig;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * {@code bin/dedupe dev --nodes N}: an embedded ZooKeeper and N clustered nodes in this JVM,
+ * each with its own data directory and ports, for trying the cluster on one machine. The
+ * nodes share one JVM, so the metrics on each node's ops port are the sum of all three.
+ */
+final class DevCluster {
+
+  static final int ZOOKEEPER_PORT = 2181;
+
+  private DevCluster() {}
+
+  /**
+   * @param root where ZooKeeper's and each node's data go (subdirectories zookeeper, node-1...)
+   */
+  static int run(int nodes, int zkPort, Path root, Path configFile, Map<String, String> devSettings,
+      PrintStream out) {
+    int grpcBase = Integer.parseInt(devSettings.getOrDefault("grpc.port", "50051"));
+    int opsBase = Integer.parseInt(devSettings.getOrDefault("ops.port", "8081"));
+    EmbeddedZooKeeper zookeeper = EmbeddedZooKeeper.start(root.resolve("zookeeper"), zkPort);
+    List<DedupeNode> started = new ArrayList<>();
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      started.reversed().forEach(DedupeNode::close);
+      zookeeper.close();
+    }, "shutdown"));
+    for (int i = 1; i <= nodes; i++) {
+      Map<String, String> settings = new LinkedHashMap<>(devSettings);
+      settings.put("grpc.port", Integer.toString(grpcBase + i - 1));
+      settings.put("ops.port", Integer.toString(opsBase + i - 1));
+      settings.put("storage.data-dir", root.resolve("node-" + i).toString());
+      settings.put("cluster.zk", zookeeper.connectString());
+      settings.put("cluster.name", "dev");
+      settings.put("cluster.node-id", "node-" + i);
+      settings.put("cluster.initial-nodes", Integer.toString(nodes));
+      ServerConfig config = ConfigLoader.load(configFile, settings, System.getenv());
+      started.add(DedupeNode.start(config, InstantSource.system()));
+    }
+    out.printf("%ndedupe dev cluster is up: %d nodes, ZooKeeper at %s%n",
+        nodes, zookeeper.connectString());
+    for (DedupeNode node : started) {
+      out.printf("  %-7s gRPC %s   ops http://localhost:%d/health/ready%n",
+          node.clusterMember().nodeId(), node.advertisedAddress(), node.opsPort());
+    }
+    out.printf("""
+
+        Try it from another terminal:
+          bin/dedupe admin status --zk %s --cluster dev
+          bin/dedupe insert --target %s orders order-1 order-2 order-3
+          (a node answers UNAVAILABLE with the owner's address for ids whose shard it does not
+           own; the Java client routes each id to its owner)
+
+        Ctrl-C stops it.
+        """, zookeeper.connectString(), started.get(0).advertisedAddress());
+    out.flush();
+    try {
+      new CountDownLatch(1).await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return 0;
+  }
+}

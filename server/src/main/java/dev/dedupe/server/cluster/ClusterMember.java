@@ -1,0 +1,327 @@
+package dev.dedupe.server.cluster;
+
+import dev.dedupe.server.config.ClusterConfig;
+import dev.dedupe.server.core.ShardDirectory;
+import dev.dedupe.server.core.ShardMap;
+import dev.dedupe.server.core.ShardRoute;
+import dev.dedupe.server.core.Unhandled;
+import dev.dedupe.server.shard.ShardSet;
+import dev.dedupe.server.shard.ShardWriter;
+import dev.dedupe.server.storage.DataDirectory;
+import jakarta.json.Json;
+import jakarta.json.JsonObject;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArraySet;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.recipes.cache.CuratorCache;
+import org.apache.curator.framework.state.ConnectionState;
+import org.apache.curator.retry.ExponentialBackoffRetry;
+import org.apache.zookeeper.KeeperException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * This node as a member of a cluster: it registers itself, takes part in the controller
+ * election, follows the shard assignment, opens the shards it owns and closes the ones it
+ * loses, and tells the engine where every other shard lives.
+ *
+ * <p>Self-fencing: a node answers for its shards only while its ZooKeeper session is connected.
+ * On SUSPENDED or LOST it stops at once (every id of its shards is answered UNAVAILABLE). On
+ * RECONNECTED it re-reads the assignment before it serves again, because the assignment may
+ * have changed while it was cut off (Curator's advice: treat SUSPENDED as lost for anything
+ * that fences).
+ *
+ * <p>Threads: Curator's event thread flips the fence; one event thread of our own reads
+ * ZooKeeper and opens and closes shards; routing reads a volatile view from any thread.
+ */
+public final class ClusterMember implements ShardDirectory, AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(ClusterMember.class);
+
+  /** What this node knows of the cluster: the assignment and the live nodes' addresses. */
+  private record View(ShardAssignment assignment, Map<String, String> addresses) {}
+
+  private final ClusterConfig config;
+  private final String nodeId;
+  private final ClusterPaths paths;
+  private final ShardSet shards;
+  private final ExecutorService events;
+  private final Set<Runnable> mapListeners = new CopyOnWriteArraySet<>();
+  /** Bumped on every connection state change, so that a stale re-read cannot unfence. */
+  private final AtomicLong connectionEpoch = new AtomicLong();
+  private CuratorFramework zk;
+  private Membership membership;
+  private Controller controller;
+  private CuratorCache assignmentCache;
+  private CuratorCache nodesCache;
+  private volatile View view;
+  private volatile boolean fenced = true;
+  /** How many times the node fenced itself after having served; for metrics and tests. */
+  private final AtomicLong fences = new AtomicLong();
+
+  public ClusterMember(ClusterConfig config, DataDirectory directory, ShardSet shards) {
+    this.config = config;
+    this.nodeId = config.nodeId().isEmpty() ? directory.nodeId() : config.nodeId();
+    this.paths = ClusterPaths.forCluster(config.name());
+    this.shards = shards;
+    this.events = Executors.newSingleThreadExecutor(
+        Thread.ofPlatform().name("cluster-" + nodeId).daemon(true).factory());
+  }
+
+  public String nodeId() {
+    return nodeId;
+  }
+
+  /** The controller of this node (elected or not). */
+  public Controller controller() {
+    return controller;
+  }
+
+  /** The ZooKeeper client, for tests that inject faults. */
+  public CuratorFramework zookeeper() {
+    return zk;
+  }
+
+  /**
+   * Connects, registers with the given addresses, joins the election and starts following the
+   * assignment. Returns once connected and registered; shards open as the assignment arrives.
+   */
+  public void start(String grpcAddress, String opsAddress) {
+    zk = CuratorFrameworkFactory.builder()
+        .connectString(config.zk())
+        .sessionTimeoutMs((int) config.sessionTimeout().toMillis())
+        .connectionTimeoutMs((int) Math.min(15_000, config.sessionTimeout().toMillis()))
+        .retryPolicy(new ExponentialBackoffRetry(100, 29, 5_000))
+        .build();
+    zk.getConnectionStateListenable().addListener((client, state) -> onConnectionState(state));
+    zk.start();
+    try {
+      if (!zk.blockUntilConnected((int) config.sessionTimeout().toSeconds(), TimeUnit.SECONDS)) {
+        throw new ClusterException("cannot reach ZooKeeper at " + config.zk() + " within "
+            + config.sessionTimeout().toSeconds() + " s", null);
+      }
+      ClusterState.ensureConfig(zk, paths, shards.shardCount());
+    } catch (ClusterException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new ClusterException("cannot join cluster " + config.name() + " at " + config.zk(), e);
+    }
+    membership = new Membership(zk, paths, nodeId, grpcAddress, opsAddress);
+    membership.start(config.sessionTimeout().toMillis());
+    controller = new Controller(zk, paths, nodeId, shards.shardCount(), config.initialNodes());
+    controller.start();
+    assignmentCache = CuratorCache.build(zk, paths.assignment());
+    assignmentCache.listenable().addListener((type, oldData, data) -> scheduleRefresh());
+    assignmentCache.start();
+    nodesCache = CuratorCache.build(zk, paths.nodes());
+    nodesCache.listenable().addListener((type, oldData, data) -> scheduleRefresh());
+    nodesCache.start();
+    long epoch = connectionEpoch.get();
+    events.execute(() -> refresh(epoch));
+    log.info("node {} joined cluster {} at {}", nodeId, config.name(), config.zk());
+  }
+
+  private void onConnectionState(ConnectionState state) {
+    long epoch = connectionEpoch.incrementAndGet();
+    switch (state) {
+      case SUSPENDED, LOST -> {
+        if (!fenced) {
+          fences.incrementAndGet();
+          log.warn("node {}: ZooKeeper connection {}; not serving any shard until reconnected",
+              nodeId, state);
+        }
+        fenced = true;
+      }
+      case CONNECTED, RECONNECTED -> events.execute(() -> refresh(epoch));
+      default -> { }
+    }
+  }
+
+  private void scheduleRefresh() {
+    long epoch = connectionEpoch.get();
+    events.execute(() -> refresh(epoch));
+  }
+
+  /**
+   * Reads the assignment and the live nodes from ZooKeeper (not from a cache: after a
+   * reconnect the read must be fresh), opens and closes shards to match, and unfences if no
+   * connection change happened since {@code epoch} was taken.
+   */
+  private void refresh(long epoch) {
+    if (zk == null || !zk.getZookeeperClient().isConnected()) {
+      return;
+    }
+    try {
+      zk.sync().forPath(paths.root());
+      Optional<ShardAssignment> assignment = ClusterState.readAssignment(zk, paths);
+      Map<String, String> addresses = readAddresses();
+      if (assignment.isPresent()) {
+        List<Integer> mine = assignment.get().ownedBy(nodeId);
+        for (int s = 0; s < shards.shardCount(); s++) {
+          if (!mine.contains(s) && shards.isOpen(s)) {
+            log.info("node {}: shard {} is no longer mine; closing it", nodeId, s);
+            shards.close(s);
+          }
+        }
+        shards.open(mine);
+      }
+      View before = view;
+      view = new View(assignment.orElse(null), addresses);
+      if (connectionEpoch.get() == epoch && zk.getZookeeperClient().isConnected()) {
+        if (fenced && assignment.isPresent()) {
+          log.info("node {}: assignment read; serving shards {}", nodeId,
+              assignment.get().ownedBy(nodeId));
+        }
+        fenced = false;
+      }
+      if (before == null || !map(before).equals(map(view))) {
+        mapListeners.forEach(Runnable::run);
+      }
+    } catch (Exception e) {
+      log.warn("node {}: cannot read the cluster state ({}); will retry", nodeId, e.toString());
+      events.execute(() -> {
+        sleepQuietly(500);
+        refresh(connectionEpoch.get() == epoch ? epoch : connectionEpoch.get());
+      });
+    }
+  }
+
+  private Map<String, String> readAddresses() throws Exception {
+    Map<String, String> addresses = new HashMap<>();
+    for (String id : ClusterState.liveNodes(zk, paths)) {
+      try {
+        byte[] data = zk.getData().forPath(paths.node(id));
+        JsonObject info = Json.createReader(new StringReader(new String(data, StandardCharsets.UTF_8)))
+            .readObject();
+        addresses.put(id, info.getString("grpc"));
+      } catch (KeeperException.NoNodeException gone) {
+        // It left between the listing and the read.
+      }
+    }
+    return addresses;
+  }
+
+  @Override
+  public int shardCount() {
+    return shards.shardCount();
+  }
+
+  @Override
+  public ShardRoute route(int shard) {
+    View v = view;
+    if (v == null || v.assignment() == null) {
+      return new ShardRoute.NotHere(new Unhandled(
+          "the cluster has not formed yet (waiting for " + config.initialNodes() + " nodes)", null));
+    }
+    ShardAssignment.Entry entry = v.assignment().shard(shard);
+    ShardMap.Owner owner = owner(v, entry);
+    if (fenced) {
+      return new ShardRoute.NotHere(new Unhandled("node " + nodeId
+          + " is cut off from ZooKeeper and serves nothing until it reconnects", owner));
+    }
+    if (!entry.owner().equals(nodeId)) {
+      String where = owner.address().isEmpty() ? " (down now)" : " at " + owner.address();
+      return new ShardRoute.NotHere(new Unhandled("shard " + shard + " is owned by node "
+          + entry.owner() + where + ", epoch " + entry.epoch(), owner));
+    }
+    ShardWriter writer = shards.writer(shard);
+    if (writer == null) {
+      return new ShardRoute.NotHere(new Unhandled(
+          "shard " + shard + " is opening on node " + nodeId, owner));
+    }
+    return new ShardRoute.Local(writer);
+  }
+
+  private static ShardMap.Owner owner(View v, ShardAssignment.Entry e) {
+    return new ShardMap.Owner(e.shard(), v.addresses().getOrDefault(e.owner(), ""), e.epoch(),
+        e.owner());
+  }
+
+  @Override
+  public ShardMap map() {
+    View v = view;
+    return v == null ? map(new View(null, Map.of())) : map(v);
+  }
+
+  private ShardMap map(View v) {
+    List<ShardMap.Owner> owners = new ArrayList<>();
+    for (int s = 0; s < shards.shardCount(); s++) {
+      owners.add(v.assignment() == null
+          ? new ShardMap.Owner(s, "", 0, "")
+          : owner(v, v.assignment().shard(s)));
+    }
+    return new ShardMap(shards.shardCount(), DataDirectory.HASH_NAME, owners);
+  }
+
+  @Override
+  public AutoCloseable onMapChange(Runnable listener) {
+    mapListeners.add(listener);
+    return () -> mapListeners.remove(listener);
+  }
+
+  @Override
+  public boolean isServing() {
+    View v = view;
+    if (fenced || v == null || v.assignment() == null) {
+      return false;
+    }
+    return v.assignment().ownedBy(nodeId).stream().allMatch(shards::isOpen) && shards.isHealthy();
+  }
+
+  /** Whether this node is fenced now (cut off from ZooKeeper, or not yet caught up). */
+  public boolean isFenced() {
+    return fenced;
+  }
+
+  /** How many times this node has stopped serving because its session was suspended or lost. */
+  public long fenceCount() {
+    return fences.get();
+  }
+
+  @Override
+  public void close() {
+    fenced = true;
+    closeQuietly(nodesCache);
+    closeQuietly(assignmentCache);
+    closeQuietly(controller);
+    closeQuietly(membership);
+    events.shutdownNow();
+    try {
+      events.awaitTermination(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    closeQuietly(zk);
+  }
+
+  private static void closeQuietly(AutoCloseable c) {
+    if (c == null) {
+      return;
+    }
+    try {
+      c.close();
+    } catch (Exception e) {
+      log.debug("while leaving the cluster: {}", e.toString());
+    }
+  }
+
+  private static void sleepQuietly(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,47 @@
+package dev.dedupe.server.cluster;
+
+import jakarta.json.Json;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.recipes.nodes.PersistentNode;
+import org.apache.zookeeper.CreateMode;
+
+/**
+ * This node's registration: an ephemeral znode with its API and ops addresses, which Curator
+ * re-creates after a session loss. The controller counts these to form the cluster, and the
+ * admin view lists them.
+ */
+public final class Membership implements AutoCloseable {
+
+  private final PersistentNode node;
+
+  public Membership(CuratorFramework zk, ClusterPaths paths, String nodeId, String grpcAddress,
+      String opsAddress) {
+    byte[] data = Json.createObjectBuilder().add("grpc", grpcAddress).add("ops", opsAddress)
+        .build().toString().getBytes(StandardCharsets.UTF_8);
+    this.node = new PersistentNode(zk, CreateMode.EPHEMERAL, false, paths.node(nodeId), data);
+  }
+
+  /** Registers, and waits up to {@code timeoutMillis} for the znode to exist. */
+  public void start(long timeoutMillis) {
+    node.start();
+    try {
+      if (!node.waitForInitialCreate(timeoutMillis, TimeUnit.MILLISECONDS)) {
+        throw new ClusterException("could not register in ZooKeeper within " + timeoutMillis + " ms", null);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ClusterException("interrupted while registering", e);
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      node.close();
+    } catch (java.io.IOException e) {
+      // The session's end removes the ephemeral znode anyway.
+    }
+  }
+}

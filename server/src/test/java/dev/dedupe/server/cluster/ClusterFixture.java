@@ -1,0 +1,141 @@
+package dev.dedupe.server.cluster;
+
+import dev.dedupe.server.DedupeNode;
+import dev.dedupe.server.config.ConfigLoader;
+import dev.dedupe.server.config.ServerConfig;
+import dev.dedupe.v1.DedupeServiceGrpc;
+import dev.dedupe.v1.DedupeServiceGrpc.DedupeServiceBlockingStub;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.apache.curator.test.TestingServer;
+
+/**
+ * A real ZooKeeper server (curator-test) and N nodes in this JVM, each with its own data
+ * directory, serving gRPC over Netty on loopback. Nodes can be stopped and restarted on their
+ * data directories; ZooKeeper can be stopped and restarted.
+ */
+final class ClusterFixture implements AutoCloseable {
+
+  static final String CLUSTER = "it";
+
+  final TestingServer zookeeper;
+  private final Path root;
+  private final int shards;
+  private final int size;
+  private final DedupeNode[] nodes;
+  private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+
+  ClusterFixture(Path root, int size, int shards) throws Exception {
+    this.root = root;
+    this.size = size;
+    this.shards = shards;
+    this.zookeeper = new TestingServer(true);
+    this.nodes = new DedupeNode[size];
+    for (int i = 0; i < size; i++) {
+      start(i);
+    }
+  }
+
+  void start(int i) {
+    Map<String, String> settings = new HashMap<>();
+    settings.put("grpc.host", "127.0.0.1");
+    settings.put("grpc.port", "0");
+    settings.put("ops.host", "127.0.0.1");
+    settings.put("ops.port", "0");
+    settings.put("storage.data-dir", root.resolve("node-" + i).toString());
+    settings.put("storage.shards", Integer.toString(shards));
+    settings.put("storage.block-cache.bytes", "8MiB");
+    settings.put("storage.write-buffer.bytes", "8MiB");
+    settings.put("storage.disk-budget.bytes", "1GiB");
+    settings.put("storage.maintenance.interval.seconds", "3600");
+    settings.put("cluster.zk", zookeeper.getConnectString());
+    settings.put("cluster.name", CLUSTER);
+    settings.put("cluster.node-id", "node-" + i);
+    settings.put("cluster.initial-nodes", Integer.toString(size));
+    settings.put("cluster.session-timeout.seconds", "4");
+    ServerConfig config = ConfigLoader.load(null, settings, Map.of());
+    nodes[i] = DedupeNode.start(config, InstantSource.system());
+  }
+
+  void stop(int i) {
+    DedupeNode node = nodes[i];
+    nodes[i] = null;
+    ManagedChannel channel = channels.remove(node.advertisedAddress());
+    if (channel != null) {
+      channel.shutdownNow();
+    }
+    node.close();
+  }
+
+  DedupeNode node(int i) {
+    return nodes[i];
+  }
+
+  int size() {
+    return size;
+  }
+
+  /** A stub for the node at {@code address} (host:port), on a cached channel. */
+  DedupeServiceBlockingStub stub(String address) {
+    ManagedChannel channel = channels.computeIfAbsent(address,
+        a -> NettyChannelBuilder.forTarget(a).usePlaintext().build());
+    return DedupeServiceGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS);
+  }
+
+  DedupeServiceBlockingStub stub(int i) {
+    return stub(nodes[i].advertisedAddress());
+  }
+
+  /** Waits until every running node has read an assignment and serves its shards. */
+  void awaitServing() throws InterruptedException {
+    await("every node serves its shards", () -> {
+      for (DedupeNode n : nodes) {
+        if (n != null && !n.isReady()) {
+          return false;
+        }
+      }
+      return true;
+    });
+  }
+
+  static void await(String what, BooleanSupplier condition) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out waiting until " + what);
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  List<DedupeNode> running() {
+    List<DedupeNode> running = new ArrayList<>();
+    for (DedupeNode n : nodes) {
+      if (n != null) {
+        running.add(n);
+      }
+    }
+    return running;
+  }
+
+  @Override
+  public void close() throws Exception {
+    channels.values().forEach(ManagedChannel::shutdownNow);
+    for (int i = size - 1; i >= 0; i--) {
+      if (nodes[i] != null) {
+        nodes[i].close();
+      }
+    }
+    zookeeper.close();
+  }
+}
