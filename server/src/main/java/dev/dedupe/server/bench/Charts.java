@@ -57,6 +57,6 @@ final class Charts {
       BenchResult.Phase p = phase.apply(result.steps().get(i));
       values[i] = p == null ? -1 : value.applyAsDouble(p);
     }
-    return new SvgChart.Series(name, values);
+    return new SvgChart.Series(name, values, name.startsWith("redis"));
   }
 }

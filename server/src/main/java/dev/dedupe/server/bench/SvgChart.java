@@ -11,8 +11,16 @@ import java.util.Locale;
  */
 final class SvgChart {
 
-  /** One line: a name and a value per category (NaN or negative for none). */
-  record Series(String name, double[] values) {}
+  /**
+   * One line: a name and a value per category (NaN or negative for none); a dashed line when
+   * {@code dashed}, to set a compared system apart.
+   */
+  record Series(String name, double[] values, boolean dashed) {
+
+    Series(String name, double[] values) {
+      this(name, values, false);
+    }
+  }
 
   private static final String[] COLOURS = {
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"
@@ -90,13 +98,14 @@ final class SvgChart {
             px, py, colour, escape(line.name()), escape(number(v))));
         svg.append(text(px, py - 8, "middle", 10, escape(number(v))));
       }
+      String dash = line.dashed() ? " stroke-dasharray=\"6 4\"" : "";
       svg.append(String.format(Locale.ROOT,
-          "<polyline points=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"/>%n",
-          points.toString().trim(), colour));
+          "<polyline points=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s/>%n",
+          points.toString().trim(), colour, dash));
       double ly = TOP + 10 + s * 20;
       svg.append(String.format(Locale.ROOT,
-          "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>%n",
-          LEFT + plotW + 14, ly, LEFT + plotW + 34, ly, colour));
+          "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"%s/>%n",
+          LEFT + plotW + 14, ly, LEFT + plotW + 34, ly, colour, dash));
       svg.append(text(LEFT + plotW + 40, ly + 4, "start", 11, escape(line.name())));
       svg.append("</g>\n");
     }
@@ -127,6 +136,9 @@ final class SvgChart {
 
   /** 950, 1.2k, 340k, 1.5M; two decimals below 10. */
   static String number(double v) {
+    if (v == 0) {
+      return "0";
+    }
     if (v >= 1e6) {
       return String.format(Locale.ROOT, "%.2fM", v / 1e6);
     }
