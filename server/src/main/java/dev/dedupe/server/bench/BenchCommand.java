@@ -46,10 +46,17 @@ public final class BenchCommand {
     this.out = out;
   }
 
+  /** Wrong options on the command line; the message holds the usage. */
+  public static final class UsageError extends IllegalArgumentException {
+    UsageError(String message) {
+      super(message);
+    }
+  }
+
   /**
    * Runs the command; returns the exit code.
    *
-   * @throws IllegalArgumentException for bad options, with the usage in its message
+   * @throws UsageError for bad options
    */
   public static int run(List<String> args, PrintStream out, PrintStream err) {
     BenchOptions options;
@@ -60,7 +67,7 @@ public final class BenchCommand {
         out.print(BenchOptions.USAGE);
         return 0;
       }
-      throw new IllegalArgumentException(e.getMessage() + "\n" + BenchOptions.USAGE);
+      throw new UsageError(e.getMessage() + "\n" + BenchOptions.USAGE);
     }
     if (!options.chartsFrom().isEmpty()) {
       return drawCharts(options, out);
@@ -101,9 +108,9 @@ public final class BenchCommand {
     environment.put("window_seconds", Long.toString(windowSeconds));
     notes.add("Client and servers share one machine (" + environment.get("cpus")
         + " CPUs); each run reports the CPU seconds the server and the client used.");
-    notes.add("Latency is per request (a batch of " + options.batch() + " ids; a Redis pipeline of "
-        + options.redisPipeline() + " commands), measured closed-loop with "
-        + options.concurrency() + " requests in flight.");
+    notes.add("Latency is per request (a batch of " + options.batch() + " ids"
+        + (redis == null ? "" : "; for Redis a pipeline of " + options.redisPipeline() + " commands")
+        + "), measured closed-loop with " + options.concurrency() + " requests in flight.");
     if (!options.preloadDurability().equals(options.durability())) {
       notes.add("PRELOAD used storage.durability=" + options.preloadDurability()
           + " (the WAL is not synced per write); every measured run used "

@@ -87,7 +87,7 @@ public final class Main {
       case "bench" -> {
         try {
           yield dev.dedupe.server.bench.BenchCommand.run(rest, out, err);
-        } catch (IllegalArgumentException e) {
+        } catch (dev.dedupe.server.bench.BenchCommand.UsageError e) {
           throw new UsageException(e.getMessage());
         }
       }
