@@ -37,6 +37,8 @@ public final class BenchCommand {
   private DedupeDriver dedupe;
   private RedisDriver redis;
   private RedisServer privateRedis;
+  /** The private Redis's AOF directory, removed at the end (it holds every key). */
+  private Path redisDir;
   private Path dataDir;
   private boolean tempDataDir;
   private int serverStarts;
@@ -452,6 +454,7 @@ public final class BenchCommand {
         return;
       }
       Path dir = tempDir("dedupe-bench-redis");
+      redisDir = dir;
       privateRedis = RedisServer.start(executable.get(), dir, options.out().resolve("redis.log"));
       redis = new RedisDriver("127.0.0.1", privateRedis.port());
       out.println("started a private redis-server on " + redis.address() + " (" + RedisServer.PERSISTENCE
@@ -517,6 +520,7 @@ public final class BenchCommand {
     }
     if (privateRedis != null) {
       privateRedis.close();
+      deleteTree(redisDir);
     }
     if (tempDataDir && dataDir != null) {
       deleteTree(dataDir);
