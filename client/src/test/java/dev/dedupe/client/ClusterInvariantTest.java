@@ -5,12 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.dedupe.server.DedupeNode;
 import dev.dedupe.server.cluster.EmbeddedZooKeeper;
-import dev.dedupe.server.config.ConfigLoader;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -40,23 +38,7 @@ class ClusterInvariantTest {
   @TempDir Path dir;
 
   private DedupeNode node(String zk, int i) {
-    Map<String, String> settings = new HashMap<>();
-    settings.put("grpc.host", "127.0.0.1");
-    settings.put("grpc.port", "0");
-    settings.put("ops.host", "127.0.0.1");
-    settings.put("ops.port", "0");
-    settings.put("storage.data-dir", dir.resolve("node-" + i).toString());
-    settings.put("storage.shards", Integer.toString(SHARDS));
-    settings.put("storage.block-cache.bytes", "8MiB");
-    settings.put("storage.write-buffer.bytes", "8MiB");
-    settings.put("storage.disk-budget.bytes", "1GiB");
-    settings.put("storage.maintenance.interval.seconds", "3600");
-    settings.put("cluster.zk", zk);
-    settings.put("cluster.name", "invariants");
-    settings.put("cluster.node-id", "node-" + i);
-    settings.put("cluster.initial-nodes", "3");
-    settings.put("cluster.session-timeout.seconds", "4");
-    return DedupeNode.start(ConfigLoader.load(null, settings, Map.of()), InstantSource.system());
+    return TestNode.clusterMember(dir, zk, "invariants", i, SHARDS, 3);
   }
 
   @Test

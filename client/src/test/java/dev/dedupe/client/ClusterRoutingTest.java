@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.dedupe.server.DedupeNode;
 import dev.dedupe.server.cluster.EmbeddedZooKeeper;
-import dev.dedupe.server.config.ConfigLoader;
 import dev.dedupe.v1.CheckAndInsertRequest;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
@@ -16,7 +15,6 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -42,23 +40,7 @@ class ClusterRoutingTest {
   }
 
   private static DedupeNode node(Path dir, String zk, int i) {
-    Map<String, String> settings = new HashMap<>();
-    settings.put("grpc.host", "127.0.0.1");
-    settings.put("grpc.port", "0");
-    settings.put("ops.host", "127.0.0.1");
-    settings.put("ops.port", "0");
-    settings.put("storage.data-dir", dir.resolve("node-" + i).toString());
-    settings.put("storage.shards", Integer.toString(SHARDS));
-    settings.put("storage.block-cache.bytes", "8MiB");
-    settings.put("storage.write-buffer.bytes", "8MiB");
-    settings.put("storage.disk-budget.bytes", "1GiB");
-    settings.put("storage.maintenance.interval.seconds", "3600");
-    settings.put("cluster.zk", zk);
-    settings.put("cluster.name", "client-test");
-    settings.put("cluster.node-id", "node-" + i);
-    settings.put("cluster.initial-nodes", "2");
-    settings.put("cluster.session-timeout.seconds", "4");
-    return DedupeNode.start(ConfigLoader.load(null, settings, Map.of()), InstantSource.system());
+    return TestNode.clusterMember(dir, zk, "client-test", i, SHARDS, 2);
   }
 
   @Test

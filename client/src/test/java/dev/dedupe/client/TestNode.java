@@ -20,19 +20,36 @@ final class TestNode implements AutoCloseable {
   }
 
   static TestNode start(Path dataDir) {
+    return new TestNode(DedupeNode.start(ConfigLoader.load(null, settings(dataDir, 4), Map.of()),
+        InstantSource.system()));
+  }
+
+  /** Loopback, free ports, test-sized memory, {@code shards} shards in {@code dataDir}. */
+  static Map<String, String> settings(Path dataDir, int shards) {
     Map<String, String> settings = new HashMap<>();
     settings.put("grpc.host", "127.0.0.1");
     settings.put("grpc.port", "0");
     settings.put("ops.host", "127.0.0.1");
     settings.put("ops.port", "0");
     settings.put("storage.data-dir", dataDir.toString());
-    settings.put("storage.shards", "4");
+    settings.put("storage.shards", Integer.toString(shards));
     settings.put("storage.block-cache.bytes", "8MiB");
     settings.put("storage.write-buffer.bytes", "8MiB");
     settings.put("storage.disk-budget.bytes", "1GiB");
     settings.put("storage.maintenance.interval.seconds", "3600");
-    return new TestNode(DedupeNode.start(ConfigLoader.load(null, settings, Map.of()),
-        InstantSource.system()));
+    return settings;
+  }
+
+  /** A member of cluster {@code cluster} at {@code zk}, as node-{@code i}. */
+  static DedupeNode clusterMember(
+      Path root, String zk, String cluster, int i, int shards, int initialNodes) {
+    Map<String, String> settings = settings(root.resolve("node-" + i), shards);
+    settings.put("cluster.zk", zk);
+    settings.put("cluster.name", cluster);
+    settings.put("cluster.node-id", "node-" + i);
+    settings.put("cluster.initial-nodes", Integer.toString(initialNodes));
+    settings.put("cluster.session-timeout.seconds", "4");
+    return DedupeNode.start(ConfigLoader.load(null, settings, Map.of()), InstantSource.system());
   }
 
   /** host:port of the node's gRPC API. */
