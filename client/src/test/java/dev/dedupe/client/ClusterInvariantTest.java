@@ -52,7 +52,7 @@ class ClusterInvariantTest {
       for (int i = 0; i < 3; i++) {
         nodes[i] = node(zk.connectString(), i);
       }
-      awaitReady(nodes);
+      TestNode.awaitReady(nodes);
       Queue<Decision> history = new ConcurrentLinkedQueue<>();
       AtomicBoolean running = new AtomicBoolean(true);
       ExecutorService callers = Executors.newFixedThreadPool(6);
@@ -90,7 +90,7 @@ class ClusterInvariantTest {
         nodes[2] = node(zk.connectString(), 2);
         nodes[1].clusterMember().zookeeper().getZookeeperClient().getZooKeeper().getTestable()
             .injectSessionExpiration();
-        awaitReady(nodes);
+        TestNode.awaitReady(nodes);
         Thread.sleep(500);
         running.set(false);
         for (Future<?> w : workers) {
@@ -121,14 +121,6 @@ class ClusterInvariantTest {
           }
         }
       }
-    }
-  }
-
-  private static void awaitReady(DedupeNode[] nodes) throws InterruptedException {
-    long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (!(nodes[0].isReady() && nodes[1].isReady() && nodes[2].isReady())) {
-      assertTrue(System.nanoTime() < until, "the cluster did not become ready");
-      Thread.sleep(20);
     }
   }
 }

@@ -48,11 +48,7 @@ class ClusterRoutingTest {
     try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(dir.resolve("zk"), freePort());
         DedupeNode a = node(dir, zk.connectString(), 0);
         DedupeNode b = node(dir, zk.connectString(), 1)) {
-      long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-      while (!(a.isReady() && b.isReady())) {
-        assertTrue(System.nanoTime() < until, "the cluster never formed");
-        Thread.sleep(20);
-      }
+      TestNode.awaitReady(a, b);
 
       Map<String, CallRecorder> perNode = new ConcurrentHashMap<>();
       Map<String, List<CheckAndInsertRequest>> firstCall = new HashMap<>();
@@ -103,11 +99,7 @@ class ClusterRoutingTest {
     try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(dir.resolve("zk"), freePort());
         DedupeNode a = node(dir, zk.connectString(), 0);
         DedupeNode b = node(dir, zk.connectString(), 1)) {
-      long until = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-      while (!(a.isReady() && b.isReady())) {
-        assertTrue(System.nanoTime() < until, "the cluster never formed");
-        Thread.sleep(20);
-      }
+      TestNode.awaitReady(a, b);
       try (DedupeClient client = DedupeClient.builder().target(a.advertisedAddress()).build()) {
         client.checkAndInsert("cluster", "warm-up");
         String before = client.routingTable().owners()[0];

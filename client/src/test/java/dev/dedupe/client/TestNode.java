@@ -52,6 +52,17 @@ final class TestNode implements AutoCloseable {
     return DedupeNode.start(ConfigLoader.load(null, settings, Map.of()), InstantSource.system());
   }
 
+  /** Waits until every node reports ready: the cluster formed and each serves its shards. */
+  static void awaitReady(DedupeNode... nodes) throws InterruptedException {
+    long until = System.nanoTime() + java.time.Duration.ofSeconds(30).toNanos();
+    while (!java.util.Arrays.stream(nodes).allMatch(DedupeNode::isReady)) {
+      if (System.nanoTime() > until) {
+        throw new AssertionError("the cluster did not become ready within 30 s");
+      }
+      Thread.sleep(20);
+    }
+  }
+
   /** host:port of the node's gRPC API. */
   String address() {
     return "127.0.0.1:" + node.grpcPort();
