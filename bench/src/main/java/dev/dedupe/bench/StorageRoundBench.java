@@ -3,6 +3,8 @@ package dev.dedupe.bench;
 import dev.dedupe.server.config.Durability;
 import dev.dedupe.server.config.StorageConfig;
 import dev.dedupe.server.core.IdResult;
+import dev.dedupe.server.shard.Caller;
+import dev.dedupe.server.shard.ServingCheck;
 import dev.dedupe.server.shard.ShardWriter;
 import dev.dedupe.server.storage.BucketGrid;
 import dev.dedupe.server.storage.RocksShardStore;
@@ -88,7 +90,7 @@ public class StorageRoundBench {
       store.write(a);
       writerStore.write(b);
     }
-    writer = new ShardWriter(writerStore, grid, InstantSource.system(), 4096);
+    writer = new ShardWriter(writerStore, grid, InstantSource.system(), 4096, ServingCheck.ALWAYS);
     writer.start();
   }
 
@@ -143,7 +145,8 @@ public class StorageRoundBench {
   /** Per round of 1000 ids through the shard's writer thread (one CheckAndInsert part). */
   @Benchmark
   public IdResult[] writerRound() {
-    return writer.checkAndInsert("bench", 24 * HOUR, digests(), "", 0, List.of()).join();
+    return writer.checkAndInsert(
+        "bench", 24 * HOUR, digests(), "", 0, List.of(), Caller.WAITING).join();
   }
 
   private List<byte[]> digests() {

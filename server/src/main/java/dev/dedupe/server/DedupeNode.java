@@ -3,6 +3,7 @@ package dev.dedupe.server;
 import dev.dedupe.server.config.ServerConfig;
 import dev.dedupe.server.core.DedupeEngine;
 import dev.dedupe.server.cluster.ClusterMember;
+import dev.dedupe.server.cluster.ServingFence;
 import dev.dedupe.server.core.ShardDirectory;
 import dev.dedupe.server.core.StandaloneDirectory;
 import dev.dedupe.server.ops.OpsServer;
@@ -89,9 +90,10 @@ public final class DedupeNode implements AutoCloseable {
     BucketGrid grid = new BucketGrid(config.storage().bucketWidth());
     if (config.cluster().enabled()) {
       // A member opens the shards the assignment gives it, once it has joined.
-      shards = new ShardSet(directory, resources, grid, clock);
+      ServingFence fence = new ServingFence(System::nanoTime);
+      shards = new ShardSet(directory, resources, grid, clock, fence);
       closers.push(shards);
-      member = new ClusterMember(config.cluster(), directory, shards);
+      member = new ClusterMember(config.cluster(), directory, shards, fence);
       shardDirectory = member;
     } else {
       shards = ShardSet.openAll(directory, resources, grid, clock);

@@ -37,14 +37,18 @@ import org.slf4j.LoggerFactory;
  * election, follows the shard assignment, opens the shards it owns and closes the ones it
  * loses, and tells the engine where every other shard lives.
  *
- * <p>Self-fencing: a node answers for its shards only while its ZooKeeper session is connected.
+ * <p>Self-fencing ({@link ServingFence} holds the rule): a node answers for its shards only
+ * while its ZooKeeper session is connected, it has read the assignment under that connection,
+ * and its local lease on the session, renewed by {@link SessionHeartbeat}, has not run out.
  * On SUSPENDED or LOST it stops at once (every id of its shards is answered UNAVAILABLE). On
  * RECONNECTED it re-reads the assignment before it serves again, because the assignment may
  * have changed while it was cut off (Curator's advice: treat SUSPENDED as lost for anything
- * that fences).
+ * that fences). The lease covers what Curator cannot report in time: a node paused past its
+ * session timeout.
  *
- * <p>Threads: Curator's event thread flips the fence; one event thread of our own reads
- * ZooKeeper and opens and closes shards; routing reads a volatile view from any thread.
+ * <p>Threads: Curator's event thread moves the fence; one event thread of our own reads
+ * ZooKeeper and opens and closes shards; the heartbeat has its own timer; routing and the
+ * shard writers read the fence and a volatile view from any thread.
  */
 public final class ClusterMember implements ShardDirectory, AutoCloseable {
 
@@ -59,20 +63,24 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   private final ShardSet shards;
   private final ExecutorService events;
   private final Set<Runnable> mapListeners = new CopyOnWriteArraySet<>();
-  /** Bumped on every connection state change, so that a stale re-read cannot unfence. */
-  private final AtomicLong connectionEpoch = new AtomicLong();
+  private final ServingFence fence;
   private CuratorFramework zk;
+  private SessionHeartbeat heartbeat;
   private Membership membership;
   private Controller controller;
   private CuratorCache assignmentCache;
   private CuratorCache nodesCache;
   private volatile View view;
-  private volatile boolean fenced = true;
   /** How many times the node fenced itself after having served; for metrics and tests. */
   private final AtomicLong fences = new AtomicLong();
 
-  public ClusterMember(ClusterConfig config, DataDirectory directory, ShardSet shards) {
+  /**
+   * @param fence the fence this member moves and the shard writers of {@code shards} ask
+   */
+  public ClusterMember(
+      ClusterConfig config, DataDirectory directory, ShardSet shards, ServingFence fence) {
     this.config = config;
+    this.fence = fence;
     this.nodeId = config.nodeId().isEmpty() ? directory.nodeId() : config.nodeId();
     this.paths = ClusterPaths.forCluster(config.name());
     this.shards = shards;
@@ -105,8 +113,11 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
         .connectionTimeoutMs((int) Math.min(15_000, config.sessionTimeout().toMillis()))
         .retryPolicy(new ExponentialBackoffRetry(100, 29, 5_000))
         .build();
+    heartbeat = new SessionHeartbeat(zk, fence, config.sessionTimeout().toMillis(),
+        System::nanoTime, "/", nodeId);
     zk.getConnectionStateListenable().addListener((client, state) -> onConnectionState(state));
     zk.start();
+    heartbeat.start();
     try {
       if (!zk.blockUntilConnected((int) config.sessionTimeout().toSeconds(), TimeUnit.SECONDS)) {
         throw new ClusterException("cannot reach ZooKeeper at " + config.zk() + " within "
@@ -128,41 +139,44 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     nodesCache = CuratorCache.build(zk, paths.nodes());
     nodesCache.listenable().addListener((type, oldData, data) -> scheduleRefresh());
     nodesCache.start();
-    long epoch = connectionEpoch.get();
-    events.execute(() -> refresh(epoch));
+    scheduleRefresh();
     log.info("node {} joined cluster {} at {}", nodeId, config.name(), config.zk());
   }
 
   private void onConnectionState(ConnectionState state) {
-    long epoch = connectionEpoch.incrementAndGet();
     switch (state) {
       case SUSPENDED, LOST -> {
-        if (!fenced) {
+        if (fence.disconnected()) {
           fences.incrementAndGet();
           log.warn("node {}: ZooKeeper connection {}; not serving any shard until reconnected",
               nodeId, state);
         }
-        fenced = true;
       }
-      case CONNECTED, RECONNECTED -> events.execute(() -> refresh(epoch));
+      case CONNECTED, RECONNECTED -> {
+        fence.connected();
+        // A heartbeat now, so that the lease is live by the time the re-read is done.
+        heartbeat.beat();
+        scheduleRefresh();
+      }
       default -> { }
     }
   }
 
   private void scheduleRefresh() {
-    long epoch = connectionEpoch.get();
-    events.execute(() -> refresh(epoch));
+    events.execute(this::refresh);
   }
 
   /**
    * Reads the assignment and the live nodes from ZooKeeper (not from a cache: after a
-   * reconnect the read must be fresh), opens and closes shards to match, and unfences if no
-   * connection change happened since {@code epoch} was taken.
+   * reconnect the read must be fresh), opens and closes shards to match, and marks the fence
+   * caught up if no connection change happened since the read began.
    */
-  private void refresh(long epoch) {
+  private void refresh() {
     if (zk == null || !zk.getZookeeperClient().isConnected()) {
       return;
     }
+    // Taken before reading: the read counts only if the connection stays the same throughout.
+    long epoch = fence.epoch();
     try {
       zk.sync().forPath(paths.root());
       Optional<ShardAssignment> assignment = ClusterState.readAssignment(zk, paths);
@@ -179,12 +193,10 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
       }
       View before = view;
       view = new View(assignment.orElse(null), addresses);
-      if (connectionEpoch.get() == epoch && zk.getZookeeperClient().isConnected()) {
-        if (fenced && assignment.isPresent()) {
-          log.info("node {}: assignment read; serving shards {}", nodeId,
-              assignment.get().ownedBy(nodeId));
-        }
-        fenced = false;
+      boolean wasServing = fence.mayServe();
+      if (fence.caughtUp(epoch) && !wasServing && assignment.isPresent()) {
+        log.info("node {}: assignment read; serving shards {}", nodeId,
+            assignment.get().ownedBy(nodeId));
       }
       if (before == null || !map(before).equals(map(view))) {
         mapListeners.forEach(Runnable::run);
@@ -193,7 +205,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
       log.warn("node {}: cannot read the cluster state ({}); will retry", nodeId, e.toString());
       events.execute(() -> {
         sleepQuietly(500);
-        refresh(connectionEpoch.get() == epoch ? epoch : connectionEpoch.get());
+        refresh();
       });
     }
   }
@@ -227,9 +239,9 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     }
     ShardAssignment.Entry entry = v.assignment().shard(shard);
     ShardMap.Owner owner = owner(v, entry);
-    if (fenced) {
-      return new ShardRoute.NotHere(new Unhandled("node " + nodeId
-          + " is cut off from ZooKeeper and serves nothing until it reconnects", owner));
+    ServingFence.Standing standing = fence.standing();
+    if (standing != ServingFence.Standing.SERVING) {
+      return new ShardRoute.NotHere(new Unhandled(notServingReason(standing), owner));
     }
     if (!entry.owner().equals(nodeId)) {
       String where = owner.address().isEmpty() ? " (down now)" : " at " + owner.address();
@@ -242,6 +254,19 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
           "shard " + shard + " is opening on node " + nodeId, owner));
     }
     return new ShardRoute.Local(writer);
+  }
+
+  private String notServingReason(ServingFence.Standing standing) {
+    return switch (standing) {
+      case DISCONNECTED -> "node " + nodeId
+          + " is cut off from ZooKeeper and serves nothing until it reconnects";
+      case CATCHING_UP -> "node " + nodeId
+          + " is re-reading the cluster state after connecting to ZooKeeper";
+      case LEASE_EXPIRED -> "node " + nodeId + " has not heard from ZooKeeper within "
+          + Math.round(ServingFence.LEASE_FRACTION * config.sessionTimeout().toMillis())
+          + " ms and serves nothing until it does";
+      case SERVING -> "node " + nodeId + " is serving";
+    };
   }
 
   private static ShardMap.Owner owner(View v, ShardAssignment.Entry e) {
@@ -274,15 +299,18 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   @Override
   public boolean isServing() {
     View v = view;
-    if (fenced || v == null || v.assignment() == null) {
+    if (!fence.mayServe() || v == null || v.assignment() == null) {
       return false;
     }
     return v.assignment().ownedBy(nodeId).stream().allMatch(shards::isOpen) && shards.isHealthy();
   }
 
-  /** Whether this node is fenced now (cut off from ZooKeeper, or not yet caught up). */
+  /**
+   * Whether this node is fenced now (cut off from ZooKeeper, not yet caught up, or its lease
+   * on the session ran out).
+   */
   public boolean isFenced() {
-    return fenced;
+    return !fence.mayServe();
   }
 
   /** How many times this node has stopped serving because its session was suspended or lost. */
@@ -292,7 +320,8 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
 
   @Override
   public void close() {
-    fenced = true;
+    fence.disconnected();
+    closeQuietly(heartbeat);
     closeQuietly(nodesCache);
     closeQuietly(assignmentCache);
     closeQuietly(controller);

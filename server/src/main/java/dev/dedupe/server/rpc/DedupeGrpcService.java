@@ -111,8 +111,8 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
       CheckAndInsertRequest request, StreamObserver<CheckAndInsertResponse> observer) {
     List<String> ids = request.getMessageIdsList();
     serve(Rpc.CHECK_AND_INSERT, ids.size(), observer,
-        () -> engine.checkAndInsert(
-            request.getNamespace(), ids, validator.validateCheckAndInsert(request)),
+        () -> engine.checkAndInsert(request.getNamespace(), ids,
+            validator.validateCheckAndInsert(request), GrpcCaller.current()),
         results -> {
           countVerdicts(Rpc.CHECK_AND_INSERT, results);
           CheckAndInsertResponse.Builder reply = CheckAndInsertResponse.newBuilder();
@@ -133,7 +133,8 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
           validator.validatePerId("results", request.getResultsList(), ids.size(),
               validator.limits().resultMaxBytes(), "limits.result.max-bytes");
           return engine.commit(request.getNamespace(), ids, request.getAttemptToken(),
-              request.getResultsList().stream().map(ByteString::toByteArray).toList());
+              request.getResultsList().stream().map(ByteString::toByteArray).toList(),
+              GrpcCaller.current());
         },
         results -> CommitResponse.newBuilder().addAllStatuses(statuses(Rpc.COMMIT, results)).build());
   }
@@ -145,7 +146,8 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
         () -> {
           validator.validate(request.getNamespace(), ids);
           validator.validateToken(request.getAttemptToken(), true, "to release a lease");
-          return engine.release(request.getNamespace(), ids, request.getAttemptToken());
+          return engine.release(
+              request.getNamespace(), ids, request.getAttemptToken(), GrpcCaller.current());
         },
         results -> ReleaseResponse.newBuilder().addAllStatuses(statuses(Rpc.RELEASE, results)).build());
   }
@@ -160,7 +162,8 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
           validator.validateToken(request.getAttemptToken(), true, "to extend a lease");
           long lease = validator.validateLease(request.getLeaseDuration().getSeconds(),
               request.getLeaseDuration().getNanos(), true);
-          return engine.extendLease(request.getNamespace(), ids, request.getAttemptToken(), lease);
+          return engine.extendLease(
+              request.getNamespace(), ids, request.getAttemptToken(), lease, GrpcCaller.current());
         },
         results -> {
           ExtendLeaseResponse.Builder reply = ExtendLeaseResponse.newBuilder()
@@ -202,7 +205,7 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
     serve(Rpc.CHECK, ids.size(), observer,
         () -> {
           validator.validate(request.getNamespace(), ids);
-          return engine.check(request.getNamespace(), ids);
+          return engine.check(request.getNamespace(), ids, GrpcCaller.current());
         },
         results -> {
           countVerdicts(Rpc.CHECK, results);
@@ -220,7 +223,7 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
     serve(Rpc.FORGET, ids.size(), observer,
         () -> {
           validator.validate(request.getNamespace(), ids);
-          return engine.forget(request.getNamespace(), ids);
+          return engine.forget(request.getNamespace(), ids, GrpcCaller.current());
         },
         results -> {
           ForgetResponse.Builder reply = ForgetResponse.newBuilder();
