@@ -29,6 +29,9 @@ public final class Main {
                            run an embedded ZooKeeper and N clustered nodes (data in data/dev-cluster)
         admin status [--zk HOST:PORT] [--cluster NAME]
                            the cluster's nodes, their health, the controller and the shard map
+        admin accept-data-loss --shard N [--zk HOST:PORT] [--cluster NAME]
+                           a shard LOST on its owner (its store was replaced by an empty one):
+                           serve it from the empty store; its acknowledged ids may be NEW again
 
       Call a node (--target HOST:PORT, default $DEDUPE_TARGET or localhost:50051):
         insert [--token T] [--lease SECONDS] [--fingerprint TEXT] NAMESPACE ID...

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -71,6 +72,8 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   private CuratorCache assignmentCache;
   private CuratorCache nodesCache;
   private volatile View view;
+  /** Shards already logged as lost here; event thread only. */
+  private final Set<Integer> reportedLost = new java.util.HashSet<>();
   /** How many times the node fenced itself after having served; for metrics and tests. */
   private final AtomicLong fences = new AtomicLong();
 
@@ -137,7 +140,11 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     assignmentCache.listenable().addListener((type, oldData, data) -> scheduleRefresh());
     assignmentCache.start();
     nodesCache = CuratorCache.build(zk, paths.nodes());
-    nodesCache.listenable().addListener((type, oldData, data) -> scheduleRefresh());
+    nodesCache.listenable().addListener((type, oldData, data) -> {
+      scheduleRefresh();
+      // A node published its stores, or came or went: the controller may record stores.
+      controller.nodesChanged();
+    });
     nodesCache.start();
     scheduleRefresh();
     log.info("node {} joined cluster {} at {}", nodeId, config.name(), config.zk());
@@ -190,6 +197,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
           }
         }
         shards.open(mine);
+        publishStores(assignment.get());
       }
       View before = view;
       view = new View(assignment.orElse(null), addresses);
@@ -213,16 +221,32 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   private Map<String, String> readAddresses() throws Exception {
     Map<String, String> addresses = new HashMap<>();
     for (String id : ClusterState.liveNodes(zk, paths)) {
-      try {
-        byte[] data = zk.getData().forPath(paths.node(id));
-        JsonObject info = Json.createReader(new StringReader(new String(data, StandardCharsets.UTF_8)))
-            .readObject();
-        addresses.put(id, info.getString("grpc"));
-      } catch (KeeperException.NoNodeException gone) {
-        // It left between the listing and the read.
-      }
+      ClusterState.readRegistration(zk, paths, id).ifPresent(r -> addresses.put(id, r.grpc()));
     }
     return addresses;
+  }
+
+  /**
+   * Tells the cluster which stores this node has open, and logs each owned shard whose store
+   * is not the one the assignment recorded: its data is missing here.
+   */
+  private void publishStores(ShardAssignment assignment) throws Exception {
+    Map<Integer, String> open = new TreeMap<>();
+    for (int s : assignment.ownedBy(nodeId)) {
+      String store = shards.storeId(s);
+      if (!store.isEmpty()) {
+        open.put(s, store);
+      }
+      ShardAssignment.Entry entry = assignment.shard(s);
+      if (entry.storeRecorded() && !store.isEmpty() && !entry.storeId().equals(store)
+          && reportedLost.add(s)) {
+        log.error("node {}: shard {} is LOST here: the cluster recorded store {} for it, but this"
+            + " node has store {} (created empty: its data directory was lost or replaced)."
+            + " Not serving it. Restore the data, or accept the loss with 'bin/dedupe admin"
+            + " accept-data-loss --shard {}'", nodeId, s, entry.storeId(), store, s);
+      }
+    }
+    membership.publishStores(open);
   }
 
   @Override
@@ -252,6 +276,15 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     if (writer == null) {
       return new ShardRoute.NotHere(new Unhandled(
           "shard " + shard + " is opening on node " + nodeId, owner));
+    }
+    if (!entry.storeRecorded()) {
+      return new ShardRoute.NotHere(new Unhandled("shard " + shard + " on node " + nodeId
+          + " waits for the controller to record its store", owner));
+    }
+    if (!entry.storeId().equals(writer.storeId())) {
+      return new ShardRoute.NotHere(new Unhandled("shard " + shard + "'s data is missing on node "
+          + nodeId + " (its store was replaced by an empty one); it serves nothing until the"
+          + " data is back or an admin accepts the loss", owner));
     }
     return new ShardRoute.Local(writer);
   }
@@ -302,7 +335,9 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     if (!fence.mayServe() || v == null || v.assignment() == null) {
       return false;
     }
-    return v.assignment().ownedBy(nodeId).stream().allMatch(shards::isOpen) && shards.isHealthy();
+    return v.assignment().ownedBy(nodeId).stream().allMatch(s ->
+        shards.isOpen(s) && v.assignment().shard(s).storeId().equals(shards.storeId(s)))
+        && shards.isHealthy();
   }
 
   /**

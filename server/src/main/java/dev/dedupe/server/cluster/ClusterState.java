@@ -26,6 +26,16 @@ public final class ClusterState {
     }
   }
 
+  /** A registered node's registration, or empty if it is not registered now. */
+  public static Optional<NodeRegistration> readRegistration(
+      CuratorFramework zk, ClusterPaths paths, String nodeId) throws Exception {
+    try {
+      return Optional.of(NodeRegistration.fromJson(zk.getData().forPath(paths.node(nodeId))));
+    } catch (KeeperException.NoNodeException gone) {
+      return Optional.empty();
+    }
+  }
+
   /** Ids of the nodes registered now. */
   public static List<String> liveNodes(CuratorFramework zk, ClusterPaths paths) throws Exception {
     try {

@@ -94,6 +94,7 @@ public final class Controller implements AutoCloseable {
       log.info("node {}: elected controller at epoch {}", nodeId, myEpoch);
       ClusterState.ensureConfig(zk, paths, shardCount);
       assignIfFirstFormed(myEpoch);
+      recordStores();
     } catch (NotControllerException e) {
       log.info("node {}: {}", nodeId, e.getMessage());
     } catch (Exception e) {
@@ -128,6 +129,79 @@ public final class Controller implements AutoCloseable {
           nodeId, initialNodes, live.size());
       TimeUnit.MILLISECONDS.sleep(200);
     }
+  }
+
+  /**
+   * A node's registration changed (it came, went, or published its open stores): if this node
+   * is the controller, record the stores of shards that have none recorded yet.
+   */
+  public void nodesChanged() {
+    if (latch.hasLeadership()) {
+      events.execute(this::recordStores);
+    }
+  }
+
+  /**
+   * Records, for each shard whose store is not recorded yet, the store its owner has opened
+   * (from the owner's registration). A recorded store is never replaced here: an owner that
+   * shows another store for a shard lost its data, and only an admin's explicit acceptance
+   * ({@link DataLossAcceptance}) may record the new one. Controller thread only.
+   */
+  private void recordStores() {
+    long myEpoch = epoch.get();
+    if (myEpoch < 0 || !latch.hasLeadership()) {
+      return;
+    }
+    try {
+      Stat stat = new Stat();
+      Optional<ShardAssignment> read;
+      try {
+        read = ShardAssignment.fromJson(
+            zk.getData().storingStatIn(stat).forPath(paths.assignment()));
+      } catch (KeeperException.NoNodeException notFormed) {
+        return;
+      }
+      if (read.isEmpty()) {
+        return;
+      }
+      ShardAssignment next = read.get();
+      List<Integer> recorded = new java.util.ArrayList<>();
+      for (ShardAssignment.Entry entry : read.get().shards()) {
+        if (entry.storeRecorded()) {
+          continue;
+        }
+        String store = ClusterState.readRegistration(zk, paths, entry.owner())
+            .map(r -> r.stores().get(entry.shard())).orElse(null);
+        if (store != null) {
+          next = next.withStore(entry.shard(), store);
+          recorded.add(entry.shard());
+        }
+      }
+      if (!recorded.isEmpty()) {
+        writeFenced(next, stat.getVersion(), myEpoch);
+        log.info("node {}: recorded the owners' stores of shards {}", nodeId, recorded);
+      }
+    } catch (NotControllerException e) {
+      // Either deposed, or the assignment changed between the read and the write: if still
+      // the controller at this epoch, read again.
+      if (latch.hasLeadership() && epoch.get() == myEpoch) {
+        retryLater(this::recordStores);
+      }
+    } catch (Exception e) {
+      log.warn("node {}: cannot record shard stores ({}); will retry", nodeId, e.toString());
+      retryLater(this::recordStores);
+    }
+  }
+
+  private void retryLater(Runnable task) {
+    events.execute(() -> {
+      try {
+        TimeUnit.MILLISECONDS.sleep(200);
+        task.run();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
   }
 
   /**

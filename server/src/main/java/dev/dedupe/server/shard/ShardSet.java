@@ -136,6 +136,12 @@ public final class ShardSet implements AutoCloseable {
     return writers.get(shard);
   }
 
+  /** The identity of an open shard's store, or "" if the shard is not open here. */
+  public String storeId(int shard) {
+    ShardWriter w = writers.get(shard);
+    return w == null ? "" : w.storeId();
+  }
+
   /** Whether the shard is open here. */
   public boolean isOpen(int shard) {
     return writers.get(shard) != null;

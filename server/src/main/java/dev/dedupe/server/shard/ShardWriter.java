@@ -110,6 +110,11 @@ public final class ShardWriter implements AutoCloseable {
     return store.shardId();
   }
 
+  /** The identity of the store this writer owns (see {@link ShardStore#storeId}). */
+  public String storeId() {
+    return store.storeId();
+  }
+
   public void start() {
     if (!state.compareAndSet(State.CREATED, State.RUNNING)) {
       throw new IllegalStateException("shard " + shardId() + " writer is " + state.get());

@@ -77,6 +77,11 @@ final class ClusterFixture implements AutoCloseable {
     node.close();
   }
 
+  /** The data directory of node {@code i}, to damage in tests. */
+  Path dataDir(int i) {
+    return root.resolve("node-" + i);
+  }
+
   DedupeNode node(int i) {
     return nodes[i];
   }
