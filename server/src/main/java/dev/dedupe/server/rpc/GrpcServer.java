@@ -22,9 +22,11 @@ public final class GrpcServer implements AutoCloseable {
   private static final String SERVICE_NAME = DedupeServiceGrpc.SERVICE_NAME;
 
   private final Server server;
+  private final DedupeGrpcService service;
   private final HealthStatusManager health = new HealthStatusManager();
 
   public GrpcServer(ServerBuilder<?> builder, DedupeGrpcService service, int maxRequestBytes) {
+    this.service = service;
     this.server = builder
         .addService(MalformedRequestGuard.guard(service.bindService()))
         .addService(health.getHealthService())
@@ -55,10 +57,15 @@ public final class GrpcServer implements AutoCloseable {
     health.setStatus(SERVICE_NAME, status);
   }
 
-  /** Stops taking calls, lets calls in flight finish (up to the grace period), then closes. */
+  /**
+   * Stops taking calls, ends the shard-map watches, lets calls in flight finish (up to the
+   * grace period), then closes. Watches are ended rather than waited for: they never finish
+   * by themselves, and the client re-opens its watch on another node.
+   */
   public void shutdown(long graceMillis) {
     health.enterTerminalState();
     server.shutdown();
+    service.endWatches();
     try {
       if (!server.awaitTermination(graceMillis, TimeUnit.MILLISECONDS)) {
         server.shutdownNow();
