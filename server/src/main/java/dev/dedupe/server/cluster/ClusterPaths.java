@@ -9,7 +9,8 @@ package dev.dedupe.server.cluster;
  *   nodes/&lt;node-id&gt;        ephemeral   {"grpc":"host:port","ops":"host:port"}
  *   controller/latch       Curator LeaderLatch participants
  *   controller/epoch       persistent  its znode version is the controller epoch: every new
- *                                      controller bumps it, every assignment write checks it
+ *                                      controller bumps it (checking its own latch znode in the
+ *                                      same transaction), every assignment write checks it
  *   assignment             persistent  {"shards":[{"shard":0,"owner":"node-a","epoch":1},...]}
  * </pre>
  */
