@@ -86,7 +86,9 @@ public final class Controller implements AutoCloseable {
     latch.addListener(new LeaderLatchListener() {
       @Override
       public void isLeader() {
-        events.execute(Controller.this::onElected);
+        // Already on the events thread (the listener's executor); no second hop, which could
+        // be refused by an executor that close() has just shut down.
+        onElected();
       }
 
       @Override
