@@ -1,4 +1,4 @@
-package dev.dedupe.bench;
+package dev.dedupe.microbench;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.dedupe.v1.CheckAndInsertRequest;

@@ -1,4 +1,4 @@
-package dev.dedupe.bench;
+package dev.dedupe.microbench;
 
 import dev.dedupe.server.config.Durability;
 import dev.dedupe.server.config.StorageConfig;

@@ -1,4 +1,4 @@
-package dev.dedupe.bench;
+package dev.dedupe.microbench;
 
 import dev.dedupe.contract.ShardHash;
 import java.nio.charset.StandardCharsets;
