@@ -1,4 +1,4 @@
-package dev.dedupe.server.bench;
+package dev.dedupe.loadbench;
 
 import java.io.File;
 import java.io.IOException;

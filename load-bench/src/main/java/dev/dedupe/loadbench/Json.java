@@ -1,4 +1,4 @@
-package dev.dedupe.server.bench;
+package dev.dedupe.loadbench;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;

@@ -1,4 +1,4 @@
-package dev.dedupe.server.bench;
+package dev.dedupe.loadbench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

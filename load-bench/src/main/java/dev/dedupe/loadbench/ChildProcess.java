@@ -1,4 +1,4 @@
-package dev.dedupe.server.bench;
+package dev.dedupe.loadbench;
 
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;

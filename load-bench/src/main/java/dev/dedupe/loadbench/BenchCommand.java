@@ -1,4 +1,4 @@
-package dev.dedupe.server.bench;
+package dev.dedupe.loadbench;
 
 import dev.dedupe.v1.GetNamespaceStatsResponse;
 import java.io.IOException;

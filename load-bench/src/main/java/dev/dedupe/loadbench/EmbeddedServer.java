@@ -1,4 +1,4 @@
-package dev.dedupe.server.bench;
+package dev.dedupe.loadbench;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -17,12 +17,24 @@ import java.util.stream.Stream;
 /**
  * A dedupe node that the benchmark starts for itself, as a child process (so that its resident
  * memory is its own, not the benchmark client's), on 127.0.0.1 and free ports, with the same
- * JVM and class path as the benchmark and the launcher's heap settings unless told otherwise.
+ * JVM as the benchmark, the server's class path and the launcher's heap settings unless told
+ * otherwise.
  */
 final class EmbeddedServer implements AutoCloseable {
 
   /** How long a node may take to open its shards and report ready. */
   private static final Duration START_LIMIT = Duration.ofMinutes(5);
+
+  /**
+   * The system property that holds the server's class path; bin/dedupe sets it. The node is
+   * started by class name ({@link #SERVER_MAIN}), so this module needs no dependency on the
+   * server. Without the property, this JVM's own class path is used, which must then hold the
+   * server.
+   */
+  static final String SERVER_CLASSPATH_PROPERTY = "dedupe.server.classpath";
+
+  /** {@code bin/dedupe}'s commands in the server; the node runs as {@code ... Main server}. */
+  static final String SERVER_MAIN = "dev.dedupe.server.cli.Main";
 
   private final Process process;
   private final Path dataDir;
@@ -59,8 +71,9 @@ final class EmbeddedServer implements AutoCloseable {
     if (home != null) {
       command.add("-Ddedupe.home=" + home);
     }
-    command.addAll(List.of("-cp", System.getProperty("java.class.path"),
-        "dev.dedupe.server.cli.Main", "server",
+    String classPath = System.getProperty(SERVER_CLASSPATH_PROPERTY,
+        System.getProperty("java.class.path"));
+    command.addAll(List.of("-cp", classPath, SERVER_MAIN, "server",
         "--grpc-port", Integer.toString(grpcPort), "--ops-port", Integer.toString(opsPort),
         "--data-dir", dataDir.toString(),
         "--set", "grpc.host=127.0.0.1", "--set", "ops.host=127.0.0.1",
