@@ -44,7 +44,7 @@ public final class Main {
         stats NAMESPACE          GetNamespaceStats: keys, bytes, window in force
         (an ID of - reads ids from standard input, one per line)
 
-      Measure:
+      Measure (the load-bench module; bin/dedupe runs dev.dedupe.loadbench.Main for it):
         bench [OPTIONS]          drive a node with batched CheckAndInsert: ids/s, latency
                                  p50/p99/p99.9, memory and disk per key, at each --preload
                                  size, optionally --vs-redis; 'bench --help' lists the options
@@ -87,13 +87,11 @@ public final class Main {
       case "admin" -> AdminCommands.run(rest, out);
       case "insert", "check-and-insert", "check", "commit", "release", "forget", "stats" ->
           ClientCommands.run(command, rest, out, err);
-      case "bench" -> {
-        try {
-          yield dev.dedupe.server.bench.BenchCommand.run(rest, out, err);
-        } catch (dev.dedupe.server.bench.BenchCommand.UsageError e) {
-          throw new UsageException(e.getMessage());
-        }
-      }
+      // The load benchmark is its own module (load-bench/), a client of the API that the server
+      // does not depend on; bin/dedupe starts it instead of this class.
+      case "bench" -> throw new UsageException(
+          "'bench' runs from the load-bench module: use 'bin/dedupe bench', or run"
+              + " dev.dedupe.loadbench.Main on load-bench's class path");
       case "help", "-h", "--help" -> {
         out.print(USAGE);
         yield 0;
