@@ -3,7 +3,6 @@ package dev.dedupe.server.cli;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.List;
 import org.slf4j.bridge.SLF4JBridgeHandler;
 import picocli.CommandLine;
@@ -42,7 +41,11 @@ public final class Main {
   /** Runs one command line; returns the exit code. */
   static int run(String[] args, PrintStream out, PrintStream err) {
     if (args.length > 0 && args[0].equals("bench")) {
-      return runBench(Arrays.asList(args).subList(1, args.length), out, err);
+      // The load benchmark is its own module (load-bench/), a client of the API that the
+      // server must not depend on; bin/dedupe runs it from that module's class path.
+      err.println("dedupe: 'bench' runs from the load-bench module: use 'bin/dedupe bench', or"
+          + " run dev.dedupe.loadbench.Main on load-bench's class path");
+      return USAGE;
     }
     return commandLine(out, err).execute(args);
   }
@@ -65,18 +68,5 @@ public final class Main {
       return e instanceof CommandLine.ParameterException ? USAGE : FAILED;
     });
     return cli;
-  }
-
-  private static int runBench(List<String> args, PrintStream out, PrintStream err) {
-    try {
-      return dev.dedupe.server.bench.BenchCommand.run(args, out, err);
-    } catch (dev.dedupe.server.bench.BenchCommand.UsageError e) {
-      err.println("dedupe: " + e.getMessage());
-      err.println("Run 'bin/dedupe bench --help' for usage.");
-      return USAGE;
-    } catch (RuntimeException e) {
-      err.println("dedupe: " + Failures.describe(e));
-      return FAILED;
-    }
   }
 }
