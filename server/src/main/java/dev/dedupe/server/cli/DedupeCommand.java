@@ -43,12 +43,17 @@ final class DedupeCommand implements Runnable {
     throw new picocli.CommandLine.ParameterException(spec.commandLine(), "no command given");
   }
 
-  /** The version in the jar's manifest, or "development" when run from classes. */
+  /** The version the build wrote into version.properties. */
   static final class Version implements IVersionProvider {
     @Override
-    public String[] getVersion() {
-      String v = DedupeCommand.class.getPackage().getImplementationVersion();
-      return new String[] {"dedupe " + (v == null ? "(development build)" : v)};
+    public String[] getVersion() throws java.io.IOException {
+      java.util.Properties p = new java.util.Properties();
+      try (var in = DedupeCommand.class.getResourceAsStream("version.properties")) {
+        if (in != null) {
+          p.load(in);
+        }
+      }
+      return new String[] {"dedupe " + p.getProperty("version", "(version unknown)")};
     }
   }
 }
