@@ -2,11 +2,11 @@ package dev.dedupe.server.cli;
 
 import dev.dedupe.server.cluster.ClusterException;
 import dev.dedupe.server.cluster.ClusterPaths;
+import dev.dedupe.server.cluster.ClusterState;
 import dev.dedupe.server.cluster.DataLossAcceptance;
 import dev.dedupe.server.cluster.NodeRegistration;
-import dev.dedupe.server.cluster.ClusterState;
 import dev.dedupe.server.cluster.ShardAssignment;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -18,70 +18,106 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.retry.RetryOneTime;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code bin/dedupe admin ...}: a view of a cluster straight from ZooKeeper ({@code status}),
  * and the explicit decision to accept a shard's lost data ({@code accept-data-loss}).
  */
-final class AdminCommands {
+@Command(name = "admin", mixinStandardHelpOptions = true,
+    description = "Look at and administer a cluster, through its ZooKeeper.",
+    subcommands = {AdminCommand.Status.class, AdminCommand.AcceptDataLoss.class})
+final class AdminCommand {
 
-  private AdminCommands() {}
+  /** How long an admin command waits for ZooKeeper before it gives up. */
+  private static final Duration CONNECT_WAIT = Duration.ofSeconds(5);
 
-  static int run(List<String> args, PrintStream out) {
-    if (args.isEmpty() || !List.of("status", "accept-data-loss").contains(args.get(0))) {
-      throw new Main.UsageException("admin takes 'status' or 'accept-data-loss --shard N'");
-    }
-    String command = args.get(0);
-    String zkAddress = System.getenv().getOrDefault("DEDUPE_CLUSTER_ZK", "127.0.0.1:2181");
-    String cluster = System.getenv().getOrDefault("DEDUPE_CLUSTER_NAME", "dev");
-    Integer shard = null;
-    for (int i = 1; i < args.size(); i++) {
-      String value = i + 1 < args.size() ? args.get(i + 1) : null;
-      switch (args.get(i)) {
-        case "--zk" -> zkAddress = Main.need("--zk", value);
-        case "--cluster" -> cluster = Main.need("--cluster", value);
-        case "--shard" -> {
-          try {
-            shard = Integer.parseInt(Main.need("--shard", value));
-          } catch (NumberFormatException e) {
-            throw new Main.UsageException("--shard takes a shard number, was '" + value + "'");
-          }
+  /** Where the cluster is: the same names and defaults as a node's cluster settings. */
+  static final class ClusterOptions {
+    @Option(names = "--zk", paramLabel = "HOST:PORT[,...]",
+        defaultValue = "${env:DEDUPE_CLUSTER_ZK:-127.0.0.1:2181}",
+        description = "The cluster's ZooKeeper (default: $DEDUPE_CLUSTER_ZK or ${DEFAULT-VALUE}).")
+    String zk;
+
+    @Option(names = "--cluster", paramLabel = "NAME",
+        // cluster.name's default, as a constant the annotation can hold; CliTest checks it.
+        defaultValue = "${env:DEDUPE_CLUSTER_NAME:-dedupe}",
+        description = "The cluster's name, cluster.name (default: $DEDUPE_CLUSTER_NAME or"
+            + " ${DEFAULT-VALUE}).")
+    String cluster;
+
+    /** Connects, failing within {@link #CONNECT_WAIT} with one line if ZooKeeper is not there. */
+    CuratorFramework connect() {
+      CuratorFramework zookeeper = CuratorFrameworkFactory.newClient(zk,
+          10_000, (int) CONNECT_WAIT.toMillis(), new RetryOneTime(500));
+      zookeeper.start();
+      try {
+        if (!zookeeper.blockUntilConnected((int) CONNECT_WAIT.toSeconds(), TimeUnit.SECONDS)) {
+          zookeeper.close();
+          throw new Failures.CommandFailure("cannot reach ZooKeeper at " + zk + " within "
+              + CONNECT_WAIT.toSeconds() + " s (is it running? 'bin/dedupe dev --nodes 3'"
+              + " starts one on 127.0.0.1:2181)");
         }
-        default -> throw new Main.UsageException("unknown flag '" + args.get(i) + "'");
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        zookeeper.close();
+        throw new Failures.CommandFailure("interrupted while connecting to ZooKeeper");
       }
-      i++;
+      return zookeeper;
     }
-    if (command.equals("accept-data-loss") && shard == null) {
-      throw new Main.UsageException("accept-data-loss needs --shard N");
+
+    ClusterPaths paths() {
+      return ClusterPaths.forCluster(cluster);
     }
-    ClusterPaths paths = ClusterPaths.forCluster(cluster);
-    try (CuratorFramework zk = CuratorFrameworkFactory.newClient(zkAddress, 10_000, 5_000,
-        new RetryOneTime(500))) {
-      zk.start();
-      if (!zk.blockUntilConnected(10, TimeUnit.SECONDS)) {
-        throw new IllegalStateException("cannot reach ZooKeeper at " + zkAddress);
-      }
-      if (command.equals("accept-data-loss")) {
-        out.println(DataLossAcceptance.accept(zk, paths, shard));
-      } else {
-        status(zk, paths, cluster, zkAddress, out);
+  }
+
+  @Command(name = "status", mixinStandardHelpOptions = true,
+      description = "The controller, each node with its health and shards, and the shard map.")
+  static final class Status implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin ClusterOptions where;
+
+    @Override
+    public Integer call() throws Exception {
+      try (CuratorFramework zk = where.connect()) {
+        status(zk, where.paths(), where.cluster, where.zk, spec.commandLine().getOut());
       }
       return 0;
-    } catch (ClusterException e) {
-      throw new IllegalStateException(e.getMessage(), e);
-    } catch (IllegalStateException e) {
-      throw e;
-    } catch (Exception e) {
-      throw new IllegalStateException("reading cluster " + cluster + " at " + zkAddress + ": " + e, e);
+    }
+  }
+
+  @Command(name = "accept-data-loss", mixinStandardHelpOptions = true,
+      description = {"A shard LOST on its owner (its store was replaced by an empty one): serve",
+          "it from the empty store. Ids acknowledged before the loss may be NEW again."})
+  static final class AcceptDataLoss implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin ClusterOptions where;
+
+    @Option(names = "--shard", paramLabel = "N", required = true, description = "The shard.")
+    int shard;
+
+    @Override
+    public Integer call() throws Exception {
+      try (CuratorFramework zk = where.connect()) {
+        spec.commandLine().getOut().println(DataLossAcceptance.accept(zk, where.paths(), shard));
+      } catch (ClusterException e) {
+        throw new Failures.CommandFailure(e.getMessage(), e);
+      }
+      return 0;
     }
   }
 
   private static void status(CuratorFramework zk, ClusterPaths paths, String cluster,
-      String zkAddress, PrintStream out) throws Exception {
+      String zkAddress, PrintWriter out) throws Exception {
     out.println("cluster " + cluster + " at " + zkAddress);
     if (zk.checkExists().forPath(paths.root()) == null) {
       out.println("  no such cluster (nothing under " + paths.root() + ")");
