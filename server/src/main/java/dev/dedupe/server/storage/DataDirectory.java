@@ -1,5 +1,6 @@
 package dev.dedupe.server.storage;
 
+import dev.dedupe.contract.ShardHash;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.Reader;
@@ -22,8 +23,6 @@ import java.util.Properties;
 public final class DataDirectory {
 
   static final String FORMAT_FILE = "dedupe.properties";
-  /** The shard hash this format uses; clients check it before routing by themselves. */
-  public static final String HASH_NAME = "murmur3_x64_128-v1";
   static final String FORMAT_VERSION = "1";
 
   static final String LOCK_FILE = "dedupe.lock";
@@ -62,10 +61,10 @@ public final class DataDirectory {
       }
       String format = props.getProperty("format");
       String hash = props.getProperty("hash");
-      if (!FORMAT_VERSION.equals(format) || !HASH_NAME.equals(hash)) {
+      if (!FORMAT_VERSION.equals(format) || !ShardHash.NAME.equals(hash)) {
         throw new IllegalStateException(
             "data directory " + root + " has format " + format + " and hash " + hash
-                + "; this version reads format " + FORMAT_VERSION + " with hash " + HASH_NAME);
+                + "; this version reads format " + FORMAT_VERSION + " with hash " + ShardHash.NAME);
       }
       int shards = Integer.parseInt(props.getProperty("shards"));
       if (shards != configuredShards) {
@@ -170,7 +169,7 @@ public final class DataDirectory {
     Properties props = new Properties();
     props.setProperty("node-id", nodeId);
     props.setProperty("format", FORMAT_VERSION);
-    props.setProperty("hash", HASH_NAME);
+    props.setProperty("hash", ShardHash.NAME);
     props.setProperty("shards", Integer.toString(shards));
     props.setProperty("created", Instant.now().toString());
     Path tmp = formatFile.resolveSibling(FORMAT_FILE + ".tmp");
