@@ -1,9 +1,9 @@
 package dev.dedupe.server.cli;
 
 import com.google.protobuf.Timestamp;
+import com.google.protobuf.util.Timestamps;
 import dev.dedupe.v1.IdResult;
 import dev.dedupe.v1.IdStatus;
-import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Mixin;
@@ -65,6 +65,6 @@ abstract class IdCommand implements Callable<Integer> {
   }
 
   static String instant(Timestamp t) {
-    return Instant.ofEpochSecond(t.getSeconds(), t.getNanos()).toString();
+    return Timestamps.toString(t);
   }
 }

@@ -32,7 +32,7 @@ final class InsertCommand extends IdCommand {
       CheckAndInsertRequest.Builder request = CheckAndInsertRequest.newBuilder()
           .setNamespace(namespace).addAllMessageIds(part).setAttemptToken(token);
       if (leaseSeconds != null) {
-        request.setLeaseDuration(com.google.protobuf.Duration.newBuilder().setSeconds(leaseSeconds));
+        request.setLeaseDuration(com.google.protobuf.util.Durations.fromSeconds(leaseSeconds));
       }
       if (fingerprint != null) {
         request.setFingerprint(ByteString.copyFromUtf8(fingerprint));

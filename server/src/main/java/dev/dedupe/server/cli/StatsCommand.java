@@ -56,6 +56,6 @@ final class StatsCommand implements Callable<Integer> {
   }
 
   private static Duration duration(com.google.protobuf.Duration d) {
-    return Duration.ofSeconds(d.getSeconds(), d.getNanos());
+    return Duration.ofNanos(com.google.protobuf.util.Durations.toNanos(d));
   }
 }

@@ -1,6 +1,8 @@
 package dev.dedupe.server.rpc;
 
 import com.google.protobuf.Timestamp;
+import com.google.protobuf.util.Durations;
+import com.google.protobuf.util.Timestamps;
 import dev.dedupe.server.core.DedupeEngine;
 import dev.dedupe.server.core.IdResult;
 import dev.dedupe.server.core.InsertOptions;
@@ -373,16 +375,10 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
   }
 
   private static Timestamp timestamp(long millis) {
-    return Timestamp.newBuilder()
-        .setSeconds(Math.floorDiv(millis, 1000))
-        .setNanos((int) Math.floorMod(millis, 1000) * 1_000_000)
-        .build();
+    return Timestamps.fromMillis(millis);
   }
 
   private static com.google.protobuf.Duration duration(Duration d) {
-    return com.google.protobuf.Duration.newBuilder()
-        .setSeconds(d.getSeconds())
-        .setNanos(d.getNano())
-        .build();
+    return Durations.fromNanos(d.toNanos());
   }
 }
