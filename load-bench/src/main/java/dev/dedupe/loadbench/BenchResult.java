@@ -22,7 +22,11 @@ public record BenchResult(
     Map<String, String> environment, Map<String, String> settings, List<Step> steps,
     List<String> notes) {
 
-  /** The format of this record in the file; bump it when a field changes meaning. */
+  /**
+   * The format of this record in the file (its {@code format} field; files without one, written
+   * before it, are format 1); bump it when a field changes meaning. A file of a newer format
+   * is refused rather than misread.
+   */
   public static final int FORMAT = 1;
 
   /**
@@ -157,15 +161,21 @@ public record BenchResult(
       if (parent != null) {
         Files.createDirectories(parent);
       }
-      Files.writeString(file, Json.write(this), StandardCharsets.UTF_8);
+      Files.writeString(file, ResultJson.write(this), StandardCharsets.UTF_8);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the result file " + file, e);
     }
   }
 
+  /**
+   * Reads a result file, this version's or an older one.
+   *
+   * @throws UncheckedIOException if the file cannot be read
+   * @throws IllegalArgumentException if it is not a result file this version reads
+   */
   public static BenchResult readFrom(Path file) {
     try {
-      return Json.read(Files.readString(file, StandardCharsets.UTF_8), BenchResult.class);
+      return ResultJson.read(Files.readString(file, StandardCharsets.UTF_8), file.toString());
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the result file " + file, e);
     }

@@ -1,11 +1,14 @@
 package dev.dedupe.loadbench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -13,6 +16,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Stream;
 import javax.xml.parsers.DocumentBuilderFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -66,6 +70,71 @@ class BenchPiecesTest {
     assertEquals(result, back);
     assertEquals(2.0, back.steps().get(0).ratio(), 1e-9);
     assertEquals(-1, back.steps().get(1).ratio(), "a step without Redis has no ratio");
+  }
+
+  @Test
+  void resultFileCarriesItsFormatAndRefusesANewerOne(@TempDir Path dir) throws Exception {
+    String json = ResultJson.write(sampleResult());
+    assertTrue(json.contains("\"format\": " + BenchResult.FORMAT), json);
+    Path newer = dir.resolve("newer.json");
+    Files.writeString(newer, json.replace("\"format\": " + BenchResult.FORMAT,
+        "\"format\": " + (BenchResult.FORMAT + 1)));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> BenchResult.readFrom(newer));
+    assertTrue(e.getMessage().contains("format " + (BenchResult.FORMAT + 1)), e.getMessage());
+    Path lacking = dir.resolve("lacking.json");
+    Files.writeString(lacking, json.replaceFirst("\"p99Millis\": [^,]+,", ""));
+    e = assertThrows(IllegalArgumentException.class, () -> BenchResult.readFrom(lacking));
+    assertTrue(e.getMessage().contains("'p99Millis'"), e.getMessage());
+  }
+
+  /** The result files that docs/benchmarks.md cites were written by the Gson-based writer. */
+  @Test
+  void theCommittedResultFilesStillLoad() throws Exception {
+    Path docs = Path.of("").toAbsolutePath().getParent().resolve("docs");
+    List<Path> files;
+    try (Stream<Path> listing = Files.list(docs)) {
+      files = listing.filter(f -> f.getFileName().toString().endsWith(".json")).sorted().toList();
+    }
+    assertTrue(files.size() >= 3, "result files in " + docs + ": " + files);
+    for (Path file : files) {
+      BenchResult result = BenchResult.readFrom(file);
+      assertFalse(result.steps().isEmpty(), file.toString());
+      assertEquals("2", result.environment().get("cpus"), file.toString());
+      assertEquals("dedupe", result.steps().get(0).dedupe().system(), file.toString());
+      assertEquals(result, BenchResult.readFrom(write(dir(file), result)), "round trip of " + file);
+    }
+
+    BenchResult r100 = BenchResult.readFrom(docs.resolve("bench-100m-vs-redis.json"));
+    BenchResult.Step step = r100.steps().get(0);
+    assertEquals(100_000_000L, step.targetKeys());
+    assertEquals(4362, step.dedupe().requests());
+    assertEquals(218054.77933104456, step.dedupe().idsPerSecond());
+    assertEquals(16.431, step.dedupe().p50Millis());
+    assertEquals("redis", step.redis().system());
+    assertEquals(1.561, step.redis().p50Millis());
+    assertEquals(2301722271L, step.server().diskBytes());
+    assertEquals("appendonly=yes appendfsync=everysec", r100.environment().get("redis_persistence"));
+    assertEquals("risk-power-loss", r100.settings().get("preload_durability"));
+    assertTrue(step.redisFigures().persistence().contains("appendonly"));
+
+    BenchResult single = BenchResult.readFrom(docs.resolve("bench-single-id.json"));
+    assertNull(single.steps().get(0).redis());
+    assertNull(single.steps().get(0).redisFigures());
+    assertEquals(1, single.steps().get(0).dedupe().batch());
+    assertEquals(3, BenchResult.readFrom(docs.resolve("bench-growth.json")).steps().size());
+  }
+
+  @TempDir Path scratch;
+
+  private Path dir(Path file) {
+    return scratch.resolve(file.getFileName().toString().replace(".json", ""));
+  }
+
+  private static Path write(Path dir, BenchResult result) {
+    Path file = dir.resolve("result.json");
+    result.writeTo(file);
+    return file;
   }
 
   @Test
