@@ -48,29 +48,11 @@ public final class BenchCommand {
     this.out = out;
   }
 
-  /** Wrong options on the command line; the message holds the usage. */
-  public static final class UsageError extends IllegalArgumentException {
-    UsageError(String message) {
-      super(message);
-    }
-  }
-
   /**
-   * Runs the command; returns the exit code.
-   *
-   * @throws UsageError for bad options
+   * Runs the command with checked options; returns the exit code. Failures are exceptions,
+   * which {@link Main} prints as one line.
    */
-  public static int run(List<String> args, PrintStream out, PrintStream err) {
-    BenchOptions options;
-    try {
-      options = BenchOptions.parse(args);
-    } catch (BenchOptions.BadOption e) {
-      if (e.getMessage().equals("help")) {
-        out.print(BenchOptions.USAGE);
-        return 0;
-      }
-      throw new UsageError(e.getMessage() + "\n" + BenchOptions.USAGE);
-    }
+  static int run(BenchOptions options, PrintStream out, PrintStream err) {
     if (!options.chartsFrom().isEmpty()) {
       return drawCharts(options, out);
     }
@@ -83,7 +65,7 @@ public final class BenchCommand {
       return 0;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      err.println("bench: interrupted");
+      err.println("dedupe: interrupted");
       return 1;
     } finally {
       command.cleanUp();

@@ -1,16 +1,29 @@
 package dev.dedupe.loadbench;
 
-import java.io.UncheckedIOException;
-import java.util.Arrays;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import org.slf4j.bridge.SLF4JBridgeHandler;
+import picocli.CommandLine;
 
 /**
  * {@code bin/dedupe bench OPTIONS}: the launcher runs this class, with this module's class path,
- * for its {@code bench} command and passes the options after the word {@code bench}. Exit codes
- * and messages are those of the server's commands ({@code dev.dedupe.server.cli.Main}): 2 and
- * the usage for wrong options, 1 for a failure.
+ * for its {@code bench} command and passes the options after the word {@code bench}. It parses
+ * them with picocli ({@link BenchCli}) and maps every failure to one line on standard error and
+ * an exit code, as the server's commands do ({@code dev.dedupe.server.cli.Main}), never a stack
+ * trace:
+ *
+ * <ul>
+ *   <li>0: done (or --help, --version);
+ *   <li>1: the run failed (a node that cannot start, an unreadable result file, ...);
+ *   <li>2: the command line was wrong (unknown option, malformed value, options that do not go
+ *       together).
+ * </ul>
  */
 public final class Main {
+
+  static final int FAILED = 1;
+  static final int USAGE = 2;
 
   private Main() {}
 
@@ -18,17 +31,57 @@ public final class Main {
     // gRPC logs through java.util.logging; send it to the same place and format as Jedis's SLF4J.
     SLF4JBridgeHandler.removeHandlersForRootLogger();
     SLF4JBridgeHandler.install();
-    int code;
-    try {
-      code = BenchCommand.run(Arrays.asList(args), System.out, System.err);
-    } catch (BenchCommand.UsageError e) {
-      System.err.println("dedupe: " + e.getMessage());
-      System.err.println("run 'bin/dedupe help' for usage");
-      code = 2;
-    } catch (IllegalArgumentException | IllegalStateException | UncheckedIOException e) {
-      System.err.println("dedupe: " + e.getMessage());
-      code = 1;
+    System.exit(run(args, System.out, System.err));
+  }
+
+  /** Runs one command line; returns the exit code. */
+  static int run(String[] args, PrintStream out, PrintStream err) {
+    CommandLine cli = configure(new CommandLine(new BenchCli(out, err)));
+    cli.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
+    cli.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));
+    return cli.execute(args);
+  }
+
+  /** The parsing rules and the error handling of {@code bin/dedupe bench}. */
+  static CommandLine configure(CommandLine cli) {
+    // As before picocli: an option given twice takes its last value, so a script can append
+    // an override to a command line it was given.
+    cli.setOverwrittenOptionsAllowed(true);
+    BenchCli.sectionTheHelp(cli);
+    cli.setParameterExceptionHandler((e, args) -> {
+      PrintWriter w = e.getCommandLine().getErr();
+      w.println("dedupe: " + firstLine(e.getMessage()));
+      CommandLine.UnmatchedArgumentException.printSuggestions(e, w);
+      w.println("Run 'bin/dedupe bench --help' for usage.");
+      return USAGE;
+    });
+    cli.setExecutionExceptionHandler((e, command, parsed) -> {
+      command.getErr().println("dedupe: " + describe(e));
+      return e instanceof CommandLine.ParameterException ? USAGE : FAILED;
+    });
+    return cli;
+  }
+
+  /**
+   * A failure in one line: its message, and its cause's when that adds something (the
+   * operating system's reason behind "cannot write the result file ...").
+   */
+  static String describe(Throwable e) {
+    if (e instanceof InterruptedException) {
+      return "interrupted";
     }
-    System.exit(code);
+    String message = e.getMessage() == null ? e.getClass().getSimpleName() : firstLine(e.getMessage());
+    Throwable cause = e.getCause();
+    if (cause != null && cause.getMessage() != null) {
+      String because = firstLine(cause.getMessage());
+      if (!message.contains(because)) {
+        message += ": " + because;
+      }
+    }
+    return message;
+  }
+
+  private static String firstLine(String text) {
+    return text.lines().findFirst().orElse(text);
   }
 }

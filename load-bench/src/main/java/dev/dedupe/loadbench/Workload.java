@@ -39,15 +39,15 @@ public final class Workload {
         try {
           length = Integer.parseInt(t.substring("random:".length()));
         } catch (NumberFormatException e) {
-          throw new IllegalArgumentException("--ids random:LENGTH needs a number, got '" + text + "'");
+          throw new IllegalArgumentException("random:LENGTH needs a number, got '" + text + "'");
         }
         if (length < 1 || length > 256) {
-          throw new IllegalArgumentException("--ids random:LENGTH must be 1 to 256, got " + length);
+          throw new IllegalArgumentException("random:LENGTH must be 1 to 256, got " + length);
         }
         return new Shape(Kind.RANDOM, length);
       }
       throw new IllegalArgumentException(
-          "--ids must be uuid, counter or random:LENGTH, got '" + text + "'");
+          "'" + text + "' is not uuid, counter or random:LENGTH");
     }
 
     @Override

@@ -10,7 +10,6 @@ import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -149,23 +148,6 @@ class BenchPiecesTest {
     // Two sizes: dedupe has a point at each, Redis only at the first.
     assertEquals(2, circlesIn(throughput, "dedupe"));
     assertEquals(1, circlesIn(throughput, "redis SET NX EX"));
-  }
-
-  @Test
-  void optionsParseCountsRatiosAndTimes() {
-    BenchOptions o = BenchOptions.parse(List.of("--preload", "1M,10M", "--duplicates", "50%",
-        "--duration", "2m", "--warmup", "500ms", "--batch", "1", "--ids", "random:12"));
-    assertEquals(List.of(1_000_000L, 10_000_000L), o.preload());
-    assertEquals(0.5, o.duplicates(), 1e-12);
-    assertEquals(Duration.ofMinutes(2), o.duration());
-    assertEquals(Duration.ofMillis(500), o.warmup());
-    assertEquals(1, o.batch());
-    assertEquals("fsync", o.preloadDurability(), "preload durability follows --durability");
-    assertThrows(BenchOptions.BadOption.class, () -> BenchOptions.parse(List.of("--batch", "0")));
-    assertThrows(BenchOptions.BadOption.class, () -> BenchOptions.parse(List.of("--preload", "10M,1M")));
-    assertThrows(BenchOptions.BadOption.class, () -> BenchOptions.parse(List.of("--duplicates", "1")));
-    assertThrows(BenchOptions.BadOption.class,
-        () -> BenchOptions.parse(List.of("--target", "h:1", "--preload-durability", "risk-power-loss")));
   }
 
   @Test

@@ -1,0 +1,378 @@
+package dev.dedupe.loadbench;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Help;
+import picocli.CommandLine.IVersionProvider;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Model.UsageMessageSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code bin/dedupe bench}'s command line, parsed by picocli: the options, their defaults and
+ * their help, grouped as in docs/benchmarks.md. {@link #options()} checks what one option
+ * cannot check alone and gives the {@link BenchOptions} that {@link BenchCommand} runs with.
+ *
+ * <p>The options come in mixins, one per section of the help ({@link #SECTIONS}); a mixin only
+ * groups them, and they parse as one flat list. (Not picocli's argument groups: a group starts
+ * again when one of its options is repeated, which would reset the group's other options.)
+ */
+@Command(
+    name = "dedupe bench",
+    mixinStandardHelpOptions = true,
+    abbreviateSynopsis = true,
+    descriptionHeading = "%n",
+    optionListHeading = "%nOptions:%n",
+    versionProvider = BenchCli.Version.class,
+    sortOptions = false,
+    usageHelpAutoWidth = false,
+    description = {
+        "Measures batched CheckAndInsert: ids per second and request latency (p50, p99, p99.9),"
+            + " optionally at several stored-key counts and against Redis, and writes"
+            + " result.json (and SVG charts) to the output directory.",
+        "Counts take k, M and G (1M, 10M); times take ms, s and m (500ms, 20s, 2m)."},
+    footer = {"", "Method and results: docs/benchmarks.md.",
+        "Exit codes: 0 done, 1 failed, 2 wrong command line."})
+final class BenchCli implements Callable<Integer> {
+
+  @Spec
+  CommandSpec spec;
+
+  private final PrintStream out;
+  private final PrintStream err;
+
+  @Mixin
+  Node node = new Node();
+
+  @Mixin
+  Load load = new Load();
+
+  @Mixin
+  Growth growth = new Growth();
+
+  @Mixin
+  Comparison comparison = new Comparison();
+
+  @Mixin
+  Output output = new Output();
+
+  /** The headings of the help's sections, by the name of the mixin field that holds them. */
+  static final Map<String, String> SECTIONS = sections();
+
+  private static Map<String, String> sections() {
+    Map<String, String> m = new java.util.LinkedHashMap<>();
+    m.put("node", "The node");
+    m.put("load", "The workload");
+    m.put("growth", "Growth");
+    m.put("comparison", "Comparison");
+    m.put("output", "Output");
+    return m;
+  }
+
+  BenchCli(PrintStream out, PrintStream err) {
+    this.out = out;
+    this.err = err;
+  }
+
+  static final class Node {
+    @Option(names = "--target", paramLabel = "HOST:PORT", converter = BenchConverters.HostPort.class,
+        description = "Drive a running node (default: start one, as a child process).")
+    String target;
+
+    @Option(names = "--ops", paramLabel = "HOST:PORT", converter = BenchConverters.HostPort.class,
+        description = "Its ops port, for memory and compaction figures (default HOST:8081).")
+    String ops;
+
+    @Option(names = "--data-dir", paramLabel = "DIR",
+        description = "The started node's data (default: a temporary directory, removed).")
+    Path dataDir;
+
+    @Option(names = "--keep-data", description = "Keep the started node's data directory.")
+    boolean keepData;
+
+    @Option(names = "--durability", paramLabel = "MODE", defaultValue = "fsync",
+        converter = BenchConverters.Durability.class,
+        description = "The started node's storage.durability while measuring: fsync (the"
+            + " default) or risk-power-loss.")
+    String durability;
+
+    // A fixed, pre-touched heap: its resident size is then constant, so that growth in RSS
+    // between stored-key sizes is native memory (RocksDB), not the heap's elastic size.
+    @Option(names = "--server-java-opts", paramLabel = "OPTS",
+        defaultValue = "-Xms1g -Xmx1g -XX:+AlwaysPreTouch",
+        description = "JVM options of the started node (default \"${DEFAULT-VALUE}\": a heap"
+            + " of constant resident size).")
+    String serverJavaOptions;
+
+    @Option(names = "--server-set", paramLabel = "KEY=VALUE",
+        converter = BenchConverters.Setting.class,
+        description = "A setting of the started node (repeatable).")
+    List<String> serverSettings = new ArrayList<>();
+  }
+
+  static final class Load {
+    @Option(names = "--batch", paramLabel = "N", defaultValue = "1000",
+        converter = BenchConverters.Count.class,
+        description = "Ids per request (default ${DEFAULT-VALUE}).")
+    long batch;
+
+    @Option(names = "--concurrency", paramLabel = "N", defaultValue = "4",
+        converter = BenchConverters.Count.class,
+        description = "Requests in flight (default ${DEFAULT-VALUE}).")
+    long concurrency;
+
+    @Option(names = "--channels", paramLabel = "N", defaultValue = "1",
+        converter = BenchConverters.Count.class,
+        description = "gRPC connections (default ${DEFAULT-VALUE}).")
+    long channels;
+
+    @Option(names = "--duplicates", paramLabel = "RATIO", defaultValue = "0.006",
+        converter = BenchConverters.Ratio.class,
+        description = "Share of ids that repeat an earlier id (default ${DEFAULT-VALUE};"
+            + " 50%% works).")
+    double duplicates;
+
+    @Option(names = "--ids", paramLabel = "SHAPE", defaultValue = "uuid",
+        converter = BenchConverters.IdShape.class,
+        description = "uuid (the default), counter or random:LENGTH.")
+    Workload.Shape ids;
+
+    @Option(names = "--duration", paramLabel = "TIME", defaultValue = "20s",
+        converter = BenchConverters.Time.class,
+        description = "Measured time per run (default ${DEFAULT-VALUE}).")
+    Duration duration;
+
+    @Option(names = "--warmup", paramLabel = "TIME", defaultValue = "5s",
+        converter = BenchConverters.Time.class,
+        description = "Unmeasured time before it (default ${DEFAULT-VALUE}).")
+    Duration warmup;
+
+    @Option(names = "--namespace", paramLabel = "NS", defaultValue = "bench",
+        description = "The namespace the ids go to (default ${DEFAULT-VALUE}).")
+    String namespace;
+
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "1",
+        description = "Fixes the ids (default ${DEFAULT-VALUE}).")
+    long seed;
+  }
+
+  static final class Growth {
+    @Option(names = "--preload", paramLabel = "N", split = ",", splitSynopsisLabel = ",",
+        converter = BenchConverters.Count.class,
+        description = "Store this many keys before measuring, and measure again at each size"
+            + " (rising: 1M,10M,100M).")
+    List<Long> preload = new ArrayList<>();
+
+    @Option(names = "--preload-batch", paramLabel = "N", defaultValue = "10000",
+        converter = BenchConverters.Count.class,
+        description = "Ids per preload request (default ${DEFAULT-VALUE}).")
+    long preloadBatch;
+
+    @Option(names = "--preload-in-flight", paramLabel = "N", defaultValue = "8",
+        converter = BenchConverters.Count.class,
+        description = "Preload requests in flight (default ${DEFAULT-VALUE}).")
+    long preloadInFlight;
+
+    @Option(names = "--preload-durability", paramLabel = "MODE",
+        converter = BenchConverters.Durability.class,
+        description = "The started node's durability while preloading (default: as"
+            + " --durability; risk-power-loss preloads faster, and is reported).")
+    String preloadDurability;
+
+    @Option(names = "--settle", paramLabel = "TIME", defaultValue = "5s",
+        converter = BenchConverters.Time.class,
+        description = "Pause between preloading and measuring (default ${DEFAULT-VALUE}),"
+            + " then ...")
+    Duration settle;
+
+    @Option(names = "--settle-max", paramLabel = "TIME", defaultValue = "10m",
+        converter = BenchConverters.Time.class,
+        description = "... wait up to this long for compaction to catch up (default"
+            + " ${DEFAULT-VALUE}).")
+    Duration settleMax;
+
+    @Option(names = "--quiet-wait", paramLabel = "TIME", defaultValue = "120s",
+        converter = BenchConverters.Time.class,
+        description = "Before each run, wait up to this long for other processes to leave the"
+            + " CPUs alone (default ${DEFAULT-VALUE}; 0 to skip).")
+    Duration quietWait;
+
+    @Option(names = "--busy-retries", paramLabel = "N", defaultValue = "1",
+        converter = BenchConverters.Count.class,
+        description = "Measure a run again (up to N times) when other processes took more than"
+            + " 0.2 CPUs during it; the quietest attempt is kept (default ${DEFAULT-VALUE};"
+            + " each attempt adds keys).")
+    long busyRetries;
+  }
+
+  static final class Comparison {
+    @Option(names = "--vs-redis", paramLabel = "HOST:PORT",
+        converter = BenchConverters.RedisTarget.class,
+        description = "Run the same workload against Redis as SET key 1 NX EX window,"
+            + " pipelined; \"start\" starts a private redis-server (appendonly yes, appendfsync"
+            + " everysec) on a free port.")
+    String vsRedis;
+
+    @Option(names = "--redis-connections", paramLabel = "N", defaultValue = "8",
+        converter = BenchConverters.Count.class,
+        description = "Connections to Redis (default ${DEFAULT-VALUE}).")
+    long redisConnections;
+
+    @Option(names = "--redis-pipeline", paramLabel = "N", defaultValue = "32",
+        converter = BenchConverters.Count.class,
+        description = "Commands per pipeline (default ${DEFAULT-VALUE}).")
+    long redisPipeline;
+
+    @Option(names = "--redis-max-keys", paramLabel = "N", converter = BenchConverters.Count.class,
+        description = "Skip Redis at preload sizes above N (Redis holds every key in RAM,"
+            + " about 130 bytes each).")
+    Long redisMaxKeys;
+  }
+
+  static final class Output {
+    @Option(names = "--out", paramLabel = "DIR",
+        description = "Where result.json and the servers' logs go (default"
+            + " bench-results/TIMESTAMP).")
+    Path out;
+
+    @Option(names = "--svg-dir", paramLabel = "DIR",
+        description = "Where the charts go (default: the output directory).")
+    Path svgDir;
+
+    @Option(names = "--charts-from", paramLabel = "FILE", split = ",", splitSynopsisLabel = ",",
+        description = "Measure nothing: draw the charts from result files (A.json,B.json),"
+            + " their steps merged in order of stored keys.")
+    List<String> chartsFrom = new ArrayList<>();
+  }
+
+  @Override
+  public Integer call() {
+    return BenchCommand.run(options(), out, err);
+  }
+
+  /**
+   * The options, checked together.
+   *
+   * @throws ParameterException for a value out of range or options that do not go together
+   */
+  BenchOptions options() {
+    if (load.duration.isZero()) {
+      throw usage("--duration must be more than zero");
+    }
+    List<Long> sorted = new ArrayList<>(growth.preload);
+    sorted.sort(null);
+    if (!sorted.equals(growth.preload)) {
+      throw usage("--preload sizes must rise, got " + growth.preload);
+    }
+    if (node.target != null && (node.dataDir != null || !node.serverSettings.isEmpty())) {
+      throw usage("--data-dir and --server-set are for the node bench starts; not with --target");
+    }
+    if (node.target != null && growth.preloadDurability != null
+        && !growth.preloadDurability.equals(node.durability)) {
+      throw usage("--preload-durability needs a node that bench starts (it restarts it); not with"
+          + " --target");
+    }
+    String ops = node.ops;
+    if (ops == null && node.target != null) {
+      ops = node.target.substring(0, node.target.lastIndexOf(':')) + ":8081";
+    }
+    Path out = output.out != null ? output.out
+        : Path.of("bench-results", LocalDateTime.now().withNano(0).toString().replace(':', '-'));
+    List<String> javaOptions = node.serverJavaOptions.isBlank() ? List.of()
+        : List.of(node.serverJavaOptions.trim().split("\\s+"));
+    return new BenchOptions(node.target, ops, node.dataDir, node.keepData, node.durability,
+        growth.preloadDurability == null ? node.durability : growth.preloadDurability,
+        List.copyOf(growth.preload),
+        positive("--preload-batch", growth.preloadBatch, 10_000),
+        positive("--preload-in-flight", growth.preloadInFlight, 1024),
+        positive("--batch", load.batch, 10_000),
+        positive("--concurrency", load.concurrency, 4096),
+        positive("--channels", load.channels, 64),
+        load.duplicates, load.ids, load.duration, load.warmup, growth.settle, growth.settleMax,
+        growth.quietWait,
+        (int) Math.min(growth.busyRetries, Integer.MAX_VALUE),
+        load.namespace, comparison.vsRedis,
+        positive("--redis-connections", comparison.redisConnections, 1024),
+        positive("--redis-pipeline", comparison.redisPipeline, 100_000),
+        comparison.redisMaxKeys == null ? Long.MAX_VALUE : comparison.redisMaxKeys,
+        out, output.svgDir == null ? out : output.svgDir,
+        javaOptions, List.copyOf(node.serverSettings), load.seed,
+        output.chartsFrom.stream().filter(f -> !f.isBlank()).map(Path::of).toList());
+  }
+
+  private int positive(String option, long value, int max) {
+    if (value < 1 || value > max) {
+      throw usage(option + " must be 1 to " + max + ", got " + value);
+    }
+    return (int) value;
+  }
+
+  private ParameterException usage(String message) {
+    return new ParameterException(spec.commandLine(), message);
+  }
+
+  /**
+   * Lists the options in {@link #SECTIONS}, each under its heading, in declaration order, after
+   * those of no section (--help, --version).
+   */
+  static void sectionTheHelp(CommandLine cli) {
+    cli.getHelpSectionMap().put(UsageMessageSpec.SECTION_KEY_OPTION_LIST, help -> {
+      CommandSpec spec = help.commandSpec();
+      Set<OptionSpec> inSections = new HashSet<>();
+      StringBuilder text = new StringBuilder();
+      for (Map.Entry<String, String> section : SECTIONS.entrySet()) {
+        Help.Layout layout = help.createDefaultLayout();
+        for (OptionSpec option : spec.mixins().get(section.getKey()).options()) {
+          OptionSpec own = spec.findOption(option.longestName());
+          layout.addOption(own, help.createDefaultParamLabelRenderer());
+          inSections.add(own);
+        }
+        text.append(String.format("%n%s:%n", section.getValue())).append(layout);
+      }
+      Help.Layout rest = help.createDefaultLayout();
+      spec.options().stream().filter(o -> !inSections.contains(o))
+          .forEach(o -> rest.addOption(o, help.createDefaultParamLabelRenderer()));
+      return rest + text.toString();
+    });
+  }
+
+  /** The version the build wrote into version.properties. */
+  static final class Version implements IVersionProvider {
+    @Override
+    public String[] getVersion() throws java.io.IOException {
+      java.util.Properties p = new java.util.Properties();
+      try (var in = BenchCli.class.getResourceAsStream("version.properties")) {
+        if (in != null) {
+          p.load(in);
+        }
+      }
+      return new String[] {"dedupe bench " + p.getProperty("version", "(version unknown)")};
+    }
+  }
+
+  /**
+   * Parses a command line into checked options, as {@code bin/dedupe bench} would, without
+   * running anything.
+   *
+   * @throws ParameterException for a wrong command line
+   */
+  static BenchOptions parse(String... args) {
+    BenchCli cli = new BenchCli(System.out, System.err);
+    Main.configure(new CommandLine(cli)).parseArgs(args);
+    return cli.options();
+  }
+}

@@ -1,0 +1,229 @@
+package dev.dedupe.loadbench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine.ParameterException;
+
+/**
+ * {@code bin/dedupe bench}'s command line, as a person typing docs/benchmarks.md's commands
+ * meets it: wrong words are refused with one line, a hint and exit 2; failures are one line
+ * and exit 1; the documented commands parse to the documented meaning. Nothing here starts a
+ * node.
+ */
+class BenchCliTest {
+
+  /** One command line's exit code and what it printed. */
+  record Ran(int code, String out, String err) {
+    void assertNoStackTrace() {
+      assertFalse(err.contains("\tat "), "a stack trace reached the user:\n" + err);
+      assertFalse(err.contains("Exception"), "an exception name reached the user:\n" + err);
+    }
+  }
+
+  static Ran run(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int code = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new Ran(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void anUnknownOptionIsRefusedWithOneLineAndASuggestion() {
+    Ran ran = run("--duraton", "3s");
+    assertEquals(Main.USAGE, ran.code(), ran.toString());
+    List<String> lines = ran.err().lines().toList();
+    // Its value is unknown too: bench takes no arguments but options.
+    assertEquals("dedupe: Unknown options: '--duraton', '3s'", lines.get(0), ran.err());
+    assertTrue(lines.get(1).startsWith("Possible solutions: ")
+        && lines.get(1).contains("--duration"), ran.err());
+    assertEquals("Run 'bin/dedupe bench --help' for usage.", lines.get(lines.size() - 1));
+    assertEquals(3, lines.size(), ran.err());
+    assertEquals("", ran.out(), "no usage dump on a wrong option");
+    ran.assertNoStackTrace();
+
+    Ran bogus = run("--bogus");
+    assertEquals(Main.USAGE, bogus.code(), bogus.toString());
+    assertEquals("dedupe: Unknown option: '--bogus'", bogus.err().lines().findFirst().orElse(""));
+    bogus.assertNoStackTrace();
+  }
+
+  @Test
+  void helpListsEveryOptionAndExitsZero() {
+    Ran help = run("--help");
+    assertEquals(0, help.code(), help.toString());
+    assertEquals("", help.err());
+    for (String option : List.of("--target", "--ops", "--data-dir", "--keep-data", "--durability",
+        "--server-java-opts", "--server-set", "--batch", "--concurrency", "--channels",
+        "--duplicates", "--ids", "--duration", "--warmup", "--namespace", "--seed", "--preload",
+        "--preload-batch", "--preload-in-flight", "--preload-durability", "--settle",
+        "--settle-max", "--quiet-wait", "--busy-retries", "--vs-redis", "--redis-connections",
+        "--redis-pipeline", "--redis-max-keys", "--out", "--svg-dir", "--charts-from",
+        "--version")) {
+      assertTrue(help.out().contains(option), option + " missing from --help:\n" + help.out());
+    }
+    assertTrue(help.out().contains("Ids per request (default 1000)."), help.out());
+    assertTrue(help.out().contains("The workload:"), help.out());
+    assertEquals(0, run("-h").code());
+
+    Ran version = run("--version");
+    assertEquals(0, version.code(), version.toString());
+    assertTrue(version.out().startsWith("dedupe bench "), version.out());
+  }
+
+  @Test
+  void aMalformedValueNamesTheOption() {
+    Ran size = run("--preload", "1M,lots");
+    assertEquals(Main.USAGE, size.code(), size.toString());
+    assertTrue(size.err().startsWith("dedupe: Invalid value for option '--preload'"), size.err());
+    assertTrue(size.err().contains("'lots' is not a count"), size.err());
+    assertEquals(2, size.err().lines().count(), size.err());
+    size.assertNoStackTrace();
+
+    Ran time = run("--duration", "soon");
+    assertEquals(Main.USAGE, time.code());
+    assertTrue(time.err().contains("'--duration'") && time.err().contains("'soon' is not a time"),
+        time.err());
+
+    Ran range = run("--batch", "20k");
+    assertEquals(Main.USAGE, range.code());
+    assertTrue(range.err().startsWith("dedupe: --batch must be 1 to 10000, got 20000"), range.err());
+
+    Ran seed = run("--seed", "x");
+    assertEquals(Main.USAGE, seed.code());
+    assertTrue(seed.err().contains("'--seed'"), seed.err());
+
+    Ran missing = run("--duration");
+    assertEquals(Main.USAGE, missing.code());
+    assertTrue(missing.err().contains("--duration"), missing.err());
+  }
+
+  @Test
+  void theDocumentedCommandsKeepTheirMeaning() {
+    // docs/benchmarks.md, "Growth, against Redis".
+    BenchOptions growth = BenchCli.parse("--preload", "1M,10M,100M", "--vs-redis", "start",
+        "--redis-max-keys", "20M", "--preload-durability", "risk-power-loss", "--settle", "10s",
+        "--duration", "20s", "--warmup", "5s", "--out", "bench-results/growth", "--svg-dir", "docs");
+    assertEquals(List.of(1_000_000L, 10_000_000L, 100_000_000L), growth.preload());
+    assertEquals("start", growth.vsRedis());
+    assertEquals(20_000_000L, growth.redisMaxKeys());
+    assertEquals("risk-power-loss", growth.preloadDurability());
+    assertEquals("fsync", growth.durability());
+    assertEquals(Duration.ofSeconds(10), growth.settle());
+    assertEquals(Path.of("bench-results/growth"), growth.out());
+    assertEquals(Path.of("docs"), growth.svgDir());
+
+    // "One id per request" and "Half of the ids duplicates".
+    BenchOptions single = BenchCli.parse("--batch", "1", "--concurrency", "1", "--preload", "1M",
+        "--duration", "30s", "--warmup", "10s", "--out", "bench-results/single-id");
+    assertEquals(1, single.batch());
+    assertEquals(1, single.concurrency());
+    assertEquals(Duration.ofSeconds(30), single.duration());
+    assertEquals(0.5, BenchCli.parse("--duplicates", "50%").duplicates(), 1e-12);
+
+    // Redrawing the charts.
+    BenchOptions charts = BenchCli.parse("--charts-from", "a/result.json,b/result.json",
+        "--svg-dir", "docs");
+    assertEquals(List.of(Path.of("a/result.json"), Path.of("b/result.json")), charts.chartsFrom());
+  }
+
+  @Test
+  void theDefaultsAreThoseOfTheHelp() {
+    BenchOptions o = BenchCli.parse();
+    assertEquals(null, o.target());
+    assertEquals("fsync", o.durability());
+    assertEquals("fsync", o.preloadDurability(), "preload durability follows --durability");
+    assertEquals(List.of(), o.preload());
+    assertEquals(10_000, o.preloadBatch());
+    assertEquals(8, o.preloadInFlight());
+    assertEquals(1000, o.batch());
+    assertEquals(4, o.concurrency());
+    assertEquals(1, o.channels());
+    assertEquals(0.006, o.duplicates(), 1e-12);
+    assertEquals("uuid", o.ids().toString());
+    assertEquals(Duration.ofSeconds(20), o.duration());
+    assertEquals(Duration.ofSeconds(5), o.warmup());
+    assertEquals(Duration.ofSeconds(5), o.settle());
+    assertEquals(Duration.ofMinutes(10), o.settleMax());
+    assertEquals(Duration.ofSeconds(120), o.quietWait());
+    assertEquals(1, o.busyRetries());
+    assertEquals("bench", o.namespace());
+    assertEquals(8, o.redisConnections());
+    assertEquals(32, o.redisPipeline());
+    assertEquals(Long.MAX_VALUE, o.redisMaxKeys());
+    assertEquals(List.of("-Xms1g", "-Xmx1g", "-XX:+AlwaysPreTouch"), o.serverJavaOptions());
+    assertEquals(1, o.seed());
+    assertTrue(o.out().startsWith("bench-results"), o.out().toString());
+    assertEquals(o.out(), o.svgDir());
+  }
+
+  @Test
+  void valuesThatLookLikeOptionsAndRepeatsWork() {
+    BenchOptions o = BenchCli.parse("--server-java-opts", "-Xms256m -Xmx256m",
+        "--server-set", "storage.block-cache.bytes=32MiB",
+        "--server-set", "storage.write-buffer.bytes=32MiB", "--seed", "-5",
+        "--batch", "10", "--batch", "20");
+    assertEquals(List.of("-Xms256m", "-Xmx256m"), o.serverJavaOptions());
+    assertEquals(List.of("storage.block-cache.bytes=32MiB", "storage.write-buffer.bytes=32MiB"),
+        o.serverSettings());
+    assertEquals(-5, o.seed());
+    assertEquals(20, o.batch(), "the last of a repeated option wins, as before picocli");
+    assertEquals(Duration.ZERO, BenchCli.parse("--quiet-wait", "0").quietWait());
+    assertEquals("random:12", BenchCli.parse("--ids", "random:12").ids().toString());
+  }
+
+  @Test
+  void optionsThatDoNotGoTogetherAreRefused() {
+    assertThrows(ParameterException.class, () -> BenchCli.parse("--preload", "10M,1M"));
+    assertThrows(ParameterException.class, () -> BenchCli.parse("--duplicates", "1"));
+    assertThrows(ParameterException.class, () -> BenchCli.parse("--duration", "0s"));
+    assertThrows(ParameterException.class, () -> BenchCli.parse("--server-set", "novalue"));
+    assertThrows(ParameterException.class,
+        () -> BenchCli.parse("--target", "h:1", "--preload-durability", "risk-power-loss"));
+    Ran ran = run("--target", "h:1", "--data-dir", "/tmp/x");
+    assertEquals(Main.USAGE, ran.code());
+    assertTrue(ran.err().startsWith("dedupe: --data-dir and --server-set are for the node"), ran.err());
+    assertTrue(ran.err().contains("Run 'bin/dedupe bench --help' for usage."), ran.err());
+    assertEquals("h:8081", BenchCli.parse("--target", "h:1").ops(), "ops port defaults to 8081");
+  }
+
+  @Test
+  void aFailureIsOneLineAndExitOne(@TempDir Path dir) throws Exception {
+    Ran absent = run("--charts-from", dir.resolve("none.json").toString());
+    assertEquals(Main.FAILED, absent.code(), absent.toString());
+    assertEquals(1, absent.err().lines().count(), absent.err());
+    assertTrue(absent.err().startsWith("dedupe: cannot read the result file"), absent.err());
+    absent.assertNoStackTrace();
+
+    Path garbage = dir.resolve("garbage.json");
+    Files.writeString(garbage, "{\"steps\": 3");
+    Ran bad = run("--charts-from", garbage.toString());
+    assertEquals(Main.FAILED, bad.code(), bad.toString());
+    assertEquals(1, bad.err().lines().count(), bad.err());
+    assertTrue(bad.err().contains(garbage.toString()), bad.err());
+    bad.assertNoStackTrace();
+  }
+
+  @Test
+  void chartsFromAWrittenResultFile(@TempDir Path dir) {
+    Path docs = Path.of("").toAbsolutePath().getParent().resolve("docs");
+    Ran ran = run("--charts-from",
+        docs.resolve("bench-growth.json") + "," + docs.resolve("bench-100m-vs-redis.json"),
+        "--svg-dir", dir.toString());
+    assertEquals(0, ran.code(), ran.toString());
+    assertTrue(Files.exists(dir.resolve(Charts.THROUGHPUT)), ran.out());
+    assertTrue(Files.exists(dir.resolve(Charts.LATENCY)), ran.out());
+  }
+}
