@@ -3,6 +3,9 @@ package dev.dedupe.loadbench;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
 import org.slf4j.bridge.SLF4JBridgeHandler;
 import picocli.CommandLine;
 
@@ -72,11 +75,15 @@ public final class Main {
     }
     String message = e.getMessage() == null ? e.getClass().getSimpleName() : firstLine(e.getMessage());
     Throwable cause = e.getCause();
-    if (cause != null && cause.getMessage() != null) {
-      String because = firstLine(cause.getMessage());
-      if (!message.contains(because)) {
-        message += ": " + because;
-      }
+    String because = switch (cause) {
+      case null -> null;
+      case NoSuchFileException missing -> "no such file";
+      case AccessDeniedException denied -> "permission denied";
+      case FileSystemException fs when fs.getReason() != null -> fs.getReason();
+      default -> cause.getMessage() == null ? null : firstLine(cause.getMessage());
+    };
+    if (because != null && !message.contains(because)) {
+      message += ": " + because;
     }
     return message;
   }

@@ -204,7 +204,8 @@ class BenchCliTest {
     Ran absent = run("--charts-from", dir.resolve("none.json").toString());
     assertEquals(Main.FAILED, absent.code(), absent.toString());
     assertEquals(1, absent.err().lines().count(), absent.err());
-    assertTrue(absent.err().startsWith("dedupe: cannot read the result file"), absent.err());
+    assertEquals("dedupe: cannot read the result file " + dir.resolve("none.json")
+        + ": no such file", absent.err().strip());
     absent.assertNoStackTrace();
 
     Path garbage = dir.resolve("garbage.json");
