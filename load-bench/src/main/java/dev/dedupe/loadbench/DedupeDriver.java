@@ -60,9 +60,20 @@ final class DedupeDriver implements AutoCloseable {
 
   /** One call, to check that the node answers before timing anything. */
   void probe() {
-    DedupeServiceGrpc.newBlockingStub(channels.get(0)).withDeadlineAfter(30, TimeUnit.SECONDS)
-        .checkAndInsert(CheckAndInsertRequest.newBuilder().setNamespace(namespace)
-            .addMessageIds("bench-probe").build());
+    try {
+      DedupeServiceGrpc.newBlockingStub(channels.get(0)).withDeadlineAfter(30, TimeUnit.SECONDS)
+          .checkAndInsert(CheckAndInsertRequest.newBuilder().setNamespace(namespace)
+              .addMessageIds("bench-probe").build());
+    } catch (io.grpc.StatusRuntimeException e) {
+      for (Throwable c = e; c != null; c = c.getCause()) {
+        if (c instanceof java.net.ConnectException) {
+          throw new IllegalStateException(
+              "nothing listens at " + target + " (connection refused)", e);
+        }
+      }
+      throw new IllegalStateException("the dedupe node at " + target + " did not answer a probe: "
+          + e.getStatus().getCode() + " " + e.getStatus().getDescription(), e);
+    }
   }
 
   /**

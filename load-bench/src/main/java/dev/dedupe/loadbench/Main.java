@@ -2,6 +2,7 @@ package dev.dedupe.loadbench;
 
 import java.io.PrintStream;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
@@ -66,15 +67,15 @@ public final class Main {
   }
 
   /**
-   * A failure in one line: its message, and its cause's when that adds something (the
-   * operating system's reason behind "cannot write the result file ...").
+   * A failure in one line: its message and, for an I/O failure (whose message says what was
+   * being done: "cannot write the result file ..."), the operating system's reason.
    */
   static String describe(Throwable e) {
     if (e instanceof InterruptedException) {
       return "interrupted";
     }
     String message = e.getMessage() == null ? e.getClass().getSimpleName() : firstLine(e.getMessage());
-    Throwable cause = e.getCause();
+    Throwable cause = e instanceof UncheckedIOException ? e.getCause() : null;
     String because = switch (cause) {
       case null -> null;
       case NoSuchFileException missing -> "no such file";

@@ -208,6 +208,16 @@ class BenchCliTest {
         + ": no such file", absent.err().strip());
     absent.assertNoStackTrace();
 
+    int closedPort;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      closedPort = s.getLocalPort();
+    }
+    Ran nobody = run("--target", "127.0.0.1:" + closedPort, "--quiet-wait", "0",
+        "--out", dir.resolve("out").toString());
+    assertEquals(Main.FAILED, nobody.code(), nobody.toString());
+    assertEquals("dedupe: nothing listens at 127.0.0.1:" + closedPort + " (connection refused)",
+        nobody.err().strip());
+
     Path garbage = dir.resolve("garbage.json");
     Files.writeString(garbage, "{\"steps\": 3");
     Ran bad = run("--charts-from", garbage.toString());
