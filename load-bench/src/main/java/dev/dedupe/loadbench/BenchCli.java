@@ -1,13 +1,16 @@
 package dev.dedupe.loadbench;
 
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalDateTime;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -74,7 +77,7 @@ final class BenchCli implements Callable<Integer> {
   static final Map<String, String> SECTIONS = sections();
 
   private static Map<String, String> sections() {
-    Map<String, String> m = new java.util.LinkedHashMap<>();
+    Map<String, String> m = new LinkedHashMap<>();
     m.put("node", "The node");
     m.put("load", "The workload");
     m.put("growth", "Growth");
@@ -353,8 +356,8 @@ final class BenchCli implements Callable<Integer> {
   /** The version the build wrote into version.properties. */
   static final class Version implements IVersionProvider {
     @Override
-    public String[] getVersion() throws java.io.IOException {
-      java.util.Properties p = new java.util.Properties();
+    public String[] getVersion() throws IOException {
+      Properties p = new Properties();
       try (var in = BenchCli.class.getResourceAsStream("version.properties")) {
         if (in != null) {
           p.load(in);
