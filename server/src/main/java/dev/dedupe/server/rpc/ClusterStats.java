@@ -134,7 +134,7 @@ public final class ClusterStats implements AutoCloseable {
         .collect(Collectors.joining(", ")) + " are not counted";
     if (peer.address().isEmpty()) {
       return CompletableFuture.completedFuture(entry.setError(
-          "not registered in ZooKeeper now (down?)" + notCounted).build());
+          "not registered in ZooKeeper now (stopped, or cut off from it)" + notCounted).build());
     }
     ManagedChannel channel = channel(peer.address());
     if (channel == null) {
@@ -172,7 +172,7 @@ public final class ClusterStats implements AutoCloseable {
 
   private static String describe(Status status, long deadlineMillis) {
     if (status.getCode() == Status.Code.DEADLINE_EXCEEDED) {
-      return "DEADLINE_EXCEEDED: none within " + deadlineMillis + " ms";
+      return "DEADLINE_EXCEEDED after " + deadlineMillis + " ms";
     }
     StringBuilder text = new StringBuilder(status.getCode().name());
     if (status.getDescription() != null) {
