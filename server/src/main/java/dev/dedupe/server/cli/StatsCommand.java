@@ -27,9 +27,12 @@ import picocli.CommandLine.Spec;
             + " totals then leave its shards out, and its row says why."})
 final class StatsCommand implements Callable<Integer> {
 
-  /** The per-node columns, in print order; text shows "keys_held" as "keys held". */
-  private static final List<String> NODE_COLUMNS = List.of(
-      "node", "address", "keys_held", "bytes_held", "effective_window", "oldest_bucket");
+  /**
+   * The per-node columns, in print order; text shows "keys_held" as "keys held", and adds the
+   * error column only when some node has an error.
+   */
+  private static final List<String> NODE_COLUMNS = List.of("node_id", "address", "keys_held",
+      "bytes_held", "effective_window", "oldest_bucket", "error");
 
   @Spec CommandSpec spec;
 
@@ -64,8 +67,12 @@ final class StatsCommand implements Callable<Integer> {
       JsonArrayBuilder array = Json.createArrayBuilder();
       for (Map<String, String> n : nodes) {
         JsonObjectBuilder node = Json.createObjectBuilder();
-        // The node's id under the proto's name, so that scripts read one vocabulary.
-        n.forEach((k, v) -> node.add(k.equals("node") ? "node_id" : k, v));
+        // A figure the node did not give is left out, not printed as a made-up value.
+        n.forEach((k, v) -> {
+          if (v != null) {
+            node.add(k, v);
+          }
+        });
         array.add(node);
       }
       out.println(o.add("nodes", array).build());
@@ -81,48 +88,48 @@ final class StatsCommand implements Callable<Integer> {
     return s.getNodesUnanswered() > 0 ? Main.SOME_IDS_FAILED : 0;
   }
 
-  /** One node's row: its figures, or "-" for each and then its error. */
+  /** One node's figures by column; null where the node gave none (it could not be asked). */
   private static Map<String, String> figures(NodeNamespaceStats n) {
     boolean answered = n.getError().isEmpty();
     Map<String, String> row = new LinkedHashMap<>();
-    // A standalone node has no id; "-" keeps the columns readable.
-    row.put("node", n.getNodeId().isEmpty() ? "-" : n.getNodeId());
-    row.put("address", n.getAddress().isEmpty() ? "-" : n.getAddress());
-    row.put("keys_held", answered ? Long.toString(n.getKeysHeld()) : "-");
-    row.put("bytes_held", answered ? Long.toString(n.getBytesHeld()) : "-");
+    row.put("node_id", n.getNodeId());
+    row.put("address", n.getAddress().isEmpty() ? null : n.getAddress());
+    row.put("keys_held", answered ? Long.toString(n.getKeysHeld()) : null);
+    row.put("bytes_held", answered ? Long.toString(n.getBytesHeld()) : null);
     row.put("effective_window",
-        answered ? Durations.human(duration(n.getEffectiveWindow())) : "-");
-    row.put("oldest_bucket", !answered ? "-"
+        answered ? Durations.human(duration(n.getEffectiveWindow())) : null);
+    row.put("oldest_bucket", !answered ? null
         : n.hasOldestBucketStart() ? IdCommand.instant(n.getOldestBucketStart()) : "none");
-    if (!answered) {
-      row.put("error", n.getError());
-    }
+    row.put("error", answered ? null : n.getError());
     return row;
   }
 
-  /** Aligned columns under a header; an error, when there is one, ends its row. */
+  /** Aligned columns under a header, "-" where a node gave no figure. */
   private static void printTable(PrintWriter out, List<Map<String, String>> rows) {
-    int[] widths = new int[NODE_COLUMNS.size()];
-    for (int c = 0; c < widths.length; c++) {
-      String column = NODE_COLUMNS.get(c);
-      widths[c] = label(column).length();
-      for (Map<String, String> row : rows) {
-        widths[c] = Math.max(widths[c], row.get(column).length());
+    boolean errors = rows.stream().anyMatch(r -> r.get("error") != null);
+    List<String> columns = errors ? NODE_COLUMNS : NODE_COLUMNS.subList(0, NODE_COLUMNS.size() - 1);
+    List<List<String>> lines = new ArrayList<>();
+    // "node", not "node id": a standalone node has no id and shows "-".
+    lines.add(columns.stream().map(c -> c.equals("node_id") ? "node" : label(c)).toList());
+    for (Map<String, String> row : rows) {
+      lines.add(columns.stream().map(c -> {
+        String v = row.get(c);
+        return v == null || v.isEmpty() ? "-" : v;
+      }).toList());
+    }
+    int[] widths = new int[columns.size()];
+    for (List<String> cells : lines) {
+      for (int c = 0; c < widths.length; c++) {
+        widths[c] = Math.max(widths[c], cells.get(c).length());
       }
     }
-    out.println(line(NODE_COLUMNS.stream().map(StatsCommand::label).toList(), widths, ""));
-    for (Map<String, String> row : rows) {
-      out.println(line(NODE_COLUMNS.stream().map(row::get).toList(), widths,
-          row.getOrDefault("error", "")));
+    for (List<String> cells : lines) {
+      StringBuilder line = new StringBuilder();
+      for (int c = 0; c < cells.size(); c++) {
+        line.append(cells.get(c)).append(" ".repeat(widths[c] - cells.get(c).length() + 2));
+      }
+      out.println(line.toString().stripTrailing());
     }
-  }
-
-  private static String line(List<String> cells, int[] widths, String end) {
-    StringBuilder line = new StringBuilder();
-    for (int c = 0; c < cells.size(); c++) {
-      line.append(cells.get(c)).append(" ".repeat(widths[c] - cells.get(c).length() + 2));
-    }
-    return line.append(end).toString().stripTrailing();
   }
 
   /** A name as text output shows it: keys_held reads "keys held". */

@@ -79,12 +79,16 @@ class CliClusterStatsTest {
         assertEquals(2, nodes.size());
         assertEquals("node-1", nodes.getJsonObject(1).getString("node_id"));
         assertTrue(!nodes.getJsonObject(1).getString("error").isEmpty());
+        assertTrue(!nodes.getJsonObject(1).containsKey("keys_held"),
+            "no figure is made up for a node that did not answer: " + nodes.getJsonObject(1));
         assertEquals(o.getString("keys_held"), nodes.getJsonObject(0).getString("keys_held"),
             "the totals are node-0's alone");
 
         Ran text = CliTest.run("stats", "--target", target0, "ns");
         assertEquals(Main.SOME_IDS_FAILED, text.code());
         assertTrue(text.out().lines().anyMatch(l -> l.equals("nodes answered    1 of 2")), text.out());
+        assertTrue(text.out().lines().anyMatch(l -> l.matches("node +address .* +error")),
+            "an error column when a node has an error:\n" + text.out());
         assertTrue(text.out().lines().anyMatch(l -> l.matches("node-1 +\\S+ +- +- +- +- +\\S.*")),
             "node-1's row: no figures, then its error:\n" + text.out());
       } finally {
