@@ -64,7 +64,6 @@ final class ScenarioCheck implements AutoCloseable {
       }
       Answers answers = new Answers(clock.millis());
       RecordModel model = new RecordModel(s.windowMillis(), ShardUnderTest.BUCKET_MILLIS, answers);
-      List<String> everyId = ScenarioGenerator.IDS;
 
       for (int r = 0; r < s.rounds().size(); r++) {
         ModelRound round = s.rounds().get(r);
