@@ -17,7 +17,7 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Gathers CheckAndInsert ids from any number of caller threads into batches, one open batch
- * per (namespace, lease), in the manner of Kafka's {@code RecordAccumulator}.
+ * per (namespace, lease, caller's attempt token), in the manner of Kafka's {@code RecordAccumulator}.
  *
  * <p>A batch is sent when it holds {@code maxIds} ids, or {@code linger} after its first id
  * arrived, whichever comes first. Linger trades latency for throughput: a lone caller waits up
@@ -37,8 +37,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * as of the v1.2 cluster commit). Two callers sharing a batch would then both get NEW. Keep
  * this even once the server is fixed: it also keeps one caller's repeated ids in order.
  *
- * <p>Memory: the accumulator itself holds at most one open batch per (namespace, lease) in
- * use; the bound on all ids waiting (here, in flight, in retries) is the client's
+ * <p>Memory: the accumulator itself holds at most one open batch per key in use; the bound on all ids waiting (here, in flight, in retries) is the client's
  * {@code maxPendingIds} semaphore, taken before {@link #append} and given back as each id's
  * future completes.
  *
@@ -49,8 +48,12 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class Accumulator {
 
-  /** What ids must share to share a request. */
-  record Key(String namespace, Duration lease) {}
+  /**
+   * What ids must share to share a request.
+   *
+   * @param attemptToken the callers' own token, or null for a fresh one per batch
+   */
+  record Key(String namespace, Duration lease, String attemptToken) {}
 
   /** Sends one closed batch. */
   interface Sender {

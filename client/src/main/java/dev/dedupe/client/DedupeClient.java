@@ -72,7 +72,11 @@ import java.util.function.Function;
  * {@link Builder#requestDeadline}. Every batch carries a fresh random attempt token, reused on
  * each of its retries, so an id the lost first attempt recorded comes back NEW (with
  * {@link Decision#replay()} set), never DUPLICATE: a lost reply never costs the caller its id.
- * Other failures (INVALID_ARGUMENT, FAILED_PRECONDITION, ...) are never retried. If a batch
+ * When every attempt fails, the ids may still have been recorded; the {@link DedupeException}
+ * carries the token(s) they went out with ({@link DedupeException#attemptToken()}, per id
+ * {@link DedupeException#attemptTokens()}), and a later call with
+ * {@link InsertOptions#withAttemptToken} hears NEW (replay) for the ids the failed call
+ * recorded, so the caller that gave up can still do their side effect. Other failures (INVALID_ARGUMENT, FAILED_PRECONDITION, ...) are never retried. If a batch
  * that mixes several callers' ids is refused with INVALID_ARGUMENT, each caller's ids are sent
  * once more on their own, so that one caller's bad id fails only that caller.
  *
@@ -147,8 +151,11 @@ public final class DedupeClient implements AutoCloseable {
    * @throws IllegalStateException if the client is closed or closing
    * @throws PendingLimitExceededException if no room came free within maxBlock
    * @throws DedupeException if the server refused the id or did not answer within the retry
-   *     policy (its {@link DedupeException#code() code} says which); also when the calling thread
-   *     is interrupted while waiting (code CANCELLED; the id may still have been recorded)
+   *     policy (its {@link DedupeException#code() code} says which; the id may have been
+   *     recorded, so retry with its {@link DedupeException#attemptToken() attemptToken}); also
+   *     when the calling thread is interrupted while waiting (code CANCELLED; the id may still
+   *     have been recorded, and the exception names no token: choose one with
+   *     {@link InsertOptions#withAttemptToken} if you may give up early)
    */
   public Decision checkAndInsert(String namespace, String messageId) {
     return await(checkAndInsertAsync(namespace, messageId, InsertOptions.none()));
@@ -296,11 +303,12 @@ public final class DedupeClient implements AutoCloseable {
     }
     track(CompletableFuture.allOf(entries.stream().map(e -> e.result).toArray(CompletableFuture[]::new)));
     try {
-      accumulator.append(new Accumulator.Key(namespace, options.lease()), entries);
+      accumulator.append(
+          new Accumulator.Key(namespace, options.lease(), options.attemptToken()), entries);
     } catch (RuntimeException e) {
       // Never strand an entry: failing it gives its room back and ends its tracking.
       DedupeException failure = new DedupeException("CheckAndInsert in namespace '" + namespace
-          + "' failed in the client: " + e, Status.INTERNAL.withCause(e), e);
+          + "' failed in the client: " + e + "; nothing was sent", Status.INTERNAL.withCause(e), e);
       entries.forEach(entry -> entry.result.completeExceptionally(failure));
       throw failure;
     }
@@ -323,15 +331,20 @@ public final class DedupeClient implements AutoCloseable {
     }
   }
 
-  /** Accumulator callback: a batch closed; give it a token and send it. Never throws. */
+  /**
+   * Accumulator callback: a batch closed; give it a token (the callers' own, or a fresh one)
+   * and send it. Never throws.
+   */
   private void sendBatch(Accumulator.Key key, List<Entry> entries) {
-    Rpcs.InsertCall call = new Rpcs.InsertCall(
-        dispatcher, key.namespace(), key.lease(), Rpcs.newToken(), false);
+    boolean callers = key.attemptToken() != null;
+    Rpcs.InsertCall call = new Rpcs.InsertCall(dispatcher, key.namespace(), key.lease(),
+        callers ? key.attemptToken() : Rpcs.newToken(), callers, false);
     try {
       dispatcher.dispatch(key.namespace(), entries, call, 1);
     } catch (RuntimeException e) {
       call.fail(entries, new DedupeException("CheckAndInsert in namespace '" + key.namespace()
-          + "' failed in the client: " + e, Status.INTERNAL.withCause(e), e));
+          + "' failed in the client: " + e, Status.INTERNAL.withCause(e), e,
+          List.of(call.attemptToken())));
     }
   }
 
@@ -756,27 +769,40 @@ public final class DedupeClient implements AutoCloseable {
             return items.stream().map(i -> i.result.join()).toList();
           }
           List<Decision> decided = new ArrayList<>(items.size());
+          // Per id, the token a failed id went out with: the caller retries with it later.
+          List<String> tokens = new ArrayList<>(items.size());
           Throwable first = null;
           int failed = 0;
           for (Item<Decision> item : items) {
             if (item.result.isCompletedExceptionally()) {
               failed++;
               decided.add(null);
+              Throwable cause = causeOf(item.result);
+              tokens.add(cause instanceof DedupeException de ? de.attemptToken() : null);
               if (first == null) {
-                first = causeOf(item.result);
+                first = cause;
               }
             } else {
               decided.add(item.result.join());
+              tokens.add(null);
             }
           }
-          if (failed == items.size()) {
-            throw new CompletionException(first);
-          }
           Status status = first instanceof DedupeException de ? de.status() : Status.fromThrowable(first);
+          if (tokens.stream().allMatch(Objects::isNull)) {
+            tokens = List.of(); // not a CheckAndInsert, or nothing was sent
+          }
+          if (failed == items.size()) {
+            if (items.size() == 1 || !(first instanceof DedupeException)) {
+              throw new CompletionException(first);
+            }
+            throw new CompletionException(new DedupeException(rpc + " of " + items.size()
+                + " ids in namespace '" + namespace + "' failed; first failure: "
+                + first.getMessage(), status, first, tokens));
+          }
           throw new CompletionException(new PartialBatchException(rpc + " of " + items.size()
               + " ids in namespace '" + namespace + "': " + failed + " failed, "
               + (items.size() - failed) + " decided; first failure: " + first.getMessage(),
-              status, decided, first));
+              status, decided, first, tokens));
         });
   }
 
