@@ -122,7 +122,7 @@ public final class DedupeClient implements AutoCloseable {
     timer.setRemoveOnCancelPolicy(true);
     this.channels = new ChannelPool(settings.channelFactory, settings.interceptors,
         settings.requestDeadline, settings.executor);
-    this.router = new ShardRouter(settings.targets, channels);
+    this.router = new ShardRouter(settings.targets, channels, timer);
     this.dispatcher = new Dispatcher(router, channels, settings.retry, settings.maxBatchIds,
         timer, () -> state.get() == State.CLOSED);
     this.accumulator = new Accumulator(settings.maxBatchIds, settings.linger, timer, this::sendBatch);

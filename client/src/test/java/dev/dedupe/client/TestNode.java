@@ -3,9 +3,12 @@ package dev.dedupe.client;
 import dev.dedupe.server.DedupeNode;
 import dev.dedupe.server.config.ConfigLoader;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.InstantSource;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 
 /**
  * A real dedupe node on loopback Netty, with a temporary data directory and test-sized memory
@@ -52,12 +55,25 @@ final class TestNode implements AutoCloseable {
     return DedupeNode.start(ConfigLoader.load(null, settings, Map.of()), InstantSource.system());
   }
 
+  /** How long tests wait for a cluster to form or a node to come back: generous when busy. */
+  static final Duration READY_WAIT = Duration.ofSeconds(90);
+
   /** Waits until every node reports ready: the cluster formed and each serves its shards. */
   static void awaitReady(DedupeNode... nodes) throws InterruptedException {
-    long until = System.nanoTime() + java.time.Duration.ofSeconds(30).toNanos();
-    while (!java.util.Arrays.stream(nodes).allMatch(DedupeNode::isReady)) {
-      if (System.nanoTime() > until) {
-        throw new AssertionError("the cluster did not become ready within 30 s");
+    awaitCondition(READY_WAIT, "every node ready",
+        () -> Arrays.stream(nodes).allMatch(DedupeNode::isReady));
+  }
+
+  /**
+   * Polls {@code condition} until it holds; fails, naming {@code what}, if it does not within
+   * {@code max}. For tests that must wait for a state, never for a time.
+   */
+  static void awaitCondition(Duration max, String what, BooleanSupplier condition)
+      throws InterruptedException {
+    long until = System.nanoTime() + max.toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() - until > 0) {
+        throw new AssertionError("waited " + max + " for " + what + "; it did not happen");
       }
       Thread.sleep(20);
     }
