@@ -35,7 +35,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * request deadline, and a client whose seed died still finds the nodes it learned of. After
  * the first answer, a {@code WatchShardMap} stream to the node that answered keeps the map
  * current, so that a change reaches the client at once; when the stream ends (the node
- * stopped) it is opened again, to another node, after a pause. Only the hash
+ * stopped) it is opened again, to another node, after a pause. Every map and owner hint
+ * wakes the channels of the owners it names ({@link ChannelPool#wake}), so that a node that
+ * is back is not left waiting out gRPC's reconnect backoff. Only the hash
  * named {@value #HASH_NAME} is known; a server that names another one, or predates
  * GetShardMap, is sent every id unrouted, as the contract asks of clients that do not know
  * the hash.
@@ -361,13 +363,15 @@ final class ShardRouter {
   }
 
   private void finish(Table table, CompletableFuture<Table> out) {
+    Map<String, Boolean> wake;
     lock.lock();
     try {
-      install(table);
+      wake = install(table);
       fetching = null;
     } finally {
       lock.unlock();
     }
+    wake(wake);
     out.complete(table);
   }
 
@@ -386,20 +390,44 @@ final class ShardRouter {
     out.complete(table);
   }
 
-  /** Holding the lock: makes {@code table} current and learns the nodes it names. */
-  private void install(Table table) {
+  /**
+   * Holding the lock: makes {@code table} current and learns the nodes it names. Returns the
+   * owners to {@link #wake} once the lock is released: each owner the table names, true when
+   * the table before did not name it (it came back).
+   */
+  private Map<String, Boolean> install(Table table) {
+    Table before = current;
     current = table;
-    if (table.routed() && !table.provisional()) {
+    if (!table.routed()) {
+      return Map.of();
+    }
+    if (!table.provisional()) {
       learned.addAll(table.addresses());
     }
+    Set<String> named = before == null ? Set.of() : before.addresses();
+    Map<String, Boolean> wake = new LinkedHashMap<>();
+    for (String owner : table.owners()) {
+      wake.putIfAbsent(owner, !named.contains(owner));
+    }
+    return wake;
+  }
+
+  /**
+   * The cluster names these owners: don't let a channel to one of them sit out gRPC's
+   * reconnect backoff (see {@link ChannelPool#wake}). Not holding the lock.
+   */
+  private void wake(Map<String, Boolean> owners) {
+    owners.forEach(channels::wake);
   }
 
   /**
    * Takes an owner hint from a per-id UNAVAILABLE answer ("another node owns this shard"):
    * the current table is patched if the hint's epoch is not older than what it holds, without
-   * waiting for a full map fetch. Returns whether the table now sends the shard there.
+   * waiting for a full map fetch. Returns whether the table now sends the shard there. The
+   * owner is woken like an owner a map names, since the cluster just said it serves.
    */
   boolean hint(ShardOwner owner) {
+    Map<String, Boolean> wake = Map.of();
     lock.lock();
     try {
       Table now = current;
@@ -408,16 +436,18 @@ final class ShardRouter {
       }
       if (now.routed() && owner.getShard() < now.shardCount()
           && owner.getAddress().equals(now.owners()[owner.getShard()])) {
+        wake = Map.of(owner.getAddress(), false);
         return true;
       }
       Table patched = now.withOwner(owner);
       if (patched == null) {
         return false;
       }
-      install(patched);
+      wake = install(patched);
       return true;
     } finally {
       lock.unlock();
+      wake(wake);
     }
   }
 
@@ -441,14 +471,16 @@ final class ShardRouter {
             Table table = Table.fromProto(GetShardMapResponse.newBuilder()
                 .setShardCount(map.getShardCount()).setHash(map.getHash())
                 .addAllOwners(map.getOwnersList()).build(), address);
+            Map<String, Boolean> wake = Map.of();
             lock.lock();
             try {
               if (!closed) {
-                install(table);
+                wake = install(table);
               }
             } finally {
               lock.unlock();
             }
+            wake(wake);
           }
 
           @Override

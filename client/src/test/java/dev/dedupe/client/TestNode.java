@@ -46,7 +46,14 @@ final class TestNode implements AutoCloseable {
   /** A member of cluster {@code cluster} at {@code zk}, as node-{@code i}. */
   static DedupeNode clusterMember(
       Path root, String zk, String cluster, int i, int shards, int initialNodes) {
+    return clusterMember(root, zk, cluster, i, shards, initialNodes, 0);
+  }
+
+  /** As above, listening on {@code grpcPort} (0 for any free port), to restart on the same one. */
+  static DedupeNode clusterMember(Path root, String zk, String cluster, int i, int shards,
+      int initialNodes, int grpcPort) {
     Map<String, String> settings = settings(root.resolve("node-" + i), shards);
+    settings.put("grpc.port", Integer.toString(grpcPort));
     settings.put("cluster.zk", zk);
     settings.put("cluster.name", cluster);
     settings.put("cluster.node-id", "node-" + i);
