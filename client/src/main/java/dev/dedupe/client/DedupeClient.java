@@ -81,14 +81,17 @@ import java.util.function.Function;
  * once more on their own, so that one caller's bad id fails only that caller.
  *
  * <h2>Routing</h2>
- * On first use the client asks a target for the shard map ({@code GetShardMap}), hashes each
+ * On first use the client asks a target for the shard map ({@code GetShardMap}; from any
+ * target or node it has learned of, moving on quickly from one that does not answer), hashes each
  * id to its shard with {@link dev.dedupe.contract.ShardHash}, sends each node's ids to that
  * node in parallel, and merges the answers back in request order. In a cluster, a node that
  * does not own an id answers UNAVAILABLE for that id alone, naming the owner: the client
  * re-sends the id there at once (with the same attempt token) and remembers the owner. A call
  * that fails with UNAVAILABLE, or an id with no owner named, makes the client fetch the map
- * again before its backoff and retry. Each of these counts as an attempt. A single-node
- * deployment is one node that owns every shard.
+ * again before its backoff and retry. Each of these counts as an attempt. When a map or an
+ * owner hint names a node whose connection is waiting out gRPC's reconnect backoff (the node
+ * was down), the client reconnects at once, so a node that is back gets its calls again
+ * without delay. A single-node deployment is one node that owns every shard.
  *
  * <h2>Threads</h2>
  * Blocking methods wait on the calling thread. Futures returned by the {@code *Async} methods
@@ -983,7 +986,9 @@ public final class DedupeClient implements AutoCloseable {
 
     /**
      * The one address to start from, "host:port". Any node of a cluster will do: the shard map
-     * names the others.
+     * names the others. But until the client has read a map, this is the only address it
+     * knows: if that node is down, every call fails. For a cluster, give several
+     * ({@link #targets}).
      *
      * @throws IllegalArgumentException if it is not host:port with a port in [1, 65535]
      * @throws IllegalStateException if targets were already set
@@ -994,8 +999,11 @@ public final class DedupeClient implements AutoCloseable {
     }
 
     /**
-     * Addresses to start from, "host:port" each; the shard map is fetched from the first one
-     * that answers (rotating), so list several for a cluster.
+     * Addresses to start from, "host:port" each (seeds); list several for a cluster. A map
+     * fetch asks them, and every node a map has named since, one after another, moving on from
+     * one that fails or has not answered within a quarter second, and takes the first answer;
+     * so a dead or hung seed costs little, and a client whose seeds are all gone still finds
+     * the nodes it learned of.
      *
      * @throws IllegalArgumentException if the list is empty or an address is not host:port
      * @throws IllegalStateException if targets were already set
