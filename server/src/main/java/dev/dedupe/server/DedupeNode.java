@@ -19,6 +19,8 @@ import dev.dedupe.server.storage.ShardStore;
 import dev.dedupe.server.storage.StorageResources;
 import io.grpc.ServerBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -103,7 +105,11 @@ public final class DedupeNode implements AutoCloseable {
 
     retention = new Retention(shards, config.windows(), diskBudget(directory), clock);
     retention.runOnce();
-    metrics = new ServerMetrics(retention, config.windows(), shards, resources);
+    // The node's own registry, not a JVM-wide one: nodes sharing a JVM (dev --nodes 3, tests)
+    // each report their own figures, as one node per process would.
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    closers.push(registry::close);
+    metrics = new ServerMetrics(registry, retention, config.windows(), shards, resources);
     closers.push(metrics);
     metrics.registerNamespaces();
 
@@ -124,7 +130,7 @@ public final class DedupeNode implements AutoCloseable {
     long every = config.storage().maintenanceInterval().toMillis();
     maintenance.scheduleWithFixedDelay(this::maintain, every, every, TimeUnit.MILLISECONDS);
 
-    ops = new OpsServer(config.ops(), this::isLive, this::isReady);
+    ops = new OpsServer(config.ops(), this::isLive, this::isReady, registry);
     closers.push(ops);
 
     if (member != null) {
