@@ -94,6 +94,7 @@ public final class ServerMetrics implements AutoCloseable {
     this.retention = retention;
     this.windows = windows;
     this.resources = resources;
+    renameForPrometheus(registry);
     gauge("dedupe.keys", "Records held over all namespaces", () -> figures(NodeFigures::totalKeys));
     gauge("dedupe.disk.bytes", "Bytes on disk: table files plus write-ahead logs",
         () -> figures(NodeFigures::diskBytes));
@@ -140,13 +141,14 @@ public final class ServerMetrics implements AutoCloseable {
   }
 
   /**
-   * Micrometer's standard binders, with two of ProcessorMetrics' names changed because
-   * {@code promtool check metrics} rejects them: {@code system_cpu_count} ("_count" belongs to
-   * histograms and summaries) becomes {@code jvm_available_processors}, which is what it reads
-   * (Runtime.availableProcessors, container limits included), and {@code process_cpu_time_ns_total}
-   * (an abbreviated, non-base unit) gives way to the usual {@code process_cpu_seconds_total}.
+   * Changes two of ProcessorMetrics' names, which {@code promtool check metrics} rejects:
+   * {@code system_cpu_count} ("_count" belongs to histograms and summaries) becomes
+   * {@code jvm_available_processors}, which is what it reads (Runtime.availableProcessors,
+   * container limits included), and {@code process_cpu_time_ns_total} (an abbreviated, non-base
+   * unit) gives way to the usual {@code process_cpu_seconds_total}, registered below. Filters
+   * apply only to meters registered after them, so this runs first.
    */
-  private void bindJvmAndProcessMeters() {
+  private static void renameForPrometheus(MeterRegistry registry) {
     registry.config()
         .meterFilter(new MeterFilter() {
           @Override
@@ -155,6 +157,10 @@ public final class ServerMetrics implements AutoCloseable {
           }
         })
         .meterFilter(MeterFilter.deny(id -> id.getName().equals("process.cpu.time")));
+  }
+
+  /** Micrometer's standard binders, and the process's CPU time in seconds. */
+  private void bindJvmAndProcessMeters() {
     new JvmMemoryMetrics().bindTo(registry);
     new JvmThreadMetrics().bindTo(registry);
     new ClassLoaderMetrics().bindTo(registry);
