@@ -132,9 +132,4 @@ record Exposition(String text, List<Sample> samples, Map<String, String> types) 
     }
     return true;
   }
-
-  /** Whether any sample's name starts with {@code prefix}. */
-  boolean hasSampleStartingWith(String prefix) {
-    return samples.stream().anyMatch(s -> s.name().startsWith(prefix));
-  }
 }
