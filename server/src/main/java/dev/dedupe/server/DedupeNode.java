@@ -51,6 +51,7 @@ public final class DedupeNode implements AutoCloseable {
   /** What to close, most recently opened first. */
   private final Deque<AutoCloseable> closers = new ArrayDeque<>();
   private final ServerConfig config;
+  private DataDirectory directory;
   private ShardSet shards;
   private ShardDirectory shardDirectory;
   private ClusterMember member;
@@ -80,13 +81,33 @@ public final class DedupeNode implements AutoCloseable {
       return node;
     } catch (RuntimeException e) {
       node.close();
+      node.removeDataCreatedByAFailedStart();
       throw e;
     }
   }
 
+  /**
+   * A start that failed (a taken port, say) leaves no data directory behind if it created the
+   * directory itself and never served: otherwise a typo in a flag would leave stray
+   * directories. Never after the API started: ids may have been acknowledged.
+   */
+  private void removeDataCreatedByAFailedStart() {
+    if (directory == null || !directory.createdNow() || grpc != null) {
+      return;
+    }
+    try (java.util.stream.Stream<java.nio.file.Path> all = Files.walk(directory.root())) {
+      for (java.nio.file.Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException e) {
+      log.warn("could not remove {} after a failed start: {}", directory.root(), e.toString());
+    }
+  }
+
   private void open(InstantSource clock, ServerBuilder<?> grpcBuilder) {
-    DataDirectory directory =
-        DataDirectory.openOrCreate(config.storage().dataDir(), config.storage().shards());
+    directory = DataDirectory.openOrCreate(config.storage().dataDir(), config.storage().shards());
+    // Released last (closers run in reverse), after every store in it has closed.
+    closers.push(directory.lock());
     StorageResources resources = new StorageResources(config.storage());
     closers.push(resources);
     BucketGrid grid = new BucketGrid(config.storage().bucketWidth());
@@ -118,7 +139,15 @@ public final class DedupeNode implements AutoCloseable {
     DedupeEngine engine = new DedupeEngine(shardDirectory, shards, config.windows(), clock);
     DedupeGrpcService service = new DedupeGrpcService(
         engine, new RequestValidator(config.limits()), metrics, replies, shardDirectory);
-    grpc = new GrpcServer(grpcBuilder, service, config.limits().maxRequestBytes()).start();
+
+    // The ops port binds before the API, so that a taken port fails the start before any
+    // call could have been answered.
+    ops = new OpsServer(config.ops(), this::isLive, this::isReady, registry);
+    closers.push(ops);
+
+    GrpcServer api = new GrpcServer(grpcBuilder, service, config.limits().maxRequestBytes());
+    api.start();
+    grpc = api;
     closers.push(grpc);
 
     maintenance = Executors.newSingleThreadScheduledExecutor(
@@ -129,9 +158,6 @@ public final class DedupeNode implements AutoCloseable {
     });
     long every = config.storage().maintenanceInterval().toMillis();
     maintenance.scheduleWithFixedDelay(this::maintain, every, every, TimeUnit.MILLISECONDS);
-
-    ops = new OpsServer(config.ops(), this::isLive, this::isReady, registry);
-    closers.push(ops);
 
     if (member != null) {
       // Closed before the shards (closers run in reverse): stop serving, then close stores.

@@ -1,5 +1,6 @@
 package dev.dedupe.server.cluster;
 
+import dev.dedupe.contract.ShardHash;
 import dev.dedupe.server.config.ClusterConfig;
 import dev.dedupe.server.core.ShardDirectory;
 import dev.dedupe.server.core.ShardMap;
@@ -320,7 +321,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
           ? new ShardMap.Owner(s, "", 0, "")
           : owner(v, v.assignment().shard(s)));
     }
-    return new ShardMap(shards.shardCount(), DataDirectory.HASH_NAME, owners);
+    return new ShardMap(shards.shardCount(), ShardHash.NAME, owners);
   }
 
   @Override

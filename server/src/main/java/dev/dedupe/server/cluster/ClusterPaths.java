@@ -10,7 +10,8 @@ package dev.dedupe.server.cluster;
  *                                      "stores":{"&lt;shard&gt;":"&lt;store id&gt;",...}}
  *   controller/latch       Curator LeaderLatch participants
  *   controller/epoch       persistent  its znode version is the controller epoch: every new
- *                                      controller bumps it, every assignment write checks it
+ *                                      controller bumps it (checking its own latch znode in the
+ *                                      same transaction), every assignment write checks it
  *   assignment             persistent  {"shards":[{"shard":0,"owner":"node-a","epoch":1,
  *                                      "store":"&lt;store id, or empty until recorded&gt;"},...]}
  * </pre>

@@ -1,6 +1,8 @@
 package dev.dedupe.server.cluster;
 
+import java.util.List;
 import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.api.transaction.CuratorTransactionResult;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.data.Stat;
 
@@ -9,12 +11,19 @@ import org.apache.zookeeper.data.Stat;
  * open now (created empty after a lost disk) is recorded in place of the lost one, so the owner
  * serves the shard again, and ids acknowledged before the loss may be NEW again.
  *
- * <p>The write is conditional on the assignment's znode version, so it never overwrites a
- * controller's concurrent change; a conflict is reported, not retried blindly.
+ * <p>Like every assignment write, it is one transaction fenced on the controller epoch: it
+ * checks that the controller-epoch znode and the assignment are at the versions it read, so
+ * it never overwrites a controller's concurrent change and never lands across a change of
+ * controller. A conflict is reported, not retried blindly.
  */
 public final class DataLossAcceptance {
 
   private DataLossAcceptance() {}
+
+  private static ClusterException changedMeanwhile() {
+    return new ClusterException(
+        "the assignment or the controller changed while accepting; run the command again", null);
+  }
 
   /**
    * Records the owner's current store for {@code shard}.
@@ -24,6 +33,10 @@ public final class DataLossAcceptance {
    *     assignment changed meanwhile
    */
   public static String accept(CuratorFramework zk, ClusterPaths paths, int shard) throws Exception {
+    Stat epoch = zk.checkExists().forPath(paths.controllerEpoch());
+    if (epoch == null) {
+      throw new ClusterException("the cluster has no controller yet; try again in a moment", null);
+    }
     Stat stat = new Stat();
     byte[] data;
     try {
@@ -50,12 +63,18 @@ public final class DataLossAcceptance {
       throw new ClusterException("shard " + shard + " on node " + entry.owner()
           + " already has its recorded store " + store + "; no data is lost", null);
     }
+    List<CuratorTransactionResult> results;
     try {
-      zk.setData().withVersion(stat.getVersion())
-          .forPath(paths.assignment(), assignment.withStore(shard, store).toJson());
+      results = zk.transaction().forOperations(
+          zk.transactionOp().check().withVersion(epoch.getVersion())
+              .forPath(paths.controllerEpoch()),
+          zk.transactionOp().setData().withVersion(stat.getVersion())
+              .forPath(paths.assignment(), assignment.withStore(shard, store).toJson()));
     } catch (KeeperException.BadVersionException e) {
-      throw new ClusterException("the assignment changed while accepting; run the command again",
-          null);
+      throw changedMeanwhile();
+    }
+    if (results.stream().anyMatch(r -> r.getError() != 0)) {
+      throw changedMeanwhile();
     }
     return "shard " + shard + " on node " + entry.owner() + ": accepted the loss of store "
         + (entry.storeRecorded() ? entry.storeId() : "(none recorded)") + "; serving from store "

@@ -26,7 +26,22 @@ public final class Membership implements AutoCloseable {
     this.grpcAddress = grpcAddress;
     this.opsAddress = opsAddress;
     this.node = new PersistentNode(zk, CreateMode.EPHEMERAL, false, paths.node(nodeId),
-        new NodeRegistration(grpcAddress, opsAddress, Map.of()).toJson());
+        new NodeRegistration(grpcAddress, opsAddress, Map.of()).toJson()) {
+      /**
+       * PersistentNode.close deletes the znode in the foreground, with the client's retry
+       * policy: while ZooKeeper is unreachable that blocks a stop for minutes. The znode is
+       * ephemeral, so the delete only lets the others see this node leave before its session
+       * ends: send it in the background, and let the session's end (the client is closed
+       * right after) or its expiry (ZooKeeper down) remove it otherwise.
+       */
+      @Override
+      protected void deleteNode() throws Exception {
+        String path = getActualPath();
+        if (path != null) {
+          zk.delete().quietly().inBackground().forPath(path);
+        }
+      }
+    };
   }
 
   /** Registers, and waits up to {@code timeoutMillis} for the znode to exist. */

@@ -34,6 +34,19 @@ public final class ConfigLoader {
    * @param environment the process environment (only {@code DEDUPE_*} names are read)
    */
   public static ServerConfig load(Path file, Map<String, String> settings, Map<String, String> environment) {
+    return load(file, settings, environment, Map.of());
+  }
+
+  /**
+   * Loads the configuration with some defaults replaced ({@code bin/dedupe dev}'s: loopback,
+   * small caches, data under the checkout). They stay defaults: the file, the environment and
+   * the flags all beat them.
+   *
+   * @param defaultOverrides key to value, replacing the defaults of {@link ConfigKeys}
+   */
+  public static ServerConfig load(Path file, Map<String, String> settings,
+      Map<String, String> environment, Map<String, String> defaultOverrides) {
+    defaultOverrides.keySet().forEach(key -> checkKnown(key, ""));
     // A typo must not pass silently as a default: every key given must be a known one.
     settings.keySet().forEach(key -> checkKnown(key, ""));
     Map<String, String> fromEnvironment = new HashMap<>();
@@ -45,6 +58,7 @@ public final class ConfigLoader {
     }
     Map<String, String> defaults = new LinkedHashMap<>();
     ConfigKeys.ALL.forEach(k -> defaults.put(k.name(), k.defaultValue()));
+    defaults.putAll(defaultOverrides);
 
     Config.Builder builder = Config.builder()
         .disableEnvironmentVariablesSource()

@@ -1,6 +1,8 @@
 package dev.dedupe.server.rpc;
 
 import com.google.protobuf.Timestamp;
+import com.google.protobuf.util.Durations;
+import com.google.protobuf.util.Timestamps;
 import dev.dedupe.server.core.DedupeEngine;
 import dev.dedupe.server.core.IdResult;
 import dev.dedupe.server.core.InsertOptions;
@@ -41,6 +43,8 @@ import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.function.Function;
@@ -57,6 +61,10 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
   /** Builds replies off the shard writer threads, so writers go straight back to deciding. */
   private final Executor replyExecutor;
   private final ShardDirectory shards;
+  /** The WatchShardMap streams open now, so that shutdown can end them. */
+  private final Set<ShardMapWatch<?>> watches = ConcurrentHashMap.newKeySet();
+  /** Set once by {@link #endWatches}: a watch that starts after it is ended at once. */
+  private volatile boolean endingWatches;
 
   public DedupeGrpcService(
       DedupeEngine engine, RequestValidator validator, ServerMetrics metrics,
@@ -82,14 +90,33 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
   @Override
   public void watchShardMap(
       WatchShardMapRequest request, StreamObserver<WatchShardMapResponse> observer) {
-    new ShardMapWatch<WatchShardMapResponse>(
+    ShardMapWatch<WatchShardMapResponse> watch = new ShardMapWatch<WatchShardMapResponse>(
         shards, (ServerCallStreamObserver<WatchShardMapResponse>) observer,
         (ShardMap map) -> WatchShardMapResponse.newBuilder()
             .setShardCount(map.shardCount())
             .setHash(map.hash())
             .addAllOwners(map.owners().stream().map(DedupeGrpcService::toProto).toList())
-            .build())
-        .start();
+            .build(),
+        watches::remove);
+    // Registered before the flag is read, and endWatches sets the flag before it reads the
+    // set: a watch that races with shutdown is ended by one side or the other.
+    watches.add(watch);
+    watch.start();
+    if (endingWatches) {
+      watch.end();
+    }
+  }
+
+  /**
+   * Completes every open WatchShardMap stream, and every one that starts from now on. A watch
+   * never ends by itself, so the server calls this on shutdown; otherwise it would wait out its
+   * whole grace period whenever a client watches the map.
+   */
+  public void endWatches() {
+    endingWatches = true;
+    for (ShardMapWatch<?> watch : watches) {
+      watch.end();
+    }
   }
 
   private static ShardOwner toProto(ShardMap.Owner owner) {
@@ -348,16 +375,10 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
   }
 
   private static Timestamp timestamp(long millis) {
-    return Timestamp.newBuilder()
-        .setSeconds(Math.floorDiv(millis, 1000))
-        .setNanos((int) Math.floorMod(millis, 1000) * 1_000_000)
-        .build();
+    return Timestamps.fromMillis(millis);
   }
 
   private static com.google.protobuf.Duration duration(Duration d) {
-    return com.google.protobuf.Duration.newBuilder()
-        .setSeconds(d.getSeconds())
-        .setNanos(d.getNano())
-        .build();
+    return Durations.fromNanos(d.toNanos());
   }
 }

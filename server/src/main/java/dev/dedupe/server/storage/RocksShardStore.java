@@ -149,7 +149,7 @@ public final class RocksShardStore implements ShardStore {
       String made = java.util.UUID.randomUUID().toString();
       db.put(metadata, resources.writeOptions(), META_STORE_ID,
           made.getBytes(StandardCharsets.UTF_8));
-      log.info("shard {}: new store {} at {}", shardId, made, path);
+      log.debug("shard {}: new store {} at {}", shardId, made, path);
       storeId = made;
     } else {
       storeId = new String(stored, StandardCharsets.UTF_8);

@@ -36,12 +36,17 @@ final class ClusterFixture implements AutoCloseable {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
 
   ClusterFixture(Path root, int size, int shards) throws Exception {
+    this(root, size, shards, size);
+  }
+
+  /** A cluster of {@code size} initial nodes of which only the first {@code startNow} start. */
+  ClusterFixture(Path root, int size, int shards, int startNow) throws Exception {
     this.root = root;
     this.size = size;
     this.shards = shards;
     this.zookeeper = new TestingServer(true);
     this.nodes = new DedupeNode[size];
-    for (int i = 0; i < size; i++) {
+    for (int i = 0; i < startNow; i++) {
       start(i);
     }
   }

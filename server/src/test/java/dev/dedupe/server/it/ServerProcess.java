@@ -112,6 +112,15 @@ final class ServerProcess implements AutoCloseable {
     return process.isAlive();
   }
 
+  /** Waits for the process to exit by itself; false if it still runs after {@code timeout}. */
+  boolean waitForExit(Duration timeout) throws InterruptedException {
+    return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  int exitCode() {
+    return process.exitValue();
+  }
+
   /** A plaintext Netty channel to the server's gRPC port; the caller shuts it down. */
   ManagedChannel newChannel() {
     return NettyChannelBuilder.forAddress(HOST, grpcPort).usePlaintext().build();
