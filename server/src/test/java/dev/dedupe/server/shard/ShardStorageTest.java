@@ -2,6 +2,7 @@ package dev.dedupe.server.shard;
 
 import static dev.dedupe.server.core.Verdict.DUPLICATE;
 import static dev.dedupe.server.core.Verdict.NEW;
+import static dev.dedupe.server.shard.Caller.WAITING;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -141,10 +142,10 @@ class ShardStorageTest {
     long window = Duration.ofHours(24).toMillis();
     byte[] a = ShardHash.digest("orders", "a");
     byte[] kept = ShardHash.digest("orders", "kept");
-    var insertA = writer.checkAndInsert("orders", window, List.of(a), "", 0, List.of());
-    var forgetBoth = writer.forget("orders", window, List.of(a, kept));
-    var insertBoth = writer.checkAndInsert("orders", window, List.of(a, kept, a), "", 0, List.of());
-    var check = writer.check("orders", window, List.of(a, kept));
+    var insertA = writer.checkAndInsert("orders", window, List.of(a), "", 0, List.of(), WAITING);
+    var forgetBoth = writer.forget("orders", window, List.of(a, kept), WAITING);
+    var insertBoth = writer.checkAndInsert("orders", window, List.of(a, kept, a), "", 0, List.of(), WAITING);
+    var check = writer.check("orders", window, List.of(a, kept), WAITING);
     hold.countDown();
     parked.join();
 
@@ -163,13 +164,13 @@ class ShardStorageTest {
     byte[] a = ShardHash.digest("orders", "a");
     long lease = Duration.ofMinutes(10).toMillis();
     assertEquals(List.of(NEW), verdicts(
-        writer.checkAndInsert("orders", window, List.of(a), "T", lease, List.of()).join()));
+        writer.checkAndInsert("orders", window, List.of(a), "T", lease, List.of(), WAITING).join()));
     clock.advance(Duration.ofHours(1)); // the next bucket; T's lease ran out long ago
-    IdResult[] takeover = writer.checkAndInsert("orders", window, List.of(a), "U", lease, List.of()).join();
+    IdResult[] takeover = writer.checkAndInsert("orders", window, List.of(a), "U", lease, List.of(), WAITING).join();
     assertEquals(List.of(NEW), verdicts(takeover));
     assertEquals(1, node.retention.runOnce().keysHeld("orders"));
-    assertEquals(false, writer.commit("orders", window, List.of(a), "T", List.of()).join()[0].ok());
-    assertEquals(true, writer.commit("orders", window, List.of(a), "U", List.of()).join()[0].ok());
+    assertEquals(false, writer.commit("orders", window, List.of(a), "T", List.of(), WAITING).join()[0].ok());
+    assertEquals(true, writer.commit("orders", window, List.of(a), "U", List.of(), WAITING).join()[0].ok());
     assertEquals(List.of(DUPLICATE), verdicts(node.insert("orders", "a")));
   }
 
