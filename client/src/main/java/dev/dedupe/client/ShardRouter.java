@@ -48,7 +48,7 @@ import java.util.concurrent.locks.ReentrantLock;
 final class ShardRouter {
 
   /** The shard hash this client implements ({@link ShardHash}). */
-  static final String HASH_NAME = "murmur3_x64_128-v1";
+  static final String HASH_NAME = ShardHash.NAME;
 
   /** A provisional table (made without an answer) is re-fetched at most this often, in ns. */
   private static final long PROVISIONAL_RETRY_NANOS = 1_000_000_000L;
