@@ -18,7 +18,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -109,6 +108,7 @@ public final class DedupeClient implements AutoCloseable {
   private final Settings settings;
   private final AtomicReference<State> state = new AtomicReference<>(State.OPEN);
   private final ScheduledThreadPoolExecutor timer;
+  private final OnceRunner onceRunner;
   private final ChannelPool channels;
   private final ShardRouter router;
   private final Dispatcher dispatcher;
@@ -129,6 +129,7 @@ public final class DedupeClient implements AutoCloseable {
     this.dispatcher = new Dispatcher(router, channels, settings.retry, settings.maxBatchIds,
         timer, () -> state.get() == State.CLOSED);
     this.accumulator = new Accumulator(settings.maxBatchIds, settings.linger, timer, this::sendBatch);
+    this.onceRunner = new OnceRunner(this, timer, settings.defaultLease);
     this.pendingRoom = new Semaphore(settings.maxPendingIds, true);
   }
 
@@ -621,127 +622,7 @@ public final class DedupeClient implements AutoCloseable {
    */
   public OnceOutcome once(
       String namespace, String messageId, InsertOptions options, Callable<byte[]> action) {
-    Objects.requireNonNull(options, "options");
-    Objects.requireNonNull(action, "action");
-    Duration lease = options.lease() != null ? options.lease() : settings.defaultLease;
-    Decision decision = checkAndInsert(namespace, messageId, options.withLease(lease));
-    switch (decision.verdict()) {
-      case DUPLICATE -> {
-        return new OnceOutcome.AlreadyDone(messageId, decision.result(), decision.firstSeen());
-      }
-      case IN_PROGRESS -> {
-        return new OnceOutcome.InProgressElsewhere(messageId, decision.leaseExpiresAt());
-      }
-      case CONFLICT -> {
-        return new OnceOutcome.Conflict(messageId, decision.firstSeen());
-      }
-      case NEW -> { /* ours: below */ }
-    }
-    String token = decision.attemptToken();
-    LeaseKeeper keeper = new LeaseKeeper(namespace, messageId, token, lease);
-    byte[] result;
-    try {
-      result = action.call();
-    } catch (Exception e) {
-      keeper.stop();
-      boolean released = false;
-      RuntimeException releaseFailure = null;
-      try {
-        release(namespace, messageId, token);
-        released = true;
-      } catch (RuntimeException re) {
-        // Lease lost, service down, or client closed: the lease runs out on its own. The
-        // action's failure is what the caller must see.
-        releaseFailure = re;
-      }
-      OnceActionException failure = new OnceActionException(namespace, messageId, released, e);
-      if (releaseFailure != null) {
-        failure.addSuppressed(releaseFailure);
-      }
-      if (e instanceof InterruptedException) {
-        Thread.currentThread().interrupt();
-      }
-      throw failure;
-    } finally {
-      keeper.stop();
-    }
-    byte[] stored = result == null ? new byte[0] : result;
-    commit(namespace, messageId, token, stored);
-    return new OnceOutcome.Executed(messageId, stored, decision);
-  }
-
-  /**
-   * Keeps one lease alive while once()'s action runs: every half lease, an ExtendLease on the
-   * timer thread. Stops for good at {@link #stop} or when the lease turns out to be lost.
-   *
-   * <p>Threads: started and stopped by the caller's thread; renewals run on the timer thread
-   * and their replies on gRPC threads. {@link #lock} guards {@link #stopped} and {@link #next}.
-   */
-  private final class LeaseKeeper {
-    private final String namespace;
-    private final String id;
-    private final String token;
-    private final Duration lease;
-    private final long everyNanos;
-    private final ReentrantLock lock = new ReentrantLock();
-    private boolean stopped;
-    private ScheduledFuture<?> next;
-
-    LeaseKeeper(String namespace, String id, String token, Duration lease) {
-      this.namespace = namespace;
-      this.id = id;
-      this.token = token;
-      this.lease = lease;
-      this.everyNanos = Math.max(lease.toNanos() / 2, TimeUnit.MILLISECONDS.toNanos(10));
-      schedule();
-    }
-
-    private void schedule() {
-      lock.lock();
-      try {
-        if (!stopped) {
-          next = timer.schedule(this::renew, everyNanos, TimeUnit.NANOSECONDS);
-        }
-      } catch (java.util.concurrent.RejectedExecutionException closing) {
-        stopped = true;
-      } finally {
-        lock.unlock();
-      }
-    }
-
-    private void renew() {
-      CompletableFuture<Instant> renewed;
-      // Sending under the lock (the send itself does not block) means that once stop()
-      // returns, no renewal is left half-started.
-      lock.lock();
-      try {
-        if (stopped) {
-          return;
-        }
-        renewed = extendLeaseAsync(namespace, id, token, lease);
-      } catch (RuntimeException closed) {
-        return; // the client is closed: the lease runs out on its own
-      } finally {
-        lock.unlock();
-      }
-      renewed.whenComplete((end, failure) -> {
-        if (!(Dispatcher.unwrap(failure) instanceof LeaseLostException)) {
-          schedule(); // renewed, or a transient failure: try again next time
-        }
-      });
-    }
-
-    void stop() {
-      lock.lock();
-      try {
-        stopped = true;
-        if (next != null) {
-          next.cancel(false);
-        }
-      } finally {
-        lock.unlock();
-      }
-    }
+    return onceRunner.run(namespace, messageId, options, action);
   }
 
   // ---------------------------------------------------------------------------------------
