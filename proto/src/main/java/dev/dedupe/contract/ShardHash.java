@@ -26,6 +26,12 @@ import java.nio.charset.StandardCharsets;
  */
 public final class ShardHash {
 
+  /**
+   * The name of this hash, as data directories, the cluster's config znode and the shard map
+   * ({@code GetShardMap.hash}) carry it: a client checks it before routing by itself.
+   */
+  public static final String NAME = "murmur3_x64_128-v1";
+
   /** Length in bytes of {@link #digest}. */
   public static final int DIGEST_BYTES = 16;
 

@@ -3,6 +3,7 @@ package dev.dedupe.server;
 import dev.dedupe.server.config.ServerConfig;
 import dev.dedupe.server.core.DedupeEngine;
 import dev.dedupe.server.cluster.ClusterMember;
+import dev.dedupe.server.cluster.ServingFence;
 import dev.dedupe.server.core.ShardDirectory;
 import dev.dedupe.server.core.StandaloneDirectory;
 import dev.dedupe.server.ops.OpsServer;
@@ -18,6 +19,8 @@ import dev.dedupe.server.storage.ShardStore;
 import dev.dedupe.server.storage.StorageResources;
 import io.grpc.ServerBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -48,6 +51,7 @@ public final class DedupeNode implements AutoCloseable {
   /** What to close, most recently opened first. */
   private final Deque<AutoCloseable> closers = new ArrayDeque<>();
   private final ServerConfig config;
+  private DataDirectory directory;
   private ShardSet shards;
   private ShardDirectory shardDirectory;
   private ClusterMember member;
@@ -77,21 +81,42 @@ public final class DedupeNode implements AutoCloseable {
       return node;
     } catch (RuntimeException e) {
       node.close();
+      node.removeDataCreatedByAFailedStart();
       throw e;
     }
   }
 
+  /**
+   * A start that failed (a taken port, say) leaves no data directory behind if it created the
+   * directory itself and never served: otherwise a typo in a flag would leave stray
+   * directories. Never after the API started: ids may have been acknowledged.
+   */
+  private void removeDataCreatedByAFailedStart() {
+    if (directory == null || !directory.createdNow() || grpc != null) {
+      return;
+    }
+    try (java.util.stream.Stream<java.nio.file.Path> all = Files.walk(directory.root())) {
+      for (java.nio.file.Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException e) {
+      log.warn("could not remove {} after a failed start: {}", directory.root(), e.toString());
+    }
+  }
+
   private void open(InstantSource clock, ServerBuilder<?> grpcBuilder) {
-    DataDirectory directory =
-        DataDirectory.openOrCreate(config.storage().dataDir(), config.storage().shards());
+    directory = DataDirectory.openOrCreate(config.storage().dataDir(), config.storage().shards());
+    // Released last (closers run in reverse), after every store in it has closed.
+    closers.push(directory.lock());
     StorageResources resources = new StorageResources(config.storage());
     closers.push(resources);
     BucketGrid grid = new BucketGrid(config.storage().bucketWidth());
     if (config.cluster().enabled()) {
       // A member opens the shards the assignment gives it, once it has joined.
-      shards = new ShardSet(directory, resources, grid, clock);
+      ServingFence fence = new ServingFence(System::nanoTime);
+      shards = new ShardSet(directory, resources, grid, clock, fence);
       closers.push(shards);
-      member = new ClusterMember(config.cluster(), directory, shards);
+      member = new ClusterMember(config.cluster(), directory, shards, fence);
       shardDirectory = member;
     } else {
       shards = ShardSet.openAll(directory, resources, grid, clock);
@@ -101,7 +126,11 @@ public final class DedupeNode implements AutoCloseable {
 
     retention = new Retention(shards, config.windows(), diskBudget(directory), clock);
     retention.runOnce();
-    metrics = new ServerMetrics(retention, config.windows(), shards, resources);
+    // The node's own registry, not a JVM-wide one: nodes sharing a JVM (dev --nodes 3, tests)
+    // each report their own figures, as one node per process would.
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    closers.push(registry::close);
+    metrics = new ServerMetrics(registry, retention, config.windows(), shards, resources);
     closers.push(metrics);
     metrics.registerNamespaces();
 
@@ -110,7 +139,15 @@ public final class DedupeNode implements AutoCloseable {
     DedupeEngine engine = new DedupeEngine(shardDirectory, shards, config.windows(), clock);
     DedupeGrpcService service = new DedupeGrpcService(
         engine, new RequestValidator(config.limits()), metrics, replies, shardDirectory);
-    grpc = new GrpcServer(grpcBuilder, service, config.limits().maxRequestBytes()).start();
+
+    // The ops port binds before the API, so that a taken port fails the start before any
+    // call could have been answered.
+    ops = new OpsServer(config.ops(), this::isLive, this::isReady, registry);
+    closers.push(ops);
+
+    GrpcServer api = new GrpcServer(grpcBuilder, service, config.limits().maxRequestBytes());
+    api.start();
+    grpc = api;
     closers.push(grpc);
 
     maintenance = Executors.newSingleThreadScheduledExecutor(
@@ -121,9 +158,6 @@ public final class DedupeNode implements AutoCloseable {
     });
     long every = config.storage().maintenanceInterval().toMillis();
     maintenance.scheduleWithFixedDelay(this::maintain, every, every, TimeUnit.MILLISECONDS);
-
-    ops = new OpsServer(config.ops(), this::isLive, this::isReady);
-    closers.push(ops);
 
     if (member != null) {
       // Closed before the shards (closers run in reverse): stop serving, then close stores.

@@ -4,7 +4,7 @@ import dev.dedupe.server.DedupeNode;
 import dev.dedupe.server.cluster.EmbeddedZooKeeper;
 import dev.dedupe.server.config.ConfigLoader;
 import dev.dedupe.server.config.ServerConfig;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -27,10 +27,10 @@ final class DevCluster {
   /**
    * @param root where ZooKeeper's and each node's data go (subdirectories zookeeper, node-1...)
    */
-  static int run(int nodes, int zkPort, Path root, Path configFile, Map<String, String> devSettings,
-      PrintStream out) {
-    int grpcBase = Integer.parseInt(devSettings.getOrDefault("grpc.port", "50051"));
-    int opsBase = Integer.parseInt(devSettings.getOrDefault("ops.port", "8081"));
+  static int run(int nodes, int zkPort, Path root, Path configFile,
+      Map<String, String> devDefaults, Map<String, String> flags, PrintWriter out) {
+    int grpcBase = Integer.parseInt(flags.getOrDefault("grpc.port", "50051"));
+    int opsBase = Integer.parseInt(flags.getOrDefault("ops.port", "8081"));
     EmbeddedZooKeeper zookeeper = EmbeddedZooKeeper.start(root.resolve("zookeeper"), zkPort);
     List<DedupeNode> started = new ArrayList<>();
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -38,15 +38,16 @@ final class DevCluster {
       zookeeper.close();
     }, "shutdown"));
     for (int i = 1; i <= nodes; i++) {
-      Map<String, String> settings = new LinkedHashMap<>(devSettings);
+      // Each node needs its own ports, directory and id: these beat every other layer.
+      Map<String, String> settings = new LinkedHashMap<>(flags);
       settings.put("grpc.port", Integer.toString(grpcBase + i - 1));
       settings.put("ops.port", Integer.toString(opsBase + i - 1));
       settings.put("storage.data-dir", root.resolve("node-" + i).toString());
       settings.put("cluster.zk", zookeeper.connectString());
-      settings.put("cluster.name", "dev");
       settings.put("cluster.node-id", "node-" + i);
       settings.put("cluster.initial-nodes", Integer.toString(nodes));
-      ServerConfig config = ConfigLoader.load(configFile, settings, System.getenv());
+      ServerConfig config =
+          ConfigLoader.load(configFile, settings, System.getenv(), devDefaults);
       started.add(DedupeNode.start(config, InstantSource.system()));
     }
     out.printf("%ndedupe dev cluster is up: %d nodes, ZooKeeper at %s%n",
@@ -58,7 +59,7 @@ final class DevCluster {
     out.printf("""
 
         Try it from another terminal:
-          bin/dedupe admin status --zk %s --cluster dev
+          bin/dedupe admin status --zk %s
           bin/dedupe insert --target %s orders order-1 order-2 order-3
           (a node answers UNAVAILABLE with the owner's address for ids whose shard it does not
            own; the Java client routes each id to its owner)

@@ -1,5 +1,6 @@
 package dev.dedupe.server.cluster;
 
+import dev.dedupe.contract.ShardHash;
 import dev.dedupe.server.config.ClusterConfig;
 import dev.dedupe.server.core.ShardDirectory;
 import dev.dedupe.server.core.ShardMap;
@@ -18,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -37,14 +39,18 @@ import org.slf4j.LoggerFactory;
  * election, follows the shard assignment, opens the shards it owns and closes the ones it
  * loses, and tells the engine where every other shard lives.
  *
- * <p>Self-fencing: a node answers for its shards only while its ZooKeeper session is connected.
+ * <p>Self-fencing ({@link ServingFence} holds the rule): a node answers for its shards only
+ * while its ZooKeeper session is connected, it has read the assignment under that connection,
+ * and its local lease on the session, renewed by {@link SessionHeartbeat}, has not run out.
  * On SUSPENDED or LOST it stops at once (every id of its shards is answered UNAVAILABLE). On
  * RECONNECTED it re-reads the assignment before it serves again, because the assignment may
  * have changed while it was cut off (Curator's advice: treat SUSPENDED as lost for anything
- * that fences).
+ * that fences). The lease covers what Curator cannot report in time: a node paused past its
+ * session timeout.
  *
- * <p>Threads: Curator's event thread flips the fence; one event thread of our own reads
- * ZooKeeper and opens and closes shards; routing reads a volatile view from any thread.
+ * <p>Threads: Curator's event thread moves the fence; one event thread of our own reads
+ * ZooKeeper and opens and closes shards; the heartbeat has its own timer; routing and the
+ * shard writers read the fence and a volatile view from any thread.
  */
 public final class ClusterMember implements ShardDirectory, AutoCloseable {
 
@@ -59,20 +65,26 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   private final ShardSet shards;
   private final ExecutorService events;
   private final Set<Runnable> mapListeners = new CopyOnWriteArraySet<>();
-  /** Bumped on every connection state change, so that a stale re-read cannot unfence. */
-  private final AtomicLong connectionEpoch = new AtomicLong();
+  private final ServingFence fence;
   private CuratorFramework zk;
+  private SessionHeartbeat heartbeat;
   private Membership membership;
   private Controller controller;
   private CuratorCache assignmentCache;
   private CuratorCache nodesCache;
   private volatile View view;
-  private volatile boolean fenced = true;
+  /** Shards already logged as lost here; event thread only. */
+  private final Set<Integer> reportedLost = new java.util.HashSet<>();
   /** How many times the node fenced itself after having served; for metrics and tests. */
   private final AtomicLong fences = new AtomicLong();
 
-  public ClusterMember(ClusterConfig config, DataDirectory directory, ShardSet shards) {
+  /**
+   * @param fence the fence this member moves and the shard writers of {@code shards} ask
+   */
+  public ClusterMember(
+      ClusterConfig config, DataDirectory directory, ShardSet shards, ServingFence fence) {
     this.config = config;
+    this.fence = fence;
     this.nodeId = config.nodeId().isEmpty() ? directory.nodeId() : config.nodeId();
     this.paths = ClusterPaths.forCluster(config.name());
     this.shards = shards;
@@ -105,8 +117,11 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
         .connectionTimeoutMs((int) Math.min(15_000, config.sessionTimeout().toMillis()))
         .retryPolicy(new ExponentialBackoffRetry(100, 29, 5_000))
         .build();
+    heartbeat = new SessionHeartbeat(zk, fence, config.sessionTimeout().toMillis(),
+        System::nanoTime, "/", nodeId);
     zk.getConnectionStateListenable().addListener((client, state) -> onConnectionState(state));
     zk.start();
+    heartbeat.start();
     try {
       if (!zk.blockUntilConnected((int) config.sessionTimeout().toSeconds(), TimeUnit.SECONDS)) {
         throw new ClusterException("cannot reach ZooKeeper at " + config.zk() + " within "
@@ -126,43 +141,50 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     assignmentCache.listenable().addListener((type, oldData, data) -> scheduleRefresh());
     assignmentCache.start();
     nodesCache = CuratorCache.build(zk, paths.nodes());
-    nodesCache.listenable().addListener((type, oldData, data) -> scheduleRefresh());
+    nodesCache.listenable().addListener((type, oldData, data) -> {
+      scheduleRefresh();
+      // A node published its stores, or came or went: the controller may record stores.
+      controller.nodesChanged();
+    });
     nodesCache.start();
-    long epoch = connectionEpoch.get();
-    events.execute(() -> refresh(epoch));
+    scheduleRefresh();
     log.info("node {} joined cluster {} at {}", nodeId, config.name(), config.zk());
   }
 
   private void onConnectionState(ConnectionState state) {
-    long epoch = connectionEpoch.incrementAndGet();
     switch (state) {
       case SUSPENDED, LOST -> {
-        if (!fenced) {
+        if (fence.disconnected()) {
           fences.incrementAndGet();
           log.warn("node {}: ZooKeeper connection {}; not serving any shard until reconnected",
               nodeId, state);
         }
-        fenced = true;
       }
-      case CONNECTED, RECONNECTED -> events.execute(() -> refresh(epoch));
+      case CONNECTED, RECONNECTED -> {
+        fence.connected();
+        // A heartbeat now, so that the lease is live by the time the re-read is done.
+        heartbeat.beat();
+        scheduleRefresh();
+      }
       default -> { }
     }
   }
 
   private void scheduleRefresh() {
-    long epoch = connectionEpoch.get();
-    events.execute(() -> refresh(epoch));
+    events.execute(this::refresh);
   }
 
   /**
    * Reads the assignment and the live nodes from ZooKeeper (not from a cache: after a
-   * reconnect the read must be fresh), opens and closes shards to match, and unfences if no
-   * connection change happened since {@code epoch} was taken.
+   * reconnect the read must be fresh), opens and closes shards to match, and marks the fence
+   * caught up if no connection change happened since the read began.
    */
-  private void refresh(long epoch) {
+  private void refresh() {
     if (zk == null || !zk.getZookeeperClient().isConnected()) {
       return;
     }
+    // Taken before reading: the read counts only if the connection stays the same throughout.
+    long epoch = fence.epoch();
     try {
       zk.sync().forPath(paths.root());
       Optional<ShardAssignment> assignment = ClusterState.readAssignment(zk, paths);
@@ -176,15 +198,14 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
           }
         }
         shards.open(mine);
+        publishStores(assignment.get());
       }
       View before = view;
       view = new View(assignment.orElse(null), addresses);
-      if (connectionEpoch.get() == epoch && zk.getZookeeperClient().isConnected()) {
-        if (fenced && assignment.isPresent()) {
-          log.info("node {}: assignment read; serving shards {}", nodeId,
-              assignment.get().ownedBy(nodeId));
-        }
-        fenced = false;
+      boolean wasServing = fence.mayServe();
+      if (fence.caughtUp(epoch) && !wasServing && assignment.isPresent()) {
+        log.info("node {}: assignment read; serving shards {}", nodeId,
+            assignment.get().ownedBy(nodeId));
       }
       if (before == null || !map(before).equals(map(view))) {
         mapListeners.forEach(Runnable::run);
@@ -193,7 +214,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
       log.warn("node {}: cannot read the cluster state ({}); will retry", nodeId, e.toString());
       events.execute(() -> {
         sleepQuietly(500);
-        refresh(connectionEpoch.get() == epoch ? epoch : connectionEpoch.get());
+        refresh();
       });
     }
   }
@@ -201,16 +222,32 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   private Map<String, String> readAddresses() throws Exception {
     Map<String, String> addresses = new HashMap<>();
     for (String id : ClusterState.liveNodes(zk, paths)) {
-      try {
-        byte[] data = zk.getData().forPath(paths.node(id));
-        JsonObject info = Json.createReader(new StringReader(new String(data, StandardCharsets.UTF_8)))
-            .readObject();
-        addresses.put(id, info.getString("grpc"));
-      } catch (KeeperException.NoNodeException gone) {
-        // It left between the listing and the read.
-      }
+      ClusterState.readRegistration(zk, paths, id).ifPresent(r -> addresses.put(id, r.grpc()));
     }
     return addresses;
+  }
+
+  /**
+   * Tells the cluster which stores this node has open, and logs each owned shard whose store
+   * is not the one the assignment recorded: its data is missing here.
+   */
+  private void publishStores(ShardAssignment assignment) throws Exception {
+    Map<Integer, String> open = new TreeMap<>();
+    for (int s : assignment.ownedBy(nodeId)) {
+      String store = shards.storeId(s);
+      if (!store.isEmpty()) {
+        open.put(s, store);
+      }
+      ShardAssignment.Entry entry = assignment.shard(s);
+      if (entry.storeRecorded() && !store.isEmpty() && !entry.storeId().equals(store)
+          && reportedLost.add(s)) {
+        log.error("node {}: shard {} is LOST here: the cluster recorded store {} for it, but this"
+            + " node has store {} (created empty: its data directory was lost or replaced)."
+            + " Not serving it. Restore the data, or accept the loss with 'bin/dedupe admin"
+            + " accept-data-loss --shard {}'", nodeId, s, entry.storeId(), store, s);
+      }
+    }
+    membership.publishStores(open);
   }
 
   @Override
@@ -227,9 +264,9 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     }
     ShardAssignment.Entry entry = v.assignment().shard(shard);
     ShardMap.Owner owner = owner(v, entry);
-    if (fenced) {
-      return new ShardRoute.NotHere(new Unhandled("node " + nodeId
-          + " is cut off from ZooKeeper and serves nothing until it reconnects", owner));
+    ServingFence.Standing standing = fence.standing();
+    if (standing != ServingFence.Standing.SERVING) {
+      return new ShardRoute.NotHere(new Unhandled(notServingReason(standing), owner));
     }
     if (!entry.owner().equals(nodeId)) {
       String where = owner.address().isEmpty() ? " (down now)" : " at " + owner.address();
@@ -241,7 +278,29 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
       return new ShardRoute.NotHere(new Unhandled(
           "shard " + shard + " is opening on node " + nodeId, owner));
     }
+    if (!entry.storeRecorded()) {
+      return new ShardRoute.NotHere(new Unhandled("shard " + shard + " on node " + nodeId
+          + " waits for the controller to record its store", owner));
+    }
+    if (!entry.storeId().equals(writer.storeId())) {
+      return new ShardRoute.NotHere(new Unhandled("shard " + shard + "'s data is missing on node "
+          + nodeId + " (its store was replaced by an empty one); it serves nothing until the"
+          + " data is back or an admin accepts the loss", owner));
+    }
     return new ShardRoute.Local(writer);
+  }
+
+  private String notServingReason(ServingFence.Standing standing) {
+    return switch (standing) {
+      case DISCONNECTED -> "node " + nodeId
+          + " is cut off from ZooKeeper and serves nothing until it reconnects";
+      case CATCHING_UP -> "node " + nodeId
+          + " is re-reading the cluster state after connecting to ZooKeeper";
+      case LEASE_EXPIRED -> "node " + nodeId + " has not heard from ZooKeeper within "
+          + Math.round(ServingFence.LEASE_FRACTION * config.sessionTimeout().toMillis())
+          + " ms and serves nothing until it does";
+      case SERVING -> "node " + nodeId + " is serving";
+    };
   }
 
   private static ShardMap.Owner owner(View v, ShardAssignment.Entry e) {
@@ -262,7 +321,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
           ? new ShardMap.Owner(s, "", 0, "")
           : owner(v, v.assignment().shard(s)));
     }
-    return new ShardMap(shards.shardCount(), DataDirectory.HASH_NAME, owners);
+    return new ShardMap(shards.shardCount(), ShardHash.NAME, owners);
   }
 
   @Override
@@ -274,15 +333,20 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   @Override
   public boolean isServing() {
     View v = view;
-    if (fenced || v == null || v.assignment() == null) {
+    if (!fence.mayServe() || v == null || v.assignment() == null) {
       return false;
     }
-    return v.assignment().ownedBy(nodeId).stream().allMatch(shards::isOpen) && shards.isHealthy();
+    return v.assignment().ownedBy(nodeId).stream().allMatch(s ->
+        shards.isOpen(s) && v.assignment().shard(s).storeId().equals(shards.storeId(s)))
+        && shards.isHealthy();
   }
 
-  /** Whether this node is fenced now (cut off from ZooKeeper, or not yet caught up). */
+  /**
+   * Whether this node is fenced now (cut off from ZooKeeper, not yet caught up, or its lease
+   * on the session ran out).
+   */
   public boolean isFenced() {
-    return fenced;
+    return !fence.mayServe();
   }
 
   /** How many times this node has stopped serving because its session was suspended or lost. */
@@ -292,7 +356,8 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
 
   @Override
   public void close() {
-    fenced = true;
+    fence.disconnected();
+    closeQuietly(heartbeat);
     closeQuietly(nodesCache);
     closeQuietly(assignmentCache);
     closeQuietly(controller);

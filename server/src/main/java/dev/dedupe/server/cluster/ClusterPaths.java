@@ -6,11 +6,14 @@ package dev.dedupe.server.cluster;
  * <pre>
  * /dedupe/&lt;cluster&gt;/
  *   config                 persistent  {"shards":N,"hash":"murmur3_x64_128-v1"}, fixed at creation
- *   nodes/&lt;node-id&gt;        ephemeral   {"grpc":"host:port","ops":"host:port"}
+ *   nodes/&lt;node-id&gt;        ephemeral   {"grpc":"host:port","ops":"host:port",
+ *                                      "stores":{"&lt;shard&gt;":"&lt;store id&gt;",...}}
  *   controller/latch       Curator LeaderLatch participants
  *   controller/epoch       persistent  its znode version is the controller epoch: every new
- *                                      controller bumps it, every assignment write checks it
- *   assignment             persistent  {"shards":[{"shard":0,"owner":"node-a","epoch":1},...]}
+ *                                      controller bumps it (checking its own latch znode in the
+ *                                      same transaction), every assignment write checks it
+ *   assignment             persistent  {"shards":[{"shard":0,"owner":"node-a","epoch":1,
+ *                                      "store":"&lt;store id, or empty until recorded&gt;"},...]}
  * </pre>
  */
 public record ClusterPaths(String root) {

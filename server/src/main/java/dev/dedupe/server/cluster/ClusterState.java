@@ -1,5 +1,6 @@
 package dev.dedupe.server.cluster;
 
+import dev.dedupe.contract.ShardHash;
 import jakarta.json.Json;
 import jakarta.json.JsonObject;
 import java.io.StringReader;
@@ -12,7 +13,6 @@ import org.apache.zookeeper.KeeperException;
 /** Reads of the cluster's znodes, shared by the controller, members and the admin view. */
 public final class ClusterState {
 
-  static final String HASH = "murmur3_x64_128-v1";
 
   private ClusterState() {}
 
@@ -22,6 +22,16 @@ public final class ClusterState {
     try {
       return ShardAssignment.fromJson(zk.getData().forPath(paths.assignment()));
     } catch (KeeperException.NoNodeException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** A registered node's registration, or empty if it is not registered now. */
+  public static Optional<NodeRegistration> readRegistration(
+      CuratorFramework zk, ClusterPaths paths, String nodeId) throws Exception {
+    try {
+      return Optional.of(NodeRegistration.fromJson(zk.getData().forPath(paths.node(nodeId))));
+    } catch (KeeperException.NoNodeException gone) {
       return Optional.empty();
     }
   }
@@ -40,7 +50,7 @@ public final class ClusterState {
    * data directory has another shard count must not join.
    */
   static void ensureConfig(CuratorFramework zk, ClusterPaths paths, int shardCount) throws Exception {
-    byte[] wanted = Json.createObjectBuilder().add("shards", shardCount).add("hash", HASH).build()
+    byte[] wanted = Json.createObjectBuilder().add("shards", shardCount).add("hash", ShardHash.NAME).build()
         .toString().getBytes(StandardCharsets.UTF_8);
     try {
       zk.create().creatingParentsIfNeeded().forPath(paths.config(), wanted);
@@ -50,9 +60,9 @@ public final class ClusterState {
     }
     JsonObject config = Json.createReader(new StringReader(
         new String(zk.getData().forPath(paths.config()), StandardCharsets.UTF_8))).readObject();
-    if (config.getInt("shards") != shardCount || !HASH.equals(config.getString("hash"))) {
+    if (config.getInt("shards") != shardCount || !ShardHash.NAME.equals(config.getString("hash"))) {
       throw new ClusterException("cluster " + paths.root() + " has " + config
-          + " but this node has " + shardCount + " shards with " + HASH, null);
+          + " but this node has " + shardCount + " shards with " + ShardHash.NAME, null);
     }
   }
 }

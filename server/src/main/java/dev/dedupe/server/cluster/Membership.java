@@ -1,26 +1,47 @@
 package dev.dedupe.server.cluster;
 
-import jakarta.json.Json;
-import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.recipes.nodes.PersistentNode;
 import org.apache.zookeeper.CreateMode;
 
 /**
- * This node's registration: an ephemeral znode with its API and ops addresses, which Curator
- * re-creates after a session loss. The controller counts these to form the cluster, and the
- * admin view lists them.
+ * This node's registration: an ephemeral znode with its {@link NodeRegistration}, which Curator
+ * re-creates after a session loss. The controller counts these to form the cluster and records
+ * the store identities they carry; the admin view lists them.
+ *
+ * <p>Threads: {@link #publishStores} is called from the cluster member's event thread only.
  */
 public final class Membership implements AutoCloseable {
 
   private final PersistentNode node;
+  private final String grpcAddress;
+  private final String opsAddress;
+  /** Event thread only: what was last published. */
+  private Map<Integer, String> published = Map.of();
 
   public Membership(CuratorFramework zk, ClusterPaths paths, String nodeId, String grpcAddress,
       String opsAddress) {
-    byte[] data = Json.createObjectBuilder().add("grpc", grpcAddress).add("ops", opsAddress)
-        .build().toString().getBytes(StandardCharsets.UTF_8);
-    this.node = new PersistentNode(zk, CreateMode.EPHEMERAL, false, paths.node(nodeId), data);
+    this.grpcAddress = grpcAddress;
+    this.opsAddress = opsAddress;
+    this.node = new PersistentNode(zk, CreateMode.EPHEMERAL, false, paths.node(nodeId),
+        new NodeRegistration(grpcAddress, opsAddress, Map.of()).toJson()) {
+      /**
+       * PersistentNode.close deletes the znode in the foreground, with the client's retry
+       * policy: while ZooKeeper is unreachable that blocks a stop for minutes. The znode is
+       * ephemeral, so the delete only lets the others see this node leave before its session
+       * ends: send it in the background, and let the session's end (the client is closed
+       * right after) or its expiry (ZooKeeper down) remove it otherwise.
+       */
+      @Override
+      protected void deleteNode() throws Exception {
+        String path = getActualPath();
+        if (path != null) {
+          zk.delete().quietly().inBackground().forPath(path);
+        }
+      }
+    };
   }
 
   /** Registers, and waits up to {@code timeoutMillis} for the znode to exist. */
@@ -34,6 +55,18 @@ public final class Membership implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new ClusterException("interrupted while registering", e);
     }
+  }
+
+  /**
+   * Publishes the identities of the shard stores this node has open, if they changed. The
+   * PersistentNode keeps the data, so a re-created znode carries it too.
+   */
+  void publishStores(Map<Integer, String> stores) throws Exception {
+    if (stores.equals(published)) {
+      return;
+    }
+    node.setData(new NodeRegistration(grpcAddress, opsAddress, stores).toJson());
+    published = Map.copyOf(stores);
   }
 
   @Override

@@ -25,8 +25,22 @@ public record ShardAssignment(List<Entry> shards) {
    * @param owner the owning node's id
    * @param epoch goes up by one on every change of owner; a node serves the shard only at the
    *     epoch it read, so a stale owner cannot be mistaken for the current one
+   * @param storeId the identity of the owner's store for this shard, recorded by the
+   *     controller once the owner has opened it; "" until then. The owner serves the shard
+   *     only from the store with this identity: a store created empty in its place (a lost
+   *     disk) is not mistaken for the one that acknowledged the shard's ids
    */
-  public record Entry(int shard, String owner, long epoch) {}
+  public record Entry(int shard, String owner, long epoch, String storeId) {
+
+    public Entry {
+      java.util.Objects.requireNonNull(storeId, "storeId");
+    }
+
+    /** Whether the owner's store for this shard has been recorded. */
+    public boolean storeRecorded() {
+      return !storeId.isEmpty();
+    }
+  }
 
   public ShardAssignment {
     shards = List.copyOf(shards);
@@ -49,7 +63,7 @@ public record ShardAssignment(List<Entry> shards) {
     List<String> sorted = nodeIds.stream().sorted().toList();
     List<Entry> entries = new ArrayList<>(shardCount);
     for (int s = 0; s < shardCount; s++) {
-      entries.add(new Entry(s, sorted.get(s % sorted.size()), 1));
+      entries.add(new Entry(s, sorted.get(s % sorted.size()), 1, ""));
     }
     return new ShardAssignment(entries);
   }
@@ -67,11 +81,24 @@ public record ShardAssignment(List<Entry> shards) {
     return shards.stream().filter(e -> e.owner().equals(nodeId)).map(Entry::shard).toList();
   }
 
-  /** The same assignment with one shard moved to {@code newOwner} at the next epoch. */
+  /**
+   * The same assignment with one shard moved to {@code newOwner} at the next epoch; the new
+   * owner's store is recorded once it has opened it.
+   */
   public ShardAssignment withOwner(int shard, String newOwner) {
-    List<Entry> entries = new ArrayList<>(shards);
     Entry old = shards.get(shard);
-    entries.set(shard, new Entry(shard, newOwner, old.epoch() + 1));
+    return with(new Entry(shard, newOwner, old.epoch() + 1, ""));
+  }
+
+  /** The same assignment with the owner's store for {@code shard} recorded as {@code storeId}. */
+  public ShardAssignment withStore(int shard, String storeId) {
+    Entry old = shards.get(shard);
+    return with(new Entry(shard, old.owner(), old.epoch(), storeId));
+  }
+
+  private ShardAssignment with(Entry entry) {
+    List<Entry> entries = new ArrayList<>(shards);
+    entries.set(entry.shard(), entry);
     return new ShardAssignment(entries);
   }
 
@@ -79,7 +106,8 @@ public record ShardAssignment(List<Entry> shards) {
     JsonArrayBuilder array = Json.createArrayBuilder();
     for (Entry e : shards) {
       array.add(Json.createObjectBuilder()
-          .add("shard", e.shard()).add("owner", e.owner()).add("epoch", e.epoch()));
+          .add("shard", e.shard()).add("owner", e.owner()).add("epoch", e.epoch())
+          .add("store", e.storeId()));
     }
     return Json.createObjectBuilder().add("shards", array).build().toString()
         .getBytes(StandardCharsets.UTF_8);
@@ -94,8 +122,9 @@ public record ShardAssignment(List<Entry> shards) {
       JsonObject root = reader.readObject();
       List<Entry> entries = new ArrayList<>();
       for (JsonObject e : root.getJsonArray("shards").getValuesAs(JsonObject.class)) {
+        // "store" is absent in assignments written before store identities: none recorded.
         entries.add(new Entry(e.getInt("shard"), e.getString("owner"),
-            e.getJsonNumber("epoch").longValueExact()));
+            e.getJsonNumber("epoch").longValueExact(), e.getString("store", "")));
       }
       return Optional.of(new ShardAssignment(entries));
     }

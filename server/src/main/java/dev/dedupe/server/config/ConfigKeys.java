@@ -70,6 +70,42 @@ public final class ConfigKeys {
 
   private ConfigKeys() {}
 
+  /**
+   * The known key nearest to {@code typed} by edit distance, or null when none is close enough
+   * to be a plausible typo (more than a third of its characters differ).
+   */
+  public static String nearest(String typed) {
+    String best = null;
+    int bestDistance = Integer.MAX_VALUE;
+    for (Key key : ALL) {
+      int d = editDistance(typed, key.name());
+      if (d < bestDistance) {
+        best = key.name();
+        bestDistance = d;
+      }
+    }
+    return bestDistance <= Math.max(2, typed.length() / 3) ? best : null;
+  }
+
+  private static int editDistance(String a, String b) {
+    int[] previous = new int[b.length() + 1];
+    int[] current = new int[b.length() + 1];
+    for (int j = 0; j <= b.length(); j++) {
+      previous[j] = j;
+    }
+    for (int i = 1; i <= a.length(); i++) {
+      current[0] = i;
+      for (int j = 1; j <= b.length(); j++) {
+        int substitution = previous[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+        current[j] = Math.min(substitution, Math.min(previous[j], current[j - 1]) + 1);
+      }
+      int[] swap = previous;
+      previous = current;
+      current = swap;
+    }
+    return previous[b.length()];
+  }
+
   /** The environment variable that sets a key. */
   public static String environmentName(Key key) {
     return "DEDUPE_" + key.name().toUpperCase(java.util.Locale.ROOT).replace('.', '_').replace('-', '_');

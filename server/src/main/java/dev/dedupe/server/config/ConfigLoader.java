@@ -34,6 +34,21 @@ public final class ConfigLoader {
    * @param environment the process environment (only {@code DEDUPE_*} names are read)
    */
   public static ServerConfig load(Path file, Map<String, String> settings, Map<String, String> environment) {
+    return load(file, settings, environment, Map.of());
+  }
+
+  /**
+   * Loads the configuration with some defaults replaced ({@code bin/dedupe dev}'s: loopback,
+   * small caches, data under the checkout). They stay defaults: the file, the environment and
+   * the flags all beat them.
+   *
+   * @param defaultOverrides key to value, replacing the defaults of {@link ConfigKeys}
+   */
+  public static ServerConfig load(Path file, Map<String, String> settings,
+      Map<String, String> environment, Map<String, String> defaultOverrides) {
+    defaultOverrides.keySet().forEach(key -> checkKnown(key, ""));
+    // A typo must not pass silently as a default: every key given must be a known one.
+    settings.keySet().forEach(key -> checkKnown(key, ""));
     Map<String, String> fromEnvironment = new HashMap<>();
     for (ConfigKeys.Key key : ConfigKeys.ALL) {
       String value = environment.get(ConfigKeys.environmentName(key));
@@ -43,6 +58,7 @@ public final class ConfigLoader {
     }
     Map<String, String> defaults = new LinkedHashMap<>();
     ConfigKeys.ALL.forEach(k -> defaults.put(k.name(), k.defaultValue()));
+    defaults.putAll(defaultOverrides);
 
     Config.Builder builder = Config.builder()
         .disableEnvironmentVariablesSource()
@@ -58,10 +74,39 @@ public final class ConfigLoader {
         throw new IllegalArgumentException("config file " + file + " does not exist");
       }
       sources.add(ConfigSources.file(file));
+      checkFileKeys(file);
     }
     sources.add(ConfigSources.create(defaults));
     Config config = builder.sources(sources).build();
     return fromConfig(config);
+  }
+
+  /** Fails on the first key of the YAML file that is not a known setting. */
+  private static void checkFileKeys(Path file) {
+    Config fileOnly = Config.builder()
+        .disableEnvironmentVariablesSource()
+        .disableSystemPropertiesSource()
+        .disableParserServices()
+        .addParser(io.helidon.config.yaml.YamlConfigParser.create())
+        .sources(ConfigSources.file(file))
+        .build();
+    fileOnly.traverse()
+        .filter(Config::isLeaf)
+        .map(node -> node.key().toString())
+        // Per-namespace windows are a list of their own shape (see ConfigKeys.NAMESPACES).
+        .filter(key -> !key.equals(ConfigKeys.NAMESPACES)
+            && !key.startsWith(ConfigKeys.NAMESPACES + "."))
+        .forEach(key -> checkKnown(key, " in " + file));
+  }
+
+  private static void checkKnown(String key, String where) {
+    if (ConfigKeys.ALL.stream().anyMatch(k -> k.name().equals(key))) {
+      return;
+    }
+    String nearest = ConfigKeys.nearest(key);
+    throw new IllegalArgumentException("unknown setting '" + key + "'" + where
+        + (nearest == null ? "; docs/configuration.md lists every setting"
+            : "; did you mean '" + nearest + "'?"));
   }
 
   static ServerConfig fromConfig(Config c) {
@@ -148,7 +193,13 @@ public final class ConfigLoader {
       throw new IllegalArgumentException(
           keyName + " must be a byte count such as 1073741824 or 1GiB, was '" + value + "'");
     }
-    long n = Long.parseLong(m.group(1));
+    String tooLarge = keyName + " is too large: '" + value.trim() + "' is over 8 EiB";
+    long n;
+    try {
+      n = Long.parseLong(m.group(1));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(tooLarge);
+    }
     String unit = m.group(2) == null ? "b" : m.group(2).toLowerCase(Locale.ROOT);
     long multiplier = switch (unit) {
       case "kib" -> 1L << 10;
@@ -161,7 +212,11 @@ public final class ConfigLoader {
       case "tb" -> 1_000_000_000_000L;
       default -> 1L;
     };
-    return Math.multiplyExact(n, multiplier);
+    try {
+      return Math.multiplyExact(n, multiplier);
+    } catch (ArithmeticException e) {
+      throw new IllegalArgumentException(tooLarge);
+    }
   }
 
   private static Duration hoursToDuration(String key, double hours) {

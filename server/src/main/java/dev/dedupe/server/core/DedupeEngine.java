@@ -2,6 +2,7 @@ package dev.dedupe.server.core;
 
 import dev.dedupe.contract.ShardHash;
 import dev.dedupe.server.config.WindowConfig;
+import dev.dedupe.server.shard.Caller;
 import dev.dedupe.server.shard.NodeFigures;
 import dev.dedupe.server.shard.ShardFigures;
 import dev.dedupe.server.shard.ShardSet;
@@ -39,55 +40,60 @@ public final class DedupeEngine {
     this.clock = clock;
   }
 
-  /** Decides each id and records the new ones; one result per id, in order. */
+  /**
+   * Decides each id and records the new ones; one result per id, in order.
+   *
+   * @param caller asked just before each shard decides; if it gave up, nothing is recorded
+   */
   public CompletableFuture<IdResult[]> checkAndInsert(
-      String namespace, List<String> ids, InsertOptions options) {
+      String namespace, List<String> ids, InsertOptions options, Caller caller) {
     long window = windowMillis(namespace);
     return scatter(namespace, ids, IdResult[]::new, IdResult::notHandled,
         (writer, digests, positions) ->
             writer.checkAndInsert(namespace, window, digests, options.attemptToken(),
-                options.leaseMillis(), slice(options.fingerprints(), positions)));
+                options.leaseMillis(), slice(options.fingerprints(), positions), caller));
   }
 
   /** Reports what {@link #checkAndInsert} would answer, recording nothing. */
-  public CompletableFuture<IdResult[]> check(String namespace, List<String> ids) {
+  public CompletableFuture<IdResult[]> check(String namespace, List<String> ids, Caller caller) {
     long window = windowMillis(namespace);
     return scatter(namespace, ids, IdResult[]::new, IdResult::notHandled,
-        (writer, digests, positions) -> writer.check(namespace, window, digests));
+        (writer, digests, positions) -> writer.check(namespace, window, digests, caller));
   }
 
   /** Removes ids; per id, whether it was held within the window. */
-  public CompletableFuture<ForgetResult[]> forget(String namespace, List<String> ids) {
+  public CompletableFuture<ForgetResult[]> forget(
+      String namespace, List<String> ids, Caller caller) {
     long window = windowMillis(namespace);
     return scatter(namespace, ids, ForgetResult[]::new, why -> new ForgetResult(false, why),
-        (writer, digests, positions) -> writer.forget(namespace, window, digests)
+        (writer, digests, positions) -> writer.forget(namespace, window, digests, caller)
             .thenApply(DedupeEngine::forgetResults));
   }
 
   /** Commits ids leased to {@code token}, storing {@code results} (one per id, or none). */
   public CompletableFuture<LeaseOpResult[]> commit(
-      String namespace, List<String> ids, String token, List<byte[]> results) {
+      String namespace, List<String> ids, String token, List<byte[]> results, Caller caller) {
     long window = windowMillis(namespace);
     return scatter(namespace, ids, LeaseOpResult[]::new, LeaseOpResult::notHandled,
         (writer, digests, positions) ->
-            writer.commit(namespace, window, digests, token, slice(results, positions)));
+            writer.commit(namespace, window, digests, token, slice(results, positions), caller));
   }
 
   /** Releases ids leased to {@code token}. */
   public CompletableFuture<LeaseOpResult[]> release(
-      String namespace, List<String> ids, String token) {
+      String namespace, List<String> ids, String token, Caller caller) {
     long window = windowMillis(namespace);
     return scatter(namespace, ids, LeaseOpResult[]::new, LeaseOpResult::notHandled,
-        (writer, digests, positions) -> writer.release(namespace, window, digests, token));
+        (writer, digests, positions) -> writer.release(namespace, window, digests, token, caller));
   }
 
   /** Extends leases held by {@code token} to now plus {@code leaseMillis}. */
   public CompletableFuture<LeaseOpResult[]> extendLease(
-      String namespace, List<String> ids, String token, long leaseMillis) {
+      String namespace, List<String> ids, String token, long leaseMillis, Caller caller) {
     long window = windowMillis(namespace);
     return scatter(namespace, ids, LeaseOpResult[]::new, LeaseOpResult::notHandled,
         (writer, digests, positions) ->
-            writer.extendLease(namespace, window, digests, token, leaseMillis));
+            writer.extendLease(namespace, window, digests, token, leaseMillis, caller));
   }
 
   /** One namespace's figures, read fresh from every shard. */

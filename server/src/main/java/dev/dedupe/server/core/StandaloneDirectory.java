@@ -1,7 +1,7 @@
 package dev.dedupe.server.core;
 
+import dev.dedupe.contract.ShardHash;
 import dev.dedupe.server.shard.ShardSet;
-import dev.dedupe.server.storage.DataDirectory;
 import java.util.function.Supplier;
 
 /** A node without a cluster: it serves every shard of its data directory. */
@@ -28,7 +28,7 @@ public final class StandaloneDirectory implements ShardDirectory {
 
   @Override
   public ShardMap map() {
-    return ShardMap.standalone(shards.shardCount(), DataDirectory.HASH_NAME, address.get());
+    return ShardMap.standalone(shards.shardCount(), ShardHash.NAME, address.get());
   }
 
   @Override

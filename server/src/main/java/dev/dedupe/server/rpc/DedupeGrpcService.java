@@ -1,6 +1,8 @@
 package dev.dedupe.server.rpc;
 
 import com.google.protobuf.Timestamp;
+import com.google.protobuf.util.Durations;
+import com.google.protobuf.util.Timestamps;
 import dev.dedupe.server.core.DedupeEngine;
 import dev.dedupe.server.core.IdResult;
 import dev.dedupe.server.core.InsertOptions;
@@ -41,6 +43,8 @@ import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.function.Function;
@@ -57,6 +61,10 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
   /** Builds replies off the shard writer threads, so writers go straight back to deciding. */
   private final Executor replyExecutor;
   private final ShardDirectory shards;
+  /** The WatchShardMap streams open now, so that shutdown can end them. */
+  private final Set<ShardMapWatch<?>> watches = ConcurrentHashMap.newKeySet();
+  /** Set once by {@link #endWatches}: a watch that starts after it is ended at once. */
+  private volatile boolean endingWatches;
 
   public DedupeGrpcService(
       DedupeEngine engine, RequestValidator validator, ServerMetrics metrics,
@@ -82,14 +90,33 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
   @Override
   public void watchShardMap(
       WatchShardMapRequest request, StreamObserver<WatchShardMapResponse> observer) {
-    new ShardMapWatch<WatchShardMapResponse>(
+    ShardMapWatch<WatchShardMapResponse> watch = new ShardMapWatch<WatchShardMapResponse>(
         shards, (ServerCallStreamObserver<WatchShardMapResponse>) observer,
         (ShardMap map) -> WatchShardMapResponse.newBuilder()
             .setShardCount(map.shardCount())
             .setHash(map.hash())
             .addAllOwners(map.owners().stream().map(DedupeGrpcService::toProto).toList())
-            .build())
-        .start();
+            .build(),
+        watches::remove);
+    // Registered before the flag is read, and endWatches sets the flag before it reads the
+    // set: a watch that races with shutdown is ended by one side or the other.
+    watches.add(watch);
+    watch.start();
+    if (endingWatches) {
+      watch.end();
+    }
+  }
+
+  /**
+   * Completes every open WatchShardMap stream, and every one that starts from now on. A watch
+   * never ends by itself, so the server calls this on shutdown; otherwise it would wait out its
+   * whole grace period whenever a client watches the map.
+   */
+  public void endWatches() {
+    endingWatches = true;
+    for (ShardMapWatch<?> watch : watches) {
+      watch.end();
+    }
   }
 
   private static ShardOwner toProto(ShardMap.Owner owner) {
@@ -111,8 +138,8 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
       CheckAndInsertRequest request, StreamObserver<CheckAndInsertResponse> observer) {
     List<String> ids = request.getMessageIdsList();
     serve(Rpc.CHECK_AND_INSERT, ids.size(), observer,
-        () -> engine.checkAndInsert(
-            request.getNamespace(), ids, validator.validateCheckAndInsert(request)),
+        () -> engine.checkAndInsert(request.getNamespace(), ids,
+            validator.validateCheckAndInsert(request), GrpcCaller.current()),
         results -> {
           countVerdicts(Rpc.CHECK_AND_INSERT, results);
           CheckAndInsertResponse.Builder reply = CheckAndInsertResponse.newBuilder();
@@ -133,7 +160,8 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
           validator.validatePerId("results", request.getResultsList(), ids.size(),
               validator.limits().resultMaxBytes(), "limits.result.max-bytes");
           return engine.commit(request.getNamespace(), ids, request.getAttemptToken(),
-              request.getResultsList().stream().map(ByteString::toByteArray).toList());
+              request.getResultsList().stream().map(ByteString::toByteArray).toList(),
+              GrpcCaller.current());
         },
         results -> CommitResponse.newBuilder().addAllStatuses(statuses(Rpc.COMMIT, results)).build());
   }
@@ -145,7 +173,8 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
         () -> {
           validator.validate(request.getNamespace(), ids);
           validator.validateToken(request.getAttemptToken(), true, "to release a lease");
-          return engine.release(request.getNamespace(), ids, request.getAttemptToken());
+          return engine.release(
+              request.getNamespace(), ids, request.getAttemptToken(), GrpcCaller.current());
         },
         results -> ReleaseResponse.newBuilder().addAllStatuses(statuses(Rpc.RELEASE, results)).build());
   }
@@ -160,7 +189,8 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
           validator.validateToken(request.getAttemptToken(), true, "to extend a lease");
           long lease = validator.validateLease(request.getLeaseDuration().getSeconds(),
               request.getLeaseDuration().getNanos(), true);
-          return engine.extendLease(request.getNamespace(), ids, request.getAttemptToken(), lease);
+          return engine.extendLease(
+              request.getNamespace(), ids, request.getAttemptToken(), lease, GrpcCaller.current());
         },
         results -> {
           ExtendLeaseResponse.Builder reply = ExtendLeaseResponse.newBuilder()
@@ -202,7 +232,7 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
     serve(Rpc.CHECK, ids.size(), observer,
         () -> {
           validator.validate(request.getNamespace(), ids);
-          return engine.check(request.getNamespace(), ids);
+          return engine.check(request.getNamespace(), ids, GrpcCaller.current());
         },
         results -> {
           countVerdicts(Rpc.CHECK, results);
@@ -220,7 +250,7 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
     serve(Rpc.FORGET, ids.size(), observer,
         () -> {
           validator.validate(request.getNamespace(), ids);
-          return engine.forget(request.getNamespace(), ids);
+          return engine.forget(request.getNamespace(), ids, GrpcCaller.current());
         },
         results -> {
           ForgetResponse.Builder reply = ForgetResponse.newBuilder();
@@ -345,16 +375,10 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
   }
 
   private static Timestamp timestamp(long millis) {
-    return Timestamp.newBuilder()
-        .setSeconds(Math.floorDiv(millis, 1000))
-        .setNanos((int) Math.floorMod(millis, 1000) * 1_000_000)
-        .build();
+    return Timestamps.fromMillis(millis);
   }
 
   private static com.google.protobuf.Duration duration(Duration d) {
-    return com.google.protobuf.Duration.newBuilder()
-        .setSeconds(d.getSeconds())
-        .setNanos(d.getNano())
-        .build();
+    return Durations.fromNanos(d.toNanos());
   }
 }

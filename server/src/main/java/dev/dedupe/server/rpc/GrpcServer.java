@@ -3,6 +3,7 @@ package dev.dedupe.server.rpc;
 import dev.dedupe.v1.DedupeServiceGrpc;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
@@ -22,13 +23,21 @@ public final class GrpcServer implements AutoCloseable {
   private static final String SERVICE_NAME = DedupeServiceGrpc.SERVICE_NAME;
 
   private final Server server;
+  private final DedupeGrpcService service;
+  /** The dedupe service's calls in flight: what a shutdown waits for. */
+  private final CallsInFlight dedupeCalls = new CallsInFlight();
+  /** The health and reflection services' calls in flight: what a shutdown cancels. */
+  private final CallsInFlight libraryCalls = new CallsInFlight();
   private final HealthStatusManager health = new HealthStatusManager();
 
   public GrpcServer(ServerBuilder<?> builder, DedupeGrpcService service, int maxRequestBytes) {
+    this.service = service;
     this.server = builder
-        .addService(MalformedRequestGuard.guard(service.bindService()))
-        .addService(health.getHealthService())
-        .addService(ProtoReflectionServiceV1.newInstance())
+        .addService(ServerInterceptors.intercept(
+            MalformedRequestGuard.guard(service.bindService()), dedupeCalls))
+        .addService(ServerInterceptors.intercept(health.getHealthService(), libraryCalls))
+        .addService(ServerInterceptors.intercept(
+            ProtoReflectionServiceV1.newInstance(), libraryCalls))
         .maxInboundMessageSize(maxRequestBytes)
         .build();
     setServing(false);
@@ -55,12 +64,29 @@ public final class GrpcServer implements AutoCloseable {
     health.setStatus(SERVICE_NAME, status);
   }
 
-  /** Stops taking calls, lets calls in flight finish (up to the grace period), then closes. */
+  /**
+   * Stops taking calls, ends the shard-map watches, lets the dedupe calls in flight finish (up
+   * to the grace period), then cancels whatever is left and closes.
+   *
+   * <p>Only the dedupe service's calls are waited for. Streams that never end by themselves
+   * would otherwise hold every stop for the whole grace period: the shard-map watches are
+   * completed here (the client re-opens its watch on another node), and the library services'
+   * streams, a client's Health.Watch or a reflection session, are cancelled. When none is
+   * open, the server is left to finish gracefully, so that no connection is cut while
+   * replies may still be on their way.
+   */
   public void shutdown(long graceMillis) {
     health.enterTerminalState();
     server.shutdown();
+    service.endWatches();
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(graceMillis);
     try {
-      if (!server.awaitTermination(graceMillis, TimeUnit.MILLISECONDS)) {
+      boolean drained = dedupeCalls.awaitNone(graceMillis);
+      if (!drained || libraryCalls.count() > 0) {
+        server.shutdownNow();
+      }
+      long left = Math.max(0, deadline - System.nanoTime());
+      if (!server.awaitTermination(left, TimeUnit.NANOSECONDS)) {
         server.shutdownNow();
         server.awaitTermination(graceMillis, TimeUnit.MILLISECONDS);
       }

@@ -3,6 +3,7 @@ package dev.dedupe.server.rpc;
 import com.google.protobuf.Any;
 import com.google.rpc.BadRequest;
 import com.google.rpc.Code;
+import dev.dedupe.server.shard.CallerGaveUpException;
 import dev.dedupe.server.shard.ShardOverloadedException;
 import dev.dedupe.server.storage.StorageException;
 import io.grpc.StatusRuntimeException;
@@ -32,6 +33,8 @@ public final class StatusMapping {
                 .setDescription(e.getMessage()))
             .build()));
       }
+      case CallerGaveUpException e ->
+          status.setCode(Code.DEADLINE_EXCEEDED_VALUE).setMessage(e.getMessage());
       case ShardOverloadedException e ->
           status.setCode(Code.RESOURCE_EXHAUSTED_VALUE).setMessage(e.getMessage());
       case StorageException e ->

@@ -4,6 +4,7 @@ import dev.dedupe.server.storage.BucketGrid;
 import dev.dedupe.server.storage.DataDirectory;
 import dev.dedupe.server.storage.RocksShardStore;
 import dev.dedupe.server.storage.ShardStore;
+import dev.dedupe.server.storage.StorageException;
 import dev.dedupe.server.storage.StorageResources;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -12,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 
 /**
@@ -19,8 +21,10 @@ import java.util.function.Function;
  * opens every shard of its data directory; a cluster member opens the shards the assignment
  * gives it and closes the ones it loses.
  *
- * <p>Threads: open and close are called by one thread at a time (startup, or the cluster
- * member's event thread); lookups of writers may come from any thread.
+ * <p>Threads: open and close may be called from several threads (startup, the cluster
+ * member's event thread, node shutdown); a lock orders them, and once the set is closed an
+ * open fails instead of starting writers that nothing would close. Lookups of writers may
+ * come from any thread without the lock.
  */
 public final class ShardSet implements AutoCloseable {
 
@@ -31,21 +35,32 @@ public final class ShardSet implements AutoCloseable {
   private final StorageResources resources;
   private final BucketGrid grid;
   private final InstantSource clock;
+  private final ServingCheck servingCheck;
   private final AtomicReferenceArray<ShardWriter> writers;
+  /** Orders open, close and close-all; lookups do not take it. */
+  private final ReentrantLock lifecycle = new ReentrantLock();
+  /** Guarded by lifecycle. */
+  private boolean closed;
 
+  /**
+   * @param servingCheck whether this node may decide ids now; every writer asks it before and
+   *     after each round ({@link ServingCheck#ALWAYS} for a standalone node)
+   */
   public ShardSet(
-      DataDirectory directory, StorageResources resources, BucketGrid grid, InstantSource clock) {
+      DataDirectory directory, StorageResources resources, BucketGrid grid, InstantSource clock,
+      ServingCheck servingCheck) {
     this.directory = directory;
     this.resources = resources;
     this.grid = grid;
     this.clock = clock;
+    this.servingCheck = servingCheck;
     this.writers = new AtomicReferenceArray<>(directory.shards());
   }
 
-  /** A set with every shard of {@code directory} open. */
+  /** A standalone set with every shard of {@code directory} open. */
   public static ShardSet openAll(
       DataDirectory directory, StorageResources resources, BucketGrid grid, InstantSource clock) {
-    ShardSet set = new ShardSet(directory, resources, grid, clock);
+    ShardSet set = new ShardSet(directory, resources, grid, clock, ServingCheck.ALWAYS);
     List<Integer> all = new ArrayList<>();
     for (int s = 0; s < directory.shards(); s++) {
       all.add(s);
@@ -59,6 +74,18 @@ public final class ShardSet implements AutoCloseable {
    * are left alone. If any fails to open, the ones opened by this call are closed again.
    */
   public void open(Collection<Integer> shards) {
+    lifecycle.lock();
+    try {
+      if (closed) {
+        throw new StorageException("the node's shards are closed; not opening " + shards);
+      }
+      openLocked(shards);
+    } finally {
+      lifecycle.unlock();
+    }
+  }
+
+  private void openLocked(Collection<Integer> shards) {
     List<Integer> toOpen = shards.stream().filter(s -> writers.get(s) == null).toList();
     List<CompletableFuture<RocksShardStore>> opening = toOpen.stream()
         .map(s -> CompletableFuture.supplyAsync(
@@ -68,7 +95,7 @@ public final class ShardSet implements AutoCloseable {
     RuntimeException failure = null;
     for (CompletableFuture<RocksShardStore> f : opening) {
       try {
-        opened.add(new ShardWriter(f.join(), grid, clock, QUEUE_CAPACITY));
+        opened.add(new ShardWriter(f.join(), grid, clock, QUEUE_CAPACITY, servingCheck));
       } catch (CompletionException e) {
         failure = e.getCause() instanceof RuntimeException re ? re : e;
       }
@@ -85,9 +112,14 @@ public final class ShardSet implements AutoCloseable {
 
   /** Stops serving a shard: its writer finishes what is queued, then its store closes. */
   public void close(int shard) {
-    ShardWriter w = writers.getAndSet(shard, null);
-    if (w != null) {
-      w.close();
+    lifecycle.lock();
+    try {
+      ShardWriter w = writers.getAndSet(shard, null);
+      if (w != null) {
+        w.close();
+      }
+    } finally {
+      lifecycle.unlock();
     }
   }
 
@@ -102,6 +134,12 @@ public final class ShardSet implements AutoCloseable {
   /** The writer of an open shard, or null if the shard is not open on this node. */
   public ShardWriter writer(int shard) {
     return writers.get(shard);
+  }
+
+  /** The identity of an open shard's store, or "" if the shard is not open here. */
+  public String storeId(int shard) {
+    ShardWriter w = writers.get(shard);
+    return w == null ? "" : w.storeId();
   }
 
   /** Whether the shard is open here. */
@@ -141,14 +179,20 @@ public final class ShardSet implements AutoCloseable {
 
   @Override
   public void close() {
-    // Writers close in parallel: each finishes its queue and syncs its WAL before closing.
-    List<CompletableFuture<Void>> closing = new ArrayList<>();
-    for (int s = 0; s < writers.length(); s++) {
-      ShardWriter w = writers.getAndSet(s, null);
-      if (w != null) {
-        closing.add(CompletableFuture.runAsync(w::close));
+    lifecycle.lock();
+    try {
+      closed = true;
+      // Writers close in parallel: each finishes its queue and syncs its WAL before closing.
+      List<CompletableFuture<Void>> closing = new ArrayList<>();
+      for (int s = 0; s < writers.length(); s++) {
+        ShardWriter w = writers.getAndSet(s, null);
+        if (w != null) {
+          closing.add(CompletableFuture.runAsync(w::close));
+        }
       }
+      closing.forEach(CompletableFuture::join);
+    } finally {
+      lifecycle.unlock();
     }
-    closing.forEach(CompletableFuture::join);
   }
 }

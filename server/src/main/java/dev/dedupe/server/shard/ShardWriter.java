@@ -61,7 +61,8 @@ public final class ShardWriter implements AutoCloseable {
    */
   private record DataTask(
       Kind kind, String namespace, long windowMillis, List<byte[]> digests, String token,
-      long leaseMillis, List<byte[]> perId, CompletableFuture<Object> future) implements Task {
+      long leaseMillis, List<byte[]> perId, Caller caller, CompletableFuture<Object> future)
+      implements Task {
 
     byte[] perIdAt(int i) {
       return perId.isEmpty() ? NO_BYTES : perId.get(i);
@@ -77,6 +78,7 @@ public final class ShardWriter implements AutoCloseable {
 
   private final ShardStore store;
   private final BucketGrid grid;
+  private final ServingCheck servingCheck;
   private final InstantSource clock;
   private final int queueCapacity;
   private final BlockingQueue<Task> queue;
@@ -87,9 +89,15 @@ public final class ShardWriter implements AutoCloseable {
   /** Writer thread only: the newest time seen, so that the clock never runs backwards here. */
   private long lastNowMillis;
 
-  public ShardWriter(ShardStore store, BucketGrid grid, InstantSource clock, int queueCapacity) {
+  /**
+   * @param servingCheck asked before and after every round; a round decided while it says no
+   *     fails with {@link ShardFencedException}
+   */
+  public ShardWriter(ShardStore store, BucketGrid grid, InstantSource clock, int queueCapacity,
+      ServingCheck servingCheck) {
     this.store = store;
     this.grid = grid;
+    this.servingCheck = servingCheck;
     this.clock = clock;
     this.queueCapacity = queueCapacity;
     this.queue = new ArrayBlockingQueue<>(queueCapacity + 1);
@@ -100,6 +108,11 @@ public final class ShardWriter implements AutoCloseable {
 
   public int shardId() {
     return store.shardId();
+  }
+
+  /** The identity of the store this writer owns (see {@link ShardStore#storeId}). */
+  public String storeId() {
+    return store.storeId();
   }
 
   public void start() {
@@ -126,24 +139,25 @@ public final class ShardWriter implements AutoCloseable {
    * @param token the attempt token, or "" for none
    * @param leaseMillis the lease new ids get, or 0 to record them as done
    * @param fingerprints one per digest (empty arrays for none), or an empty list
+   * @param caller asked before the round decides; a caller that gave up is skipped
    */
   public CompletableFuture<IdResult[]> checkAndInsert(
       String namespace, long windowMillis, List<byte[]> digests, String token, long leaseMillis,
-      List<byte[]> fingerprints) {
-    return enqueueData(
-        Kind.CHECK_AND_INSERT, namespace, windowMillis, digests, token, leaseMillis, fingerprints);
+      List<byte[]> fingerprints, Caller caller) {
+    return enqueueData(Kind.CHECK_AND_INSERT, namespace, windowMillis, digests, token,
+        leaseMillis, fingerprints, caller);
   }
 
   /** Reports what {@link #checkAndInsert} without a token would answer, recording nothing. */
   public CompletableFuture<IdResult[]> check(
-      String namespace, long windowMillis, List<byte[]> digests) {
-    return enqueueData(Kind.CHECK, namespace, windowMillis, digests, "", 0, List.of());
+      String namespace, long windowMillis, List<byte[]> digests, Caller caller) {
+    return enqueueData(Kind.CHECK, namespace, windowMillis, digests, "", 0, List.of(), caller);
   }
 
   /** Removes every record of each digest; true where a record within the window was held. */
   public CompletableFuture<boolean[]> forget(
-      String namespace, long windowMillis, List<byte[]> digests) {
-    return enqueueData(Kind.FORGET, namespace, windowMillis, digests, "", 0, List.of());
+      String namespace, long windowMillis, List<byte[]> digests, Caller caller) {
+    return enqueueData(Kind.FORGET, namespace, windowMillis, digests, "", 0, List.of(), caller);
   }
 
   /**
@@ -153,21 +167,23 @@ public final class ShardWriter implements AutoCloseable {
    */
   public CompletableFuture<LeaseOpResult[]> commit(
       String namespace, long windowMillis, List<byte[]> digests, String token,
-      List<byte[]> results) {
-    return enqueueData(Kind.COMMIT, namespace, windowMillis, digests, token, 0, results);
+      List<byte[]> results, Caller caller) {
+    return enqueueData(Kind.COMMIT, namespace, windowMillis, digests, token, 0, results, caller);
   }
 
   /** Removes ids leased to {@code token}, so that a retry can do the work. */
   public CompletableFuture<LeaseOpResult[]> release(
-      String namespace, long windowMillis, List<byte[]> digests, String token) {
-    return enqueueData(Kind.RELEASE, namespace, windowMillis, digests, token, 0, List.of());
+      String namespace, long windowMillis, List<byte[]> digests, String token, Caller caller) {
+    return enqueueData(
+        Kind.RELEASE, namespace, windowMillis, digests, token, 0, List.of(), caller);
   }
 
   /** Moves the end of leases held by {@code token} to now plus {@code leaseMillis}. */
   public CompletableFuture<LeaseOpResult[]> extendLease(
-      String namespace, long windowMillis, List<byte[]> digests, String token, long leaseMillis) {
-    return enqueueData(
-        Kind.EXTEND_LEASE, namespace, windowMillis, digests, token, leaseMillis, List.of());
+      String namespace, long windowMillis, List<byte[]> digests, String token, long leaseMillis,
+      Caller caller) {
+    return enqueueData(Kind.EXTEND_LEASE, namespace, windowMillis, digests, token, leaseMillis,
+        List.of(), caller);
   }
 
   /** Runs {@code action} on the writer thread, between rounds, with the store. */
@@ -187,23 +203,33 @@ public final class ShardWriter implements AutoCloseable {
   @SuppressWarnings("unchecked")
   private <T> CompletableFuture<T> enqueueData(
       Kind kind, String namespace, long windowMillis, List<byte[]> digests, String token,
-      long leaseMillis, List<byte[]> perId) {
+      long leaseMillis, List<byte[]> perId, Caller caller) {
     CompletableFuture<Object> future = new CompletableFuture<>();
-    enqueue(new DataTask(kind, namespace, windowMillis, digests, token, leaseMillis, perId, future),
-        future);
+    enqueue(new DataTask(
+        kind, namespace, windowMillis, digests, token, leaseMillis, perId, caller, future), future);
     return (CompletableFuture<T>) (CompletableFuture<?>) future;
   }
 
   private void enqueue(Task task, CompletableFuture<Object> future) {
     if (state.get() != State.RUNNING) {
-      future.completeExceptionally(
-          new StorageException("shard " + shardId() + " is not serving (" + state.get() + ")"));
+      future.completeExceptionally(notServing());
       return;
     }
     // One slot is kept free for the stop marker.
     if (queue.size() >= queueCapacity || !queue.offer(task)) {
       future.completeExceptionally(new ShardOverloadedException(shardId(), queueCapacity));
+      return;
     }
+    // close() may have begun between the state check and the offer, and the task may then sit
+    // behind the stop marker where no round takes it. If it is still queued, take it back and
+    // fail it; if it is gone, the writer took it and completes it.
+    if (state.get() != State.RUNNING && queue.remove(task)) {
+      future.completeExceptionally(notServing());
+    }
+  }
+
+  private StorageException notServing() {
+    return new StorageException("shard " + shardId() + " is not serving (" + state.get() + ")");
   }
 
   private void run() {
@@ -226,8 +252,21 @@ public final class ShardWriter implements AutoCloseable {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    } catch (RuntimeException | Error e) {
+      log.error("shard {}: writer thread failed", shardId(), e);
     } finally {
+      // Only this thread ever touches the store, so only this thread closes it: no round can
+      // run on a closed store, however close() was called or interrupted.
+      state.set(State.STOPPING);
       failAll(round, new StorageException("shard " + shardId() + " writer stopped"));
+      List<Task> leftover = new ArrayList<>();
+      queue.drainTo(leftover);
+      failAll(leftover, new StorageException("shard " + shardId() + " closed"));
+      try {
+        store.close();
+      } finally {
+        state.set(State.CLOSED);
+      }
     }
   }
 
@@ -258,8 +297,13 @@ public final class ShardWriter implements AutoCloseable {
     }
   }
 
-  private void decide(List<DataTask> tasks) {
+  private void decide(List<DataTask> all) {
+    List<DataTask> tasks = withoutAbandoned(all);
     if (tasks.isEmpty()) {
+      return;
+    }
+    if (!servingCheck.mayServe()) {
+      fail(tasks, new ShardFencedException(shardId(), false));
       return;
     }
     Object[] results = new Object[tasks.size()];
@@ -268,14 +312,14 @@ public final class ShardWriter implements AutoCloseable {
       store.ensureBucket(round.currentBucket);
 
       long since = Long.MAX_VALUE;
-      List<byte[]> all = new ArrayList<>();
+      List<byte[]> digests = new ArrayList<>();
       for (DataTask task : tasks) {
         // Forget removes records past the window too, so it looks in every bucket.
         since = Math.min(since,
             task.kind() == Kind.FORGET ? Long.MIN_VALUE : round.now - task.windowMillis());
-        all.addAll(task.digests());
+        digests.addAll(task.digests());
       }
-      Holding[][] held = store.lookup(all, since);
+      Holding[][] held = store.lookup(digests, since);
 
       Map<ByteBuffer, KeyState> keys = new HashMap<>();
       int k = 0;
@@ -318,14 +362,36 @@ public final class ShardWriter implements AutoCloseable {
     } catch (RuntimeException e) {
       lastWriteFailed = true;
       log.error("shard {}: round of {} requests failed: {}", shardId(), tasks.size(), e.toString());
-      StorageException failure = e instanceof StorageException se ? se
-          : new StorageException("shard " + shardId() + ": round failed: " + e, e);
-      tasks.forEach(task -> task.future().completeExceptionally(failure));
+      fail(tasks, e instanceof StorageException se ? se
+          : new StorageException("shard " + shardId() + ": round failed: " + e, e));
+      return;
+    }
+    // Asked again after the write: a node paused mid-round (GC, SIGSTOP) past its lease must
+    // not acknowledge. The ids may be recorded; their callers retry with their tokens.
+    if (!servingCheck.mayServe()) {
+      fail(tasks, new ShardFencedException(shardId(), true));
       return;
     }
     for (int t = 0; t < tasks.size(); t++) {
       tasks.get(t).future().complete(results[t]);
     }
+  }
+
+  /** The tasks whose callers still wait; the others are failed here, with nothing recorded. */
+  private List<DataTask> withoutAbandoned(List<DataTask> tasks) {
+    List<DataTask> waiting = new ArrayList<>(tasks.size());
+    for (DataTask task : tasks) {
+      if (task.caller().hasGivenUp()) {
+        task.future().completeExceptionally(new CallerGaveUpException(shardId()));
+      } else {
+        waiting.add(task);
+      }
+    }
+    return waiting;
+  }
+
+  private static void fail(List<DataTask> tasks, RuntimeException failure) {
+    tasks.forEach(task -> task.future().completeExceptionally(failure));
   }
 
   private void failAll(List<Task> tasks, StorageException failure) {
@@ -339,7 +405,10 @@ public final class ShardWriter implements AutoCloseable {
   }
 
   /**
-   * Stops taking work, finishes what is queued, then closes the store. Safe to call twice.
+   * Stops taking work, lets the writer finish what is queued, and returns once the writer has
+   * closed the store. Safe to call twice and from several threads; every caller waits. An
+   * interrupt does not cut the wait short (the store must not outlive its caller's belief
+   * that it is closed); it is restored on return.
    */
   @Override
   public void close() {
@@ -347,20 +416,27 @@ public final class ShardWriter implements AutoCloseable {
       store.close();
       return;
     }
-    if (!state.compareAndSet(State.RUNNING, State.STOPPING)) {
-      return;
+    boolean interrupted = false;
+    if (state.compareAndSet(State.RUNNING, State.STOPPING)) {
+      // The queue keeps one slot free for this marker, so put never blocks for long.
+      while (true) {
+        try {
+          queue.put(new Stop());
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
     }
-    // The queue keeps one slot free for this marker, so put never blocks for long.
-    try {
-      queue.put(new Stop());
-      thread.join();
-    } catch (InterruptedException e) {
+    while (thread.isAlive()) {
+      try {
+        thread.join();
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
       Thread.currentThread().interrupt();
     }
-    List<Task> leftover = new ArrayList<>();
-    queue.drainTo(leftover);
-    failAll(leftover, new StorageException("shard " + shardId() + " closed"));
-    store.close();
-    state.set(State.CLOSED);
   }
 }

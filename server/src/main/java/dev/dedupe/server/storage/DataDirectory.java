@@ -1,5 +1,6 @@
 package dev.dedupe.server.storage;
 
+import dev.dedupe.contract.ShardHash;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.Reader;
@@ -22,18 +23,20 @@ import java.util.Properties;
 public final class DataDirectory {
 
   static final String FORMAT_FILE = "dedupe.properties";
-  /** The shard hash this format uses; clients check it before routing by themselves. */
-  public static final String HASH_NAME = "murmur3_x64_128-v1";
   static final String FORMAT_VERSION = "1";
+
+  static final String LOCK_FILE = "dedupe.lock";
 
   private final Path root;
   private final int shards;
   private final String nodeId;
+  private final boolean createdNow;
 
-  private DataDirectory(Path root, int shards, String nodeId) {
+  private DataDirectory(Path root, int shards, String nodeId, boolean createdNow) {
     this.root = root;
     this.shards = shards;
     this.nodeId = nodeId;
+    this.createdNow = createdNow;
   }
 
   /**
@@ -44,12 +47,13 @@ public final class DataDirectory {
    */
   public static DataDirectory openOrCreate(Path root, int configuredShards) {
     try {
+      boolean existed = Files.exists(root);
       Files.createDirectories(root);
       Path formatFile = root.resolve(FORMAT_FILE);
       if (!Files.exists(formatFile)) {
         String nodeId = newNodeId();
         writeFormatFile(formatFile, configuredShards, nodeId);
-        return new DataDirectory(root, configuredShards, nodeId);
+        return new DataDirectory(root, configuredShards, nodeId, !existed);
       }
       Properties props = new Properties();
       try (Reader in = Files.newBufferedReader(formatFile)) {
@@ -57,10 +61,10 @@ public final class DataDirectory {
       }
       String format = props.getProperty("format");
       String hash = props.getProperty("hash");
-      if (!FORMAT_VERSION.equals(format) || !HASH_NAME.equals(hash)) {
+      if (!FORMAT_VERSION.equals(format) || !ShardHash.NAME.equals(hash)) {
         throw new IllegalStateException(
             "data directory " + root + " has format " + format + " and hash " + hash
-                + "; this version reads format " + FORMAT_VERSION + " with hash " + HASH_NAME);
+                + "; this version reads format " + FORMAT_VERSION + " with hash " + ShardHash.NAME);
       }
       int shards = Integer.parseInt(props.getProperty("shards"));
       if (shards != configuredShards) {
@@ -74,7 +78,7 @@ public final class DataDirectory {
         nodeId = newNodeId();
         writeFormatFile(formatFile, shards, nodeId);
       }
-      return new DataDirectory(root, shards, nodeId);
+      return new DataDirectory(root, shards, nodeId, false);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot open data directory " + root, e);
     }
@@ -82,6 +86,61 @@ public final class DataDirectory {
 
   public Path root() {
     return root;
+  }
+
+  /** Whether this open created the directory itself (it did not exist before). */
+  public boolean createdNow() {
+    return createdNow;
+  }
+
+  /**
+   * Takes the directory for this process, so that a second node started on it fails at once
+   * with a sentence that says who holds it, rather than deep in RocksDB with "LOCK: Resource
+   * temporarily unavailable". Released when the returned handle is closed or the process
+   * ends. The lock file also holds the holder's process id, for the message.
+   *
+   * @throws IllegalStateException if another process, or this one, holds the directory
+   */
+  public AutoCloseable lock() {
+    Path lockFile = root.resolve(LOCK_FILE);
+    FileChannel channel = null;
+    try {
+      channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.READ,
+          StandardOpenOption.WRITE);
+      java.nio.channels.FileLock held;
+      try {
+        held = channel.tryLock();
+      } catch (java.nio.channels.OverlappingFileLockException inThisProcess) {
+        channel.close();
+        throw new IllegalStateException("data directory " + root
+            + " is already open in this process; give each node its own data directory");
+      }
+      if (held == null) {
+        String holder = Files.readString(lockFile).strip();
+        channel.close();
+        throw new IllegalStateException("data directory " + root + " is in use by another process"
+            + (holder.matches("\\d+") ? " (pid " + holder + ")" : "")
+            + "; stop it, or give this node another data directory (--data-dir)");
+      }
+      channel.truncate(0);
+      channel.write(java.nio.ByteBuffer.wrap(
+          Long.toString(ProcessHandle.current().pid()).getBytes(java.nio.charset.StandardCharsets.UTF_8)), 0);
+      channel.force(false);
+      FileChannel open = channel;
+      return () -> {
+        held.release();
+        open.close();
+      };
+    } catch (IOException e) {
+      if (channel != null) {
+        try {
+          channel.close();
+        } catch (IOException ignored) {
+          // Already failing; the first error is the one to report.
+        }
+      }
+      throw new UncheckedIOException("cannot lock data directory " + root, e);
+    }
   }
 
   public int shards() {
@@ -110,7 +169,7 @@ public final class DataDirectory {
     Properties props = new Properties();
     props.setProperty("node-id", nodeId);
     props.setProperty("format", FORMAT_VERSION);
-    props.setProperty("hash", HASH_NAME);
+    props.setProperty("hash", ShardHash.NAME);
     props.setProperty("shards", Integer.toString(shards));
     props.setProperty("created", Instant.now().toString());
     Path tmp = formatFile.resolveSibling(FORMAT_FILE + ".tmp");

@@ -30,6 +30,7 @@ import org.slf4j.LoggerFactory;
 public final class RocksShardStore implements ShardStore {
 
   private static final byte[] META_SHARD_ID = "meta/shard-id".getBytes(StandardCharsets.UTF_8);
+  private static final byte[] META_STORE_ID = "meta/store-id".getBytes(StandardCharsets.UTF_8);
   private static final byte[] META_BUDGET_HORIZON =
       "meta/budget-horizon-millis".getBytes(StandardCharsets.UTF_8);
 
@@ -43,7 +44,9 @@ public final class RocksShardStore implements ShardStore {
   /** Bucket start to its column family, ascending. */
   private final TreeMap<Long, ColumnFamilyHandle> buckets = new TreeMap<>();
   private long budgetHorizonMillis;
-  private boolean closed;
+  private String storeId;
+  /** Read by any thread that asks a closed store for something; written by its owner. */
+  private volatile boolean closed;
 
   private RocksShardStore(
       int shardId, Path path, StorageResources resources, BucketGrid grid, RocksDB db,
@@ -75,6 +78,7 @@ public final class RocksShardStore implements ShardStore {
       try {
         store.adopt(descriptors, handles);
         store.checkShardId();
+        store.loadOrCreateStoreId();
       } catch (RuntimeException | RocksDBException e) {
         // Release the handles, the database and its lock: the node may retry the open.
         handles.forEach(ColumnFamilyHandle::close);
@@ -133,9 +137,33 @@ public final class RocksShardStore implements ShardStore {
     }
   }
 
+  /**
+   * Gives the store its identity the first time it is opened (a store made by a version
+   * before identities gets one on its first open under this one). The identity never changes
+   * afterwards, so a store found with another identity, or created empty, is not the one the
+   * cluster recorded for this shard.
+   */
+  private void loadOrCreateStoreId() throws RocksDBException {
+    byte[] stored = db.get(metadata, META_STORE_ID);
+    if (stored == null) {
+      String made = java.util.UUID.randomUUID().toString();
+      db.put(metadata, resources.writeOptions(), META_STORE_ID,
+          made.getBytes(StandardCharsets.UTF_8));
+      log.debug("shard {}: new store {} at {}", shardId, made, path);
+      storeId = made;
+    } else {
+      storeId = new String(stored, StandardCharsets.UTF_8);
+    }
+  }
+
   @Override
   public int shardId() {
     return shardId;
+  }
+
+  @Override
+  public String storeId() {
+    return storeId;
   }
 
   @Override

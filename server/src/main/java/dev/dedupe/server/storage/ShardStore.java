@@ -17,6 +17,13 @@ public interface ShardStore extends AutoCloseable {
   /** The shard this store holds. */
   int shardId();
 
+  /**
+   * This store's identity: made when the store was created and kept for its life. The cluster
+   * records it per shard, so that a node whose data was lost (an empty store under the same
+   * node id) is recognised instead of answering NEW for ids it had acknowledged.
+   */
+  String storeId();
+
   /** Starts of the buckets held, oldest first. */
   List<Long> bucketStarts();
 

@@ -36,12 +36,17 @@ final class ClusterFixture implements AutoCloseable {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
 
   ClusterFixture(Path root, int size, int shards) throws Exception {
+    this(root, size, shards, size);
+  }
+
+  /** A cluster of {@code size} initial nodes of which only the first {@code startNow} start. */
+  ClusterFixture(Path root, int size, int shards, int startNow) throws Exception {
     this.root = root;
     this.size = size;
     this.shards = shards;
     this.zookeeper = new TestingServer(true);
     this.nodes = new DedupeNode[size];
-    for (int i = 0; i < size; i++) {
+    for (int i = 0; i < startNow; i++) {
       start(i);
     }
   }
@@ -77,6 +82,11 @@ final class ClusterFixture implements AutoCloseable {
     node.close();
   }
 
+  /** The data directory of node {@code i}, to damage in tests. */
+  Path dataDir(int i) {
+    return root.resolve("node-" + i);
+  }
+
   DedupeNode node(int i) {
     return nodes[i];
   }
@@ -109,7 +119,8 @@ final class ClusterFixture implements AutoCloseable {
   }
 
   static void await(String what, BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    // Generous: a busy machine is slow, and a condition met early returns at once.
+    long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
     while (!condition.getAsBoolean()) {
       if (System.nanoTime() > deadline) {
         throw new AssertionError("timed out waiting until " + what);

@@ -80,6 +80,46 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void anUnknownSettingIsRefusedWithTheNearestKnownKey() {
+    assertMessage("unknown setting 'storage.disk-budget.byte'; did you mean"
+        + " 'storage.disk-budget.bytes'?", Map.of("storage.disk-budget.byte", "1GiB"));
+    assertMessage("unknown setting 'no.such.key'", Map.of("no.such.key", "1"));
+  }
+
+  @Test
+  void anUnknownKeyInTheFileIsRefusedWithTheNearestKnownKey() throws Exception {
+    Path file = dir.resolve("dedupe.yaml");
+    Files.writeString(file, """
+        storage:
+          shard: 8
+        namespaces:
+          - name: payments.charge
+            window:
+              hours: 72
+        """);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> ConfigLoader.load(file, Map.of(), Map.of()));
+    assertTrue(e.getMessage().contains("unknown setting 'storage.shard' in " + file
+        + "; did you mean 'storage.shards'?"), e.getMessage());
+  }
+
+  @Test
+  void aByteCountTooLargeToHoldNamesItsKeyAndTheLimit() {
+    assertMessage("storage.disk-budget.bytes is too large: '99999999TiB' is over 8 EiB",
+        Map.of("storage.disk-budget.bytes", "99999999TiB"));
+    assertMessage("storage.disk-budget.bytes is too large: '99999999999999999999' is over 8 EiB",
+        Map.of("storage.disk-budget.bytes", "99999999999999999999"));
+  }
+
+  @Test
+  void theExampleDeploymentFileLoads() {
+    Path example = Path.of(System.getProperty("user.dir")).getParent()
+        .resolve("deploy/dedupe.example.yaml");
+    ServerConfig c = ConfigLoader.load(example, Map.of(), Map.of());
+    assertTrue(c.grpc().port() > 0);
+  }
+
+  @Test
   void aMissingConfigFileIsAnError() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> ConfigLoader.load(dir.resolve("nope.yaml"), Map.of(), Map.of()));

@@ -60,6 +60,14 @@ final class ServerProcess implements AutoCloseable {
    * @param log where the server's stdout and stderr go
    */
   static ServerProcess start(Path dataDir, Path log) {
+    return start(dataDir, log, List.of());
+  }
+
+  /**
+   * As {@link #start(Path, Path)}, with more command-line arguments for {@code server} (for
+   * example {@code --zk} and cluster settings).
+   */
+  static ServerProcess start(Path dataDir, Path log, List<String> moreArgs) {
     int grpcPort = freePort();
     int opsPort = freePort();
     List<String> command = new ArrayList<>(List.of(
@@ -76,6 +84,7 @@ final class ServerProcess implements AutoCloseable {
         "--set", "storage.write-buffer.bytes=32MiB",
         "--set", "grpc.host=" + HOST,
         "--set", "ops.host=" + HOST));
+    command.addAll(moreArgs);
     try {
       Process process = new ProcessBuilder(command)
           .redirectErrorStream(true)
@@ -101,6 +110,15 @@ final class ServerProcess implements AutoCloseable {
 
   boolean isAlive() {
     return process.isAlive();
+  }
+
+  /** Waits for the process to exit by itself; false if it still runs after {@code timeout}. */
+  boolean waitForExit(Duration timeout) throws InterruptedException {
+    return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  int exitCode() {
+    return process.exitValue();
   }
 
   /** A plaintext Netty channel to the server's gRPC port; the caller shuts it down. */
@@ -148,20 +166,40 @@ final class ServerProcess implements AutoCloseable {
    * {@link Process#destroyForcibly} maps to, and waits until the process is gone.
    */
   void killHard() {
+    signal("KILL");
     try {
-      Process kill = new ProcessBuilder("kill", "-KILL", Long.toString(process.pid()))
+      assertTrue(process.waitFor(10, TimeUnit.SECONDS), "server still running after SIGKILL");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+    assertEquals(SIGKILL_EXIT, process.exitValue(), "exit status after SIGKILL\n" + output());
+  }
+
+  /** Freezes the whole process with SIGSTOP, as a long GC pause or a stalled VM would. */
+  void pauseProcess() {
+    signal("STOP");
+  }
+
+  /** Lets a process frozen by {@link #pauseProcess} run again (SIGCONT). */
+  void resumeProcess() {
+    signal("CONT");
+  }
+
+  /** Sends a signal with kill(1), so that the signal is exactly the one named. */
+  private void signal(String name) {
+    try {
+      Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid()))
           .redirectErrorStream(true).start();
       String said = new String(kill.getInputStream().readAllBytes());
-      assertTrue(kill.waitFor(10, TimeUnit.SECONDS), "kill -KILL did not return");
-      assertEquals(0, kill.exitValue(), "kill -KILL " + process.pid() + " failed: " + said);
-      assertTrue(process.waitFor(10, TimeUnit.SECONDS), "server still running after SIGKILL");
+      assertTrue(kill.waitFor(10, TimeUnit.SECONDS), "kill -" + name + " did not return");
+      assertEquals(0, kill.exitValue(), "kill -" + name + " " + process.pid() + " failed: " + said);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException(e);
     }
-    assertEquals(SIGKILL_EXIT, process.exitValue(), "exit status after SIGKILL\n" + output());
   }
 
   /** Everything the server printed so far. */

@@ -249,7 +249,7 @@ class LeaseSemanticsTest {
     start();
     GetShardMapResponse map = stub.getShardMap(GetShardMapRequest.getDefaultInstance());
     assertEquals(4, map.getShardCount());
-    assertEquals("murmur3_x64_128-v1", map.getHash());
+    assertEquals("murmur3_x64_128-v1", map.getHash(), "the name clients check; never changes");
     assertEquals(4, map.getOwnersCount());
     for (int s = 0; s < 4; s++) {
       assertEquals(s, map.getOwners(s).getShard());

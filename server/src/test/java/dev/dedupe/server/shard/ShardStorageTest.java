@@ -3,6 +3,7 @@ package dev.dedupe.server.shard;
 import static dev.dedupe.server.core.Verdict.DUPLICATE;
 import static dev.dedupe.server.core.Verdict.IN_PROGRESS;
 import static dev.dedupe.server.core.Verdict.NEW;
+import static dev.dedupe.server.shard.Caller.WAITING;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -144,10 +145,10 @@ class ShardStorageTest {
     long window = Duration.ofHours(24).toMillis();
     byte[] a = ShardHash.digest("orders", "a");
     byte[] kept = ShardHash.digest("orders", "kept");
-    var insertA = writer.checkAndInsert("orders", window, List.of(a), "", 0, List.of());
-    var forgetBoth = writer.forget("orders", window, List.of(a, kept));
-    var insertBoth = writer.checkAndInsert("orders", window, List.of(a, kept, a), "", 0, List.of());
-    var check = writer.check("orders", window, List.of(a, kept));
+    var insertA = writer.checkAndInsert("orders", window, List.of(a), "", 0, List.of(), WAITING);
+    var forgetBoth = writer.forget("orders", window, List.of(a, kept), WAITING);
+    var insertBoth = writer.checkAndInsert("orders", window, List.of(a, kept, a), "", 0, List.of(), WAITING);
+    var check = writer.check("orders", window, List.of(a, kept), WAITING);
     hold.countDown();
     parked.join();
 
@@ -167,8 +168,8 @@ class ShardStorageTest {
     byte[] a = ShardHash.digest("orders", "a");
 
     HeldRound round = HeldRound.hold(writer);
-    var forget = writer.forget("orders", window, List.of(a));
-    var insert = writer.checkAndInsert("orders", window, List.of(a), "", 0, List.of());
+    var forget = writer.forget("orders", window, List.of(a), WAITING);
+    var insert = writer.checkAndInsert("orders", window, List.of(a), "", 0, List.of(), WAITING);
     round.release();
 
     assertArrayEquals(new boolean[] {true}, forget.join());
@@ -186,11 +187,11 @@ class ShardStorageTest {
     long lease = Duration.ofMinutes(10).toMillis();
     byte[] a = ShardHash.digest("orders", "a");
     assertEquals(List.of(NEW), verdicts(
-        writer.checkAndInsert("orders", window, List.of(a), "T", lease, List.of()).join()));
+        writer.checkAndInsert("orders", window, List.of(a), "T", lease, List.of(), WAITING).join()));
 
     HeldRound round = HeldRound.hold(writer);
-    var release = writer.release("orders", window, List.of(a), "T");
-    var takeover = writer.checkAndInsert("orders", window, List.of(a), "U", lease, List.of());
+    var release = writer.release("orders", window, List.of(a), "T", WAITING);
+    var takeover = writer.checkAndInsert("orders", window, List.of(a), "U", lease, List.of(), WAITING);
     round.release();
 
     assertTrue(release.join()[0].ok());
@@ -198,10 +199,10 @@ class ShardStorageTest {
     assertEquals(NEW, taken.verdict());
     // U holds the lease now: another attempt must wait for it, not get a second lease.
     IdResult other =
-        writer.checkAndInsert("orders", window, List.of(a), "V", lease, List.of()).join()[0];
+        writer.checkAndInsert("orders", window, List.of(a), "V", lease, List.of(), WAITING).join()[0];
     assertEquals(IN_PROGRESS, other.verdict());
     assertEquals(taken.leaseExpiresMillis(), other.leaseExpiresMillis());
-    assertTrue(writer.commit("orders", window, List.of(a), "U", List.of()).join()[0].ok());
+    assertTrue(writer.commit("orders", window, List.of(a), "U", List.of(), WAITING).join()[0].ok());
     assertEquals(Map.of("orders", 1L), writer.submit(ShardStore::namespaceKeyCounts).join());
   }
 
@@ -213,13 +214,13 @@ class ShardStorageTest {
     byte[] a = ShardHash.digest("orders", "a");
     long lease = Duration.ofMinutes(10).toMillis();
     assertEquals(List.of(NEW), verdicts(
-        writer.checkAndInsert("orders", window, List.of(a), "T", lease, List.of()).join()));
+        writer.checkAndInsert("orders", window, List.of(a), "T", lease, List.of(), WAITING).join()));
     clock.advance(Duration.ofHours(1)); // the next bucket; T's lease ran out long ago
-    IdResult[] takeover = writer.checkAndInsert("orders", window, List.of(a), "U", lease, List.of()).join();
+    IdResult[] takeover = writer.checkAndInsert("orders", window, List.of(a), "U", lease, List.of(), WAITING).join();
     assertEquals(List.of(NEW), verdicts(takeover));
     assertEquals(1, node.retention.runOnce().keysHeld("orders"));
-    assertEquals(false, writer.commit("orders", window, List.of(a), "T", List.of()).join()[0].ok());
-    assertEquals(true, writer.commit("orders", window, List.of(a), "U", List.of()).join()[0].ok());
+    assertEquals(false, writer.commit("orders", window, List.of(a), "T", List.of(), WAITING).join()[0].ok());
+    assertEquals(true, writer.commit("orders", window, List.of(a), "U", List.of(), WAITING).join()[0].ok());
     assertEquals(List.of(DUPLICATE), verdicts(node.insert("orders", "a")));
   }
 

@@ -4,6 +4,7 @@ import dev.dedupe.server.config.ServerConfig;
 import dev.dedupe.server.core.DedupeEngine;
 import dev.dedupe.server.core.IdResult;
 import dev.dedupe.server.core.StandaloneDirectory;
+import dev.dedupe.server.shard.Caller;
 import dev.dedupe.server.shard.Retention;
 import dev.dedupe.server.shard.ShardSet;
 import dev.dedupe.server.storage.BucketGrid;
@@ -46,15 +47,16 @@ public final class StorageFixture implements AutoCloseable {
   }
 
   public IdResult[] insert(String namespace, String... ids) {
-    return engine.checkAndInsert(namespace, List.of(ids), dev.dedupe.server.core.InsertOptions.PLAIN).join();
+    return engine.checkAndInsert(namespace, List.of(ids), dev.dedupe.server.core.InsertOptions.PLAIN,
+        Caller.WAITING).join();
   }
 
   public IdResult[] check(String namespace, String... ids) {
-    return engine.check(namespace, List.of(ids)).join();
+    return engine.check(namespace, List.of(ids), Caller.WAITING).join();
   }
 
   public boolean[] forget(String namespace, String... ids) {
-    var results = engine.forget(namespace, List.of(ids)).join();
+    var results = engine.forget(namespace, List.of(ids), Caller.WAITING).join();
     boolean[] removed = new boolean[results.length];
     for (int i = 0; i < results.length; i++) {
       removed[i] = results[i].removed();

@@ -26,6 +26,11 @@ final class KeptOpenStore implements ShardStore {
   }
 
   @Override
+  public String storeId() {
+    return store.storeId();
+  }
+
+  @Override
   public List<Long> bucketStarts() {
     return store.bucketStarts();
   }

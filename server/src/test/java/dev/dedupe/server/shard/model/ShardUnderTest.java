@@ -1,8 +1,11 @@
 package dev.dedupe.server.shard.model;
 
+import static dev.dedupe.server.shard.Caller.WAITING;
+
 import dev.dedupe.contract.ShardHash;
 import dev.dedupe.server.config.ServerConfig;
 import dev.dedupe.server.core.LeaseOpResult;
+import dev.dedupe.server.shard.ServingCheck;
 import dev.dedupe.server.shard.ShardWriter;
 import dev.dedupe.server.storage.BucketGrid;
 import dev.dedupe.server.storage.RocksShardStore;
@@ -55,7 +58,8 @@ final class ShardUnderTest implements AutoCloseable {
   }
 
   private void startWriter() {
-    writer = new ShardWriter(new KeptOpenStore(store), grid, clock, QUEUE_CAPACITY);
+    writer = new ShardWriter(
+        new KeptOpenStore(store), grid, clock, QUEUE_CAPACITY, ServingCheck.ALWAYS);
     writer.start();
   }
 
@@ -107,11 +111,11 @@ final class ShardUnderTest implements AutoCloseable {
     List<byte[]> digests = op.ids().stream().map(id -> ShardHash.digest(ns, id)).toList();
     return switch (op) {
       case ModelOp.CheckAndInsert c -> writer.checkAndInsert(
-              ns, window, digests, c.token(), c.leaseMillis(), bytes(c.fingerprints()))
+              ns, window, digests, c.token(), c.leaseMillis(), bytes(c.fingerprints()), WAITING)
           .thenApply(r -> Arrays.stream(r).map(answers::of).toList());
-      case ModelOp.Check c -> writer.check(ns, window, digests)
+      case ModelOp.Check c -> writer.check(ns, window, digests, WAITING)
           .thenApply(r -> Arrays.stream(r).map(answers::of).toList());
-      case ModelOp.Forget f -> writer.forget(ns, window, digests).thenApply(removed -> {
+      case ModelOp.Forget f -> writer.forget(ns, window, digests, WAITING).thenApply(removed -> {
         List<String> out = new ArrayList<>();
         for (boolean b : removed) {
           out.add(answers.forgot(b));
@@ -119,10 +123,10 @@ final class ShardUnderTest implements AutoCloseable {
         return out;
       });
       case ModelOp.Commit c -> leaseOp(
-          writer.commit(ns, window, digests, c.token(), bytes(c.results())), answers);
-      case ModelOp.Release r -> leaseOp(writer.release(ns, window, digests, r.token()), answers);
+          writer.commit(ns, window, digests, c.token(), bytes(c.results()), WAITING), answers);
+      case ModelOp.Release r -> leaseOp(writer.release(ns, window, digests, r.token(), WAITING), answers);
       case ModelOp.ExtendLease e ->
-          leaseOp(writer.extendLease(ns, window, digests, e.token(), e.leaseMillis()), answers);
+          leaseOp(writer.extendLease(ns, window, digests, e.token(), e.leaseMillis(), WAITING), answers);
     };
   }
 

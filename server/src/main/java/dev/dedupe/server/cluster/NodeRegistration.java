@@ -1,0 +1,49 @@
+package dev.dedupe.server.cluster;
+
+import jakarta.json.Json;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonObjectBuilder;
+import jakarta.json.JsonReader;
+import jakarta.json.JsonString;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * What a node says of itself in its ephemeral {@code nodes/<id>} znode: where to reach it, and
+ * the identity of each shard store it has open. The controller records those identities in
+ * the assignment; a node that comes back with an empty store shows a new identity there.
+ *
+ * @param grpc the API address, host:port
+ * @param ops the ops address, host:port
+ * @param stores shard to the identity of the store this node has open for it
+ */
+public record NodeRegistration(String grpc, String ops, Map<Integer, String> stores) {
+
+  public NodeRegistration {
+    stores = Map.copyOf(stores);
+  }
+
+  public byte[] toJson() {
+    JsonObjectBuilder byShard = Json.createObjectBuilder();
+    new TreeMap<>(stores).forEach((shard, id) -> byShard.add(Integer.toString(shard), id));
+    return Json.createObjectBuilder().add("grpc", grpc).add("ops", ops).add("stores", byShard)
+        .build().toString().getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** Parses a node znode's data; "stores" is absent in registrations of older versions. */
+  public static NodeRegistration fromJson(byte[] data) {
+    try (JsonReader reader = Json.createReader(
+        new StringReader(new String(data, StandardCharsets.UTF_8)))) {
+      JsonObject root = reader.readObject();
+      Map<Integer, String> stores = new TreeMap<>();
+      JsonObject byShard = root.getJsonObject("stores");
+      if (byShard != null) {
+        byShard.forEach((shard, id) -> stores.put(Integer.parseInt(shard),
+            ((JsonString) id).getString()));
+      }
+      return new NodeRegistration(root.getString("grpc"), root.getString("ops"), stores);
+    }
+  }
+}

@@ -1,0 +1,201 @@
+package dev.dedupe.server.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.dedupe.server.DedupeNode;
+import dev.dedupe.server.config.ConfigKeys;
+import dev.dedupe.server.testing.TestConfigs;
+import jakarta.json.Json;
+import jakarta.json.JsonArray;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.StringReader;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What a newcomer typing the README's commands meets at the edges: wrong words are refused
+ * with one line and exit 2, failures are one line and exit 1, per-id failures exit 3, and
+ * nothing of a refused command line reaches a node. Against a real node over Netty.
+ */
+class CliTest {
+
+  @TempDir static Path dir;
+  private static DedupeNode node;
+  private static String target;
+
+  /** One command line's exit code and what it printed. */
+  record Ran(int code, String out, String err) {
+    void assertOneLineError() {
+      assertFalse(err.contains("\tat "), "a stack trace reached the user:\n" + err);
+      assertFalse(err.contains("Exception"), "an exception name reached the user:\n" + err);
+    }
+  }
+
+  @BeforeAll
+  static void startNode() {
+    node = DedupeNode.start(TestConfigs.forDataDir(dir.resolve("node"), Map.of()),
+        InstantSource.system());
+    target = "127.0.0.1:" + node.grpcPort();
+  }
+
+  @AfterAll
+  static void stopNode() {
+    node.close();
+  }
+
+  static Ran run(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int code = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    return new Ran(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void anUnknownFlagIsRefusedAndNothingIsRecorded() {
+    Ran ran = run("insert", "--tagret", target, "orders", "typo-1");
+    assertEquals(Main.USAGE, ran.code(), ran.toString());
+    assertTrue(ran.err().contains("Unknown option: '--tagret'"), ran.err());
+    assertTrue(ran.err().contains("--target"), "suggests the flag meant: " + ran.err());
+    ran.assertOneLineError();
+    Ran check = run("check", "--target", target, "orders", "typo-1");
+    assertTrue(check.out().matches("(?s)typo-1\\s+NEW.*"), check.out());
+    Ran wrongNamespace = run("check", "--target", target, "--tagret", "typo-1");
+    assertEquals(Main.USAGE, wrongNamespace.code());
+  }
+
+  @Test
+  void answersAreAlignedColumnsOrJson() {
+    Ran first = run("insert", "--target", target, "aligned", "a", "longer-id");
+    assertEquals(0, first.code(), first.toString());
+    List<String> lines = first.out().lines().toList();
+    assertEquals(2, lines.size(), first.out());
+    assertTrue(lines.get(0).startsWith("a          NEW  first seen "), lines.get(0));
+    assertTrue(lines.get(1).startsWith("longer-id  NEW  first seen "), lines.get(1));
+
+    Ran json = run("insert", "--target", target, "--output", "json", "aligned", "a", "b");
+    assertEquals(0, json.code(), json.toString());
+    JsonArray answers = Json.createReader(new StringReader(json.out())).readArray();
+    assertEquals("a", answers.getJsonObject(0).getString("id"));
+    assertEquals("DUPLICATE", answers.getJsonObject(0).getString("outcome"));
+    assertEquals("NEW", answers.getJsonObject(1).getString("outcome"));
+    assertTrue(answers.getJsonObject(1).containsKey("first_seen"));
+  }
+
+  @Test
+  void anIdThatFailedMakesTheExitCodeNonZero() {
+    Ran commit = run("commit", "--target", target, "--token", "not-mine", "leases", "x");
+    assertEquals(Main.SOME_IDS_FAILED, commit.code(), commit.toString());
+    assertTrue(commit.out().startsWith("x  FAILED_PRECONDITION  lease lost"), commit.out());
+  }
+
+  @Test
+  void aTargetWhereNothingListensSaysSo() throws Exception {
+    int closedPort;
+    try (ServerSocket s = new ServerSocket(0)) {
+      closedPort = s.getLocalPort();
+    }
+    Ran ran = run("insert", "--target", "127.0.0.1:" + closedPort, "orders", "x");
+    assertEquals(Main.FAILED, ran.code(), ran.toString());
+    assertEquals("dedupe: nothing listens at 127.0.0.1:" + closedPort + " (connection refused)",
+        ran.err().strip());
+  }
+
+  @Test
+  void aMalformedTargetOrNumberNamesTheFlag() {
+    Ran target = run("insert", "--target", "::bad", "orders", "x");
+    assertEquals(Main.USAGE, target.code());
+    assertTrue(target.err().contains("--target must be HOST:PORT"), target.err());
+    target.assertOneLineError();
+
+    Ran port = run("dev", "--nodes", "3", "--zk-port", "abc");
+    assertEquals(Main.USAGE, port.code());
+    assertTrue(port.err().contains("--zk-port"), port.err());
+    assertTrue(port.err().contains("'abc'"), port.err());
+    port.assertOneLineError();
+  }
+
+  @Test
+  void aBadSettingStopsTheServerWithOneLine() {
+    Ran huge = run("server", "--data-dir", dir.resolve("never").toString(),
+        "--set", "storage.disk-budget.bytes=99999999TiB");
+    assertEquals(Main.FAILED, huge.code());
+    assertEquals("dedupe: storage.disk-budget.bytes is too large: '99999999TiB' is over 8 EiB",
+        huge.err().strip());
+
+    Ran unknown = run("server", "--set", "storage.shard=4");
+    assertEquals(Main.FAILED, unknown.code());
+    assertTrue(unknown.err().contains("did you mean 'storage.shards'?"), unknown.err());
+  }
+
+  @Test
+  void aStartOnATakenPortFailsWithOneLineAndLeavesNoDataDirectory() throws Exception {
+    Path fresh = dir.resolve("fresh-" + System.nanoTime());
+    try (ServerSocket taken = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      Ran ran = run("server", "--data-dir", fresh.toString(), "--set", "grpc.host=127.0.0.1",
+          "--set", "ops.host=127.0.0.1", "--ops-port", "0",
+          "--grpc-port", Integer.toString(taken.getLocalPort()));
+      assertEquals(Main.FAILED, ran.code(), ran.toString());
+      assertEquals(1, ran.err().lines().count(), ran.err());
+      assertTrue(ran.err().contains("cannot start the gRPC server"), ran.err());
+    }
+    assertFalse(java.nio.file.Files.exists(fresh), "a failed start left " + fresh + " behind");
+  }
+
+  @Test
+  void aSecondNodeOnTheSameDataDirectorySaysWhoHoldsIt() {
+    Ran ran = run("server", "--data-dir", dir.resolve("node").toString(), "--grpc-port", "0",
+        "--set", "storage.shards=4",
+        "--ops-port", "0", "--set", "grpc.host=127.0.0.1", "--set", "ops.host=127.0.0.1");
+    assertEquals(Main.FAILED, ran.code(), ran.toString());
+    assertTrue(ran.err().contains("is already open in this process"), ran.err());
+    assertEquals(1, ran.err().lines().count(), ran.err());
+  }
+
+  @Test
+  void adminWithoutZooKeeperFailsWithOneLine() throws Exception {
+    int closedPort;
+    try (ServerSocket s = new ServerSocket(0)) {
+      closedPort = s.getLocalPort();
+    }
+    Ran ran = run("admin", "status", "--zk", "127.0.0.1:" + closedPort);
+    assertEquals(Main.FAILED, ran.code(), ran.toString());
+    assertTrue(ran.err().startsWith("dedupe: cannot reach ZooKeeper at 127.0.0.1:" + closedPort),
+        ran.err());
+    assertEquals(1, ran.err().lines().count(), ran.err());
+  }
+
+  @Test
+  void adminDefaultsToTheClusterNameANodeDefaultsTo() {
+    AdminCommand.Status status = new AdminCommand.Status();
+    new picocli.CommandLine(status).parseArgs();
+    String fromEnvironment = System.getenv("DEDUPE_CLUSTER_NAME");
+    assertEquals(fromEnvironment != null ? fromEnvironment : ConfigKeys.CLUSTER_NAME.defaultValue(),
+        status.where.cluster);
+  }
+
+  @Test
+  void helpAndVersionWork() {
+    assertEquals(0, run("--help").code());
+    assertEquals(0, run("insert", "--help").code());
+    Ran version = run("--version");
+    assertEquals(0, version.code());
+    assertTrue(version.out().startsWith("dedupe "), version.out());
+    Ran nothing = run();
+    assertEquals(Main.USAGE, nothing.code());
+    Ran unknown = run("insrt", "orders", "x");
+    assertEquals(Main.USAGE, unknown.code());
+    assertTrue(unknown.err().contains("insert"), "suggests the command meant: " + unknown.err());
+  }
+}

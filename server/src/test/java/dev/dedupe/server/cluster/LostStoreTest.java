@@ -1,0 +1,144 @@
+package dev.dedupe.server.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.rpc.Code;
+import dev.dedupe.server.DedupeNode;
+import dev.dedupe.v1.CheckAndInsertRequest;
+import dev.dedupe.v1.IdResult;
+import dev.dedupe.v1.Verdict;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+import org.apache.curator.framework.CuratorFramework;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A node that comes back under its old id with an empty disk must not serve its shards as if
+ * nothing had happened: a chaos run lost 878 acknowledged ids this way, silently. Each shard
+ * store has an identity made with it, the controller records the owner's store per shard, and
+ * an owner whose store is not the recorded one answers UNAVAILABLE for that shard until its
+ * data is back or an admin accepts the loss.
+ */
+class LostStoreTest {
+
+  private static final String NS = "orders";
+
+  @TempDir Path dir;
+
+  @Test
+  void aNodeBackWithAnEmptyDiskServesNoneOfItsShardsUntilAnAdminAcceptsTheLoss() throws Exception {
+    try (ClusterFixture cluster = new ClusterFixture(dir, 2, 4)) {
+      cluster.awaitServing();
+      // Ids that node-1 acknowledged as their owner.
+      List<String> acknowledged = new ArrayList<>();
+      List<IdResult> first = insert(cluster, 1, ids(60), "first");
+      for (int i = 0; i < first.size(); i++) {
+        if (first.get(i).getVerdict() == Verdict.VERDICT_NEW) {
+          acknowledged.add("id-" + i);
+        }
+      }
+      assertFalse(acknowledged.isEmpty(), "node-1 owns no shard: " + first);
+      List<Integer> lostShards =
+          ClusterState.readAssignment(zk(cluster, 0), paths()).orElseThrow().ownedBy("node-1");
+
+      cluster.stop(1);
+      deleteRecursively(cluster.dataDir(1));
+      cluster.start(1);
+      DedupeNode back = cluster.node(1);
+      ClusterFixture.await("node-1 has re-read the assignment and published its new stores",
+          () -> !back.clusterMember().isFenced() && published(cluster, lostShards));
+
+      for (IdResult r : insert(cluster, 1, acknowledged, "after-loss")) {
+        assertEquals(Verdict.VERDICT_UNSPECIFIED, r.getVerdict(),
+            "an id acknowledged before the disk was lost must never be NEW from an empty store");
+        assertEquals(Code.UNAVAILABLE_VALUE, r.getStatus().getCode());
+        assertTrue(r.getStatus().getMessage().contains("data is missing"), r.toString());
+      }
+      assertFalse(back.isReady(), "a node with a lost shard is not ready");
+      // The controller never records the empty store over the lost one by itself.
+      for (int s : lostShards) {
+        ShardAssignment.Entry entry =
+            ClusterState.readAssignment(zk(cluster, 0), paths()).orElseThrow().shard(s);
+        assertTrue(entry.storeRecorded());
+        assertFalse(entry.storeId().equals(back.shards().storeId(s)));
+      }
+
+      // The admin's explicit decision: the loss is accepted, and the shards serve again.
+      for (int s : lostShards) {
+        String said = DataLossAcceptance.accept(zk(cluster, 0), paths(), s);
+        assertTrue(said.contains("accepted the loss"), said);
+      }
+      assertThrows(ClusterException.class,
+          () -> DataLossAcceptance.accept(zk(cluster, 0), paths(), lostShards.get(0)),
+          "nothing left to accept");
+      ClusterFixture.await("node-1 serves its shards again", back::isReady);
+      for (IdResult r : insert(cluster, 1, acknowledged, "after-accept")) {
+        assertEquals(Verdict.VERDICT_NEW, r.getVerdict(), "accepted as lost: NEW again");
+      }
+    }
+  }
+
+  @Test
+  void aRestartOnItsOwnDataKeepsTheRecordedStores() throws Exception {
+    try (ClusterFixture cluster = new ClusterFixture(dir, 2, 4)) {
+      cluster.awaitServing();
+      List<IdResult> first = insert(cluster, 1, ids(20), "first");
+      cluster.stop(1);
+      cluster.start(1);
+      cluster.awaitServing();
+      List<IdResult> again = insert(cluster, 1, ids(20), "other");
+      for (int i = 0; i < first.size(); i++) {
+        if (first.get(i).getVerdict() == Verdict.VERDICT_NEW) {
+          assertEquals(Verdict.VERDICT_DUPLICATE, again.get(i).getVerdict(), "id-" + i);
+        }
+      }
+    }
+  }
+
+  private static boolean published(ClusterFixture cluster, List<Integer> shards) {
+    try {
+      return ClusterState.readRegistration(zk(cluster, 0), paths(), "node-1")
+          .map(r -> r.stores().keySet().containsAll(shards)).orElse(false);
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
+  private static List<IdResult> insert(
+      ClusterFixture cluster, int node, List<String> ids, String token) {
+    return cluster.stub(node).checkAndInsert(CheckAndInsertRequest.newBuilder()
+        .setNamespace(NS).addAllMessageIds(ids).setAttemptToken(token).build()).getResultsList();
+  }
+
+  private static List<String> ids(int n) {
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      ids.add("id-" + i);
+    }
+    return ids;
+  }
+
+  private static CuratorFramework zk(ClusterFixture cluster, int node) {
+    return cluster.node(node).clusterMember().zookeeper();
+  }
+
+  private static ClusterPaths paths() {
+    return ClusterPaths.forCluster(ClusterFixture.CLUSTER);
+  }
+
+  private static void deleteRecursively(Path root) throws Exception {
+    try (Stream<Path> all = Files.walk(root)) {
+      for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+}
