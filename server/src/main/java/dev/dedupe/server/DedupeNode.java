@@ -21,6 +21,8 @@ import dev.dedupe.server.storage.StorageResources;
 import io.grpc.ServerBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -126,7 +128,11 @@ public final class DedupeNode implements AutoCloseable {
 
     retention = new Retention(shards, config.windows(), diskBudget(directory), clock);
     retention.runOnce();
-    metrics = new ServerMetrics(retention, config.windows(), shards, resources);
+    // The node's own registry, not a JVM-wide one: nodes sharing a JVM (dev --nodes 3, tests)
+    // each report their own figures, as one node per process would.
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    closers.push(registry::close);
+    metrics = new ServerMetrics(registry, retention, config.windows(), shards, resources);
     closers.push(metrics);
     metrics.registerNamespaces();
 
@@ -143,7 +149,7 @@ public final class DedupeNode implements AutoCloseable {
 
     // The ops port binds before the API, so that a taken port fails the start before any
     // call could have been answered.
-    ops = new OpsServer(config.ops(), this::isLive, this::isReady);
+    ops = new OpsServer(config.ops(), this::isLive, this::isReady, registry);
     closers.push(ops);
 
     GrpcServer api = new GrpcServer(grpcBuilder, service, config.limits().maxRequestBytes());

@@ -28,8 +28,9 @@ final class RecordRules {
         return new IdResult(Verdict.CONFLICT, visible.firstSeenMillis(), false, 0, ShardWriter.NO_BYTES);
       }
       if (key.recordedBy == request) {
-        // The same id earlier in this request: NEW at its first position, DUPLICATE after.
-        return new IdResult(Verdict.DUPLICATE, visible.firstSeenMillis(), false, 0, ShardWriter.NO_BYTES);
+        // The same id earlier in this request: NEW at its first position, DUPLICATE after. A
+        // DUPLICATE carries the stored result, as every DUPLICATE does (a replayed committed id).
+        return new IdResult(Verdict.DUPLICATE, visible.firstSeenMillis(), false, 0, visible.result());
       }
       if (visible.ownedBy(token)) {
         // A retry of the attempt that recorded the id: NEW again, never DUPLICATE.

@@ -54,8 +54,10 @@ class WatchShardMapShutdownTest {
   void start() {
     ServerConfig config = TestConfigs.forDataDir(dir, Map.of());
     storage = new StorageFixture(config, new ManualClock(1_795_428_000_000L));
-    metrics = new ServerMetrics(storage.retention, config.windows(), storage.shards,
-        storage.resources);
+    metrics = new ServerMetrics(
+        new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(
+            io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT),
+        storage.retention, config.windows(), storage.shards, storage.resources);
     DedupeGrpcService service = new DedupeGrpcService(storage.engine,
         new RequestValidator(config.limits()), metrics, Runnable::run,
         new StandaloneDirectory(storage.shards, () -> "127.0.0.1:0"), standaloneStats());

@@ -1,6 +1,7 @@
 package dev.dedupe.server.shard;
 
 import static dev.dedupe.server.core.Verdict.DUPLICATE;
+import static dev.dedupe.server.core.Verdict.IN_PROGRESS;
 import static dev.dedupe.server.core.Verdict.NEW;
 import static dev.dedupe.server.shard.Caller.WAITING;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -11,6 +12,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.dedupe.contract.ShardHash;
 import dev.dedupe.server.core.IdResult;
 import dev.dedupe.server.storage.DataDirectory;
+import dev.dedupe.server.storage.ShardStore;
+import dev.dedupe.server.testing.HeldRound;
 import dev.dedupe.server.testing.ManualClock;
 import dev.dedupe.server.testing.StorageFixture;
 import dev.dedupe.server.testing.TestConfigs;
@@ -154,6 +157,53 @@ class ShardStorageTest {
     assertEquals(List.of(NEW, NEW, DUPLICATE), verdicts(insertBoth.join()));
     assertEquals(List.of(DUPLICATE, DUPLICATE), verdicts(check.join()));
     assertEquals(2, node.retention.runOnce().keysHeld("orders"));
+  }
+
+  @Test
+  void forgetThenInsertInOneRoundKeepsTheNewRecord() {
+    open(Map.of("storage.shards", "1"));
+    node.insert("orders", "a");
+    ShardWriter writer = node.shards.writer(0);
+    long window = Duration.ofHours(24).toMillis();
+    byte[] a = ShardHash.digest("orders", "a");
+
+    HeldRound round = HeldRound.hold(writer);
+    var forget = writer.forget("orders", window, List.of(a), WAITING);
+    var insert = writer.checkAndInsert("orders", window, List.of(a), "", 0, List.of(), WAITING);
+    round.release();
+
+    assertArrayEquals(new boolean[] {true}, forget.join());
+    assertEquals(List.of(NEW), verdicts(insert.join()));
+    // The round answered NEW, so its write must leave that record in place: one NEW per id.
+    assertEquals(List.of(DUPLICATE), verdicts(node.insert("orders", "a")));
+    assertEquals(Map.of("orders", 1L), writer.submit(ShardStore::namespaceKeyCounts).join());
+  }
+
+  @Test
+  void releaseThenTakeoverInOneRoundLeavesOneLiveLease() {
+    open(Map.of("storage.shards", "1"));
+    ShardWriter writer = node.shards.writer(0);
+    long window = Duration.ofHours(24).toMillis();
+    long lease = Duration.ofMinutes(10).toMillis();
+    byte[] a = ShardHash.digest("orders", "a");
+    assertEquals(List.of(NEW), verdicts(
+        writer.checkAndInsert("orders", window, List.of(a), "T", lease, List.of(), WAITING).join()));
+
+    HeldRound round = HeldRound.hold(writer);
+    var release = writer.release("orders", window, List.of(a), "T", WAITING);
+    var takeover = writer.checkAndInsert("orders", window, List.of(a), "U", lease, List.of(), WAITING);
+    round.release();
+
+    assertTrue(release.join()[0].ok());
+    IdResult taken = takeover.join()[0];
+    assertEquals(NEW, taken.verdict());
+    // U holds the lease now: another attempt must wait for it, not get a second lease.
+    IdResult other =
+        writer.checkAndInsert("orders", window, List.of(a), "V", lease, List.of(), WAITING).join()[0];
+    assertEquals(IN_PROGRESS, other.verdict());
+    assertEquals(taken.leaseExpiresMillis(), other.leaseExpiresMillis());
+    assertTrue(writer.commit("orders", window, List.of(a), "U", List.of(), WAITING).join()[0].ok());
+    assertEquals(Map.of("orders", 1L), writer.submit(ShardStore::namespaceKeyCounts).join());
   }
 
   @Test
