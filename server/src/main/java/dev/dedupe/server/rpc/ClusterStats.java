@@ -5,7 +5,7 @@ import com.google.protobuf.util.Timestamps;
 import dev.dedupe.server.core.DedupeEngine;
 import dev.dedupe.server.core.NamespaceStats;
 import dev.dedupe.server.core.ShardDirectory;
-import dev.dedupe.server.core.ShardMap;
+import dev.dedupe.server.decision.ShardMap;
 import dev.dedupe.v1.DedupeServiceGrpc;
 import dev.dedupe.v1.GetNamespaceStatsRequest;
 import dev.dedupe.v1.GetNamespaceStatsResponse;

@@ -1,8 +1,8 @@
 package dev.dedupe.server.shard;
 
-import dev.dedupe.server.core.IdResult;
-import dev.dedupe.server.core.LeaseOpResult;
-import dev.dedupe.server.core.Verdict;
+import dev.dedupe.server.decision.IdResult;
+import dev.dedupe.server.decision.LeaseOpResult;
+import dev.dedupe.server.decision.Verdict;
 import dev.dedupe.server.storage.StoredRecord;
 import java.time.Instant;
 import java.util.Arrays;

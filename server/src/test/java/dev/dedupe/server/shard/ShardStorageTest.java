@@ -1,8 +1,8 @@
 package dev.dedupe.server.shard;
 
-import static dev.dedupe.server.core.Verdict.DUPLICATE;
-import static dev.dedupe.server.core.Verdict.IN_PROGRESS;
-import static dev.dedupe.server.core.Verdict.NEW;
+import static dev.dedupe.server.decision.Verdict.DUPLICATE;
+import static dev.dedupe.server.decision.Verdict.IN_PROGRESS;
+import static dev.dedupe.server.decision.Verdict.NEW;
 import static dev.dedupe.server.shard.Caller.WAITING;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.dedupe.contract.ShardHash;
-import dev.dedupe.server.core.IdResult;
+import dev.dedupe.server.decision.IdResult;
 import dev.dedupe.server.storage.DataDirectory;
 import dev.dedupe.server.storage.ShardStore;
 import dev.dedupe.server.testing.HeldRound;
@@ -286,7 +286,7 @@ class ShardStorageTest {
     assertTrue(e.getMessage().contains("created with 4 shards"), e.getMessage());
   }
 
-  private static List<dev.dedupe.server.core.Verdict> verdicts(IdResult[] results) {
+  private static List<dev.dedupe.server.decision.Verdict> verdicts(IdResult[] results) {
     return java.util.Arrays.stream(results).map(IdResult::verdict).toList();
   }
 

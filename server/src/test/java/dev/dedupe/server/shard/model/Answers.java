@@ -1,7 +1,7 @@
 package dev.dedupe.server.shard.model;
 
-import dev.dedupe.server.core.IdResult;
-import dev.dedupe.server.core.LeaseOpResult;
+import dev.dedupe.server.decision.IdResult;
+import dev.dedupe.server.decision.LeaseOpResult;
 import java.nio.charset.StandardCharsets;
 
 /**

@@ -4,7 +4,7 @@ import static dev.dedupe.server.shard.Caller.WAITING;
 
 import dev.dedupe.contract.ShardHash;
 import dev.dedupe.server.config.ServerConfig;
-import dev.dedupe.server.core.LeaseOpResult;
+import dev.dedupe.server.decision.LeaseOpResult;
 import dev.dedupe.server.shard.ServingCheck;
 import dev.dedupe.server.shard.ShardWriter;
 import dev.dedupe.server.storage.BucketGrid;
