@@ -17,7 +17,7 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Gathers CheckAndInsert ids from any number of caller threads into batches, one open batch
- * per (namespace, lease), in the manner of Kafka's {@code RecordAccumulator}.
+ * per (namespace, lease, caller's attempt token), in the manner of Kafka's {@code RecordAccumulator}.
  *
  * <p>A batch is sent when it holds {@code maxIds} ids, or {@code linger} after its first id
  * arrived, whichever comes first. Linger trades latency for throughput: a lone caller waits up
@@ -30,15 +30,13 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>An id never appears twice in one request: an id already in the open batch closes that
  * batch and opens the next one, which is sent only after the first one's answers are in. So
  * the second occurrence is decided against the first (DUPLICATE, or IN_PROGRESS with a lease),
- * in the order the callers asked. This is needed, not just tidy: the server answers an id
- * repeated within one request that carries an attempt token with NEW at every position (the
- * later ones as replay, since the token "recorded" the id at the first), contrary to the
- * proto's "NEW at its first position and DUPLICATE after" (server RecordRules.checkAndInsert,
- * as of the v1.2 cluster commit). Two callers sharing a batch would then both get NEW. Keep
- * this even once the server is fixed: it also keeps one caller's repeated ids in order.
+ * in the order the callers asked. The server would answer an id repeated within one request
+ * NEW at its first position and DUPLICATE after (ShardStorageTest pins that), which is right
+ * for one caller but would not say which of two callers sharing the batch asked first; a
+ * separate batch keeps each caller's answer decided in the order they asked.
  *
- * <p>Memory: the accumulator itself holds at most one open batch per (namespace, lease) in
- * use; the bound on all ids waiting (here, in flight, in retries) is the client's
+ * <p>Memory: the accumulator itself holds at most one open batch per key in use; the bound on
+ * all ids waiting (here, in flight, in retries) is the client's
  * {@code maxPendingIds} semaphore, taken before {@link #append} and given back as each id's
  * future completes.
  *
@@ -49,8 +47,12 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class Accumulator {
 
-  /** What ids must share to share a request. */
-  record Key(String namespace, Duration lease) {}
+  /**
+   * What ids must share to share a request.
+   *
+   * @param attemptToken the callers' own token, or null for a fresh one per batch
+   */
+  record Key(String namespace, Duration lease, String attemptToken) {}
 
   /** Sends one closed batch. */
   interface Sender {

@@ -18,7 +18,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -72,19 +71,26 @@ import java.util.function.Function;
  * {@link Builder#requestDeadline}. Every batch carries a fresh random attempt token, reused on
  * each of its retries, so an id the lost first attempt recorded comes back NEW (with
  * {@link Decision#replay()} set), never DUPLICATE: a lost reply never costs the caller its id.
- * Other failures (INVALID_ARGUMENT, FAILED_PRECONDITION, ...) are never retried. If a batch
+ * When every attempt fails, the ids may still have been recorded; the {@link DedupeException}
+ * carries the token(s) they went out with ({@link DedupeException#attemptToken()}, per id
+ * {@link DedupeException#attemptTokens()}), and a later call with
+ * {@link InsertOptions#withAttemptToken} hears NEW (replay) for the ids the failed call
+ * recorded, so the caller that gave up can still do their side effect. Other failures (INVALID_ARGUMENT, FAILED_PRECONDITION, ...) are never retried. If a batch
  * that mixes several callers' ids is refused with INVALID_ARGUMENT, each caller's ids are sent
  * once more on their own, so that one caller's bad id fails only that caller.
  *
  * <h2>Routing</h2>
- * On first use the client asks a target for the shard map ({@code GetShardMap}), hashes each
+ * On first use the client asks a target for the shard map ({@code GetShardMap}; from any
+ * target or node it has learned of, moving on quickly from one that does not answer), hashes each
  * id to its shard with {@link dev.dedupe.contract.ShardHash}, sends each node's ids to that
  * node in parallel, and merges the answers back in request order. In a cluster, a node that
  * does not own an id answers UNAVAILABLE for that id alone, naming the owner: the client
  * re-sends the id there at once (with the same attempt token) and remembers the owner. A call
  * that fails with UNAVAILABLE, or an id with no owner named, makes the client fetch the map
- * again before its backoff and retry. Each of these counts as an attempt. A single-node
- * deployment is one node that owns every shard.
+ * again before its backoff and retry. Each of these counts as an attempt. When a map or an
+ * owner hint names a node whose connection is waiting out gRPC's reconnect backoff (the node
+ * was down), the client reconnects at once, so a node that is back gets its calls again
+ * without delay. A single-node deployment is one node that owns every shard.
  *
  * <h2>Threads</h2>
  * Blocking methods wait on the calling thread. Futures returned by the {@code *Async} methods
@@ -102,6 +108,7 @@ public final class DedupeClient implements AutoCloseable {
   private final Settings settings;
   private final AtomicReference<State> state = new AtomicReference<>(State.OPEN);
   private final ScheduledThreadPoolExecutor timer;
+  private final OnceRunner onceRunner;
   private final ChannelPool channels;
   private final ShardRouter router;
   private final Dispatcher dispatcher;
@@ -118,10 +125,11 @@ public final class DedupeClient implements AutoCloseable {
     timer.setRemoveOnCancelPolicy(true);
     this.channels = new ChannelPool(settings.channelFactory, settings.interceptors,
         settings.requestDeadline, settings.executor);
-    this.router = new ShardRouter(settings.targets, channels);
+    this.router = new ShardRouter(settings.targets, channels, timer);
     this.dispatcher = new Dispatcher(router, channels, settings.retry, settings.maxBatchIds,
         timer, () -> state.get() == State.CLOSED);
     this.accumulator = new Accumulator(settings.maxBatchIds, settings.linger, timer, this::sendBatch);
+    this.onceRunner = new OnceRunner(this, timer, settings.defaultLease);
     this.pendingRoom = new Semaphore(settings.maxPendingIds, true);
   }
 
@@ -147,8 +155,11 @@ public final class DedupeClient implements AutoCloseable {
    * @throws IllegalStateException if the client is closed or closing
    * @throws PendingLimitExceededException if no room came free within maxBlock
    * @throws DedupeException if the server refused the id or did not answer within the retry
-   *     policy (its {@link DedupeException#code() code} says which); also when the calling thread
-   *     is interrupted while waiting (code CANCELLED; the id may still have been recorded)
+   *     policy (its {@link DedupeException#code() code} says which; the id may have been
+   *     recorded, so retry with its {@link DedupeException#attemptToken() attemptToken}); also
+   *     when the calling thread is interrupted while waiting (code CANCELLED; the id may still
+   *     have been recorded, and the exception names no token: choose one with
+   *     {@link InsertOptions#withAttemptToken} if you may give up early)
    */
   public Decision checkAndInsert(String namespace, String messageId) {
     return await(checkAndInsertAsync(namespace, messageId, InsertOptions.none()));
@@ -296,11 +307,12 @@ public final class DedupeClient implements AutoCloseable {
     }
     track(CompletableFuture.allOf(entries.stream().map(e -> e.result).toArray(CompletableFuture[]::new)));
     try {
-      accumulator.append(new Accumulator.Key(namespace, options.lease()), entries);
+      accumulator.append(
+          new Accumulator.Key(namespace, options.lease(), options.attemptToken()), entries);
     } catch (RuntimeException e) {
       // Never strand an entry: failing it gives its room back and ends its tracking.
       DedupeException failure = new DedupeException("CheckAndInsert in namespace '" + namespace
-          + "' failed in the client: " + e, Status.INTERNAL.withCause(e), e);
+          + "' failed in the client: " + e + "; nothing was sent", Status.INTERNAL.withCause(e), e);
       entries.forEach(entry -> entry.result.completeExceptionally(failure));
       throw failure;
     }
@@ -323,15 +335,20 @@ public final class DedupeClient implements AutoCloseable {
     }
   }
 
-  /** Accumulator callback: a batch closed; give it a token and send it. Never throws. */
+  /**
+   * Accumulator callback: a batch closed; give it a token (the callers' own, or a fresh one)
+   * and send it. Never throws.
+   */
   private void sendBatch(Accumulator.Key key, List<Entry> entries) {
-    Rpcs.InsertCall call = new Rpcs.InsertCall(
-        dispatcher, key.namespace(), key.lease(), Rpcs.newToken(), false);
+    boolean callers = key.attemptToken() != null;
+    Rpcs.InsertCall call = new Rpcs.InsertCall(dispatcher, key.namespace(), key.lease(),
+        callers ? key.attemptToken() : Rpcs.newToken(), callers, false);
     try {
       dispatcher.dispatch(key.namespace(), entries, call, 1);
     } catch (RuntimeException e) {
       call.fail(entries, new DedupeException("CheckAndInsert in namespace '" + key.namespace()
-          + "' failed in the client: " + e, Status.INTERNAL.withCause(e), e));
+          + "' failed in the client: " + e, Status.INTERNAL.withCause(e), e,
+          List.of(call.attemptToken())));
     }
   }
 
@@ -605,127 +622,7 @@ public final class DedupeClient implements AutoCloseable {
    */
   public OnceOutcome once(
       String namespace, String messageId, InsertOptions options, Callable<byte[]> action) {
-    Objects.requireNonNull(options, "options");
-    Objects.requireNonNull(action, "action");
-    Duration lease = options.lease() != null ? options.lease() : settings.defaultLease;
-    Decision decision = checkAndInsert(namespace, messageId, options.withLease(lease));
-    switch (decision.verdict()) {
-      case DUPLICATE -> {
-        return new OnceOutcome.AlreadyDone(messageId, decision.result(), decision.firstSeen());
-      }
-      case IN_PROGRESS -> {
-        return new OnceOutcome.InProgressElsewhere(messageId, decision.leaseExpiresAt());
-      }
-      case CONFLICT -> {
-        return new OnceOutcome.Conflict(messageId, decision.firstSeen());
-      }
-      case NEW -> { /* ours: below */ }
-    }
-    String token = decision.attemptToken();
-    LeaseKeeper keeper = new LeaseKeeper(namespace, messageId, token, lease);
-    byte[] result;
-    try {
-      result = action.call();
-    } catch (Exception e) {
-      keeper.stop();
-      boolean released = false;
-      RuntimeException releaseFailure = null;
-      try {
-        release(namespace, messageId, token);
-        released = true;
-      } catch (RuntimeException re) {
-        // Lease lost, service down, or client closed: the lease runs out on its own. The
-        // action's failure is what the caller must see.
-        releaseFailure = re;
-      }
-      OnceActionException failure = new OnceActionException(namespace, messageId, released, e);
-      if (releaseFailure != null) {
-        failure.addSuppressed(releaseFailure);
-      }
-      if (e instanceof InterruptedException) {
-        Thread.currentThread().interrupt();
-      }
-      throw failure;
-    } finally {
-      keeper.stop();
-    }
-    byte[] stored = result == null ? new byte[0] : result;
-    commit(namespace, messageId, token, stored);
-    return new OnceOutcome.Executed(messageId, stored, decision);
-  }
-
-  /**
-   * Keeps one lease alive while once()'s action runs: every half lease, an ExtendLease on the
-   * timer thread. Stops for good at {@link #stop} or when the lease turns out to be lost.
-   *
-   * <p>Threads: started and stopped by the caller's thread; renewals run on the timer thread
-   * and their replies on gRPC threads. {@link #lock} guards {@link #stopped} and {@link #next}.
-   */
-  private final class LeaseKeeper {
-    private final String namespace;
-    private final String id;
-    private final String token;
-    private final Duration lease;
-    private final long everyNanos;
-    private final ReentrantLock lock = new ReentrantLock();
-    private boolean stopped;
-    private ScheduledFuture<?> next;
-
-    LeaseKeeper(String namespace, String id, String token, Duration lease) {
-      this.namespace = namespace;
-      this.id = id;
-      this.token = token;
-      this.lease = lease;
-      this.everyNanos = Math.max(lease.toNanos() / 2, TimeUnit.MILLISECONDS.toNanos(10));
-      schedule();
-    }
-
-    private void schedule() {
-      lock.lock();
-      try {
-        if (!stopped) {
-          next = timer.schedule(this::renew, everyNanos, TimeUnit.NANOSECONDS);
-        }
-      } catch (java.util.concurrent.RejectedExecutionException closing) {
-        stopped = true;
-      } finally {
-        lock.unlock();
-      }
-    }
-
-    private void renew() {
-      CompletableFuture<Instant> renewed;
-      // Sending under the lock (the send itself does not block) means that once stop()
-      // returns, no renewal is left half-started.
-      lock.lock();
-      try {
-        if (stopped) {
-          return;
-        }
-        renewed = extendLeaseAsync(namespace, id, token, lease);
-      } catch (RuntimeException closed) {
-        return; // the client is closed: the lease runs out on its own
-      } finally {
-        lock.unlock();
-      }
-      renewed.whenComplete((end, failure) -> {
-        if (!(Dispatcher.unwrap(failure) instanceof LeaseLostException)) {
-          schedule(); // renewed, or a transient failure: try again next time
-        }
-      });
-    }
-
-    void stop() {
-      lock.lock();
-      try {
-        stopped = true;
-        if (next != null) {
-          next.cancel(false);
-        }
-      } finally {
-        lock.unlock();
-      }
-    }
+    return onceRunner.run(namespace, messageId, options, action);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -756,27 +653,40 @@ public final class DedupeClient implements AutoCloseable {
             return items.stream().map(i -> i.result.join()).toList();
           }
           List<Decision> decided = new ArrayList<>(items.size());
+          // Per id, the token a failed id went out with: the caller retries with it later.
+          List<String> tokens = new ArrayList<>(items.size());
           Throwable first = null;
           int failed = 0;
           for (Item<Decision> item : items) {
             if (item.result.isCompletedExceptionally()) {
               failed++;
               decided.add(null);
+              Throwable cause = causeOf(item.result);
+              tokens.add(cause instanceof DedupeException de ? de.attemptToken() : null);
               if (first == null) {
-                first = causeOf(item.result);
+                first = cause;
               }
             } else {
               decided.add(item.result.join());
+              tokens.add(null);
             }
           }
-          if (failed == items.size()) {
-            throw new CompletionException(first);
-          }
           Status status = first instanceof DedupeException de ? de.status() : Status.fromThrowable(first);
+          if (tokens.stream().allMatch(Objects::isNull)) {
+            tokens = List.of(); // not a CheckAndInsert, or nothing was sent
+          }
+          if (failed == items.size()) {
+            if (items.size() == 1 || !(first instanceof DedupeException)) {
+              throw new CompletionException(first);
+            }
+            throw new CompletionException(new DedupeException(rpc + " of " + items.size()
+                + " ids in namespace '" + namespace + "' failed; first failure: "
+                + first.getMessage(), status, first, tokens));
+          }
           throw new CompletionException(new PartialBatchException(rpc + " of " + items.size()
               + " ids in namespace '" + namespace + "': " + failed + " failed, "
               + (items.size() - failed) + " decided; first failure: " + first.getMessage(),
-              status, decided, first));
+              status, decided, first, tokens));
         });
   }
 
@@ -957,7 +867,9 @@ public final class DedupeClient implements AutoCloseable {
 
     /**
      * The one address to start from, "host:port". Any node of a cluster will do: the shard map
-     * names the others.
+     * names the others. But until the client has read a map, this is the only address it
+     * knows: if that node is down, every call fails. For a cluster, give several
+     * ({@link #targets}).
      *
      * @throws IllegalArgumentException if it is not host:port with a port in [1, 65535]
      * @throws IllegalStateException if targets were already set
@@ -968,8 +880,11 @@ public final class DedupeClient implements AutoCloseable {
     }
 
     /**
-     * Addresses to start from, "host:port" each; the shard map is fetched from the first one
-     * that answers (rotating), so list several for a cluster.
+     * Addresses to start from, "host:port" each (seeds); list several for a cluster. A map
+     * fetch asks them, and every node a map has named since, one after another, moving on from
+     * one that fails or has not answered within a quarter second, and takes the first answer;
+     * so a dead or hung seed costs little, and a client whose seeds are all gone still finds
+     * the nodes it learned of.
      *
      * @throws IllegalArgumentException if the list is empty or an address is not host:port
      * @throws IllegalStateException if targets were already set

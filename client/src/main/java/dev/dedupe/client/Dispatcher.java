@@ -40,6 +40,14 @@ final class Dispatcher {
     String rpcName();
 
     /**
+     * The CheckAndInsert attempt token every attempt of this call sends, for the failure to
+     * carry (the caller may retry later with it); null for other RPCs.
+     */
+    default String attemptToken() {
+      return null;
+    }
+
+    /**
      * Sends one attempt. On a reply, completes every item it can (each with its result or its
      * own failure) and returns the items the node did not handle (per-id UNAVAILABLE), which
      * it leaves alone; on an RPC failure, completes the returned future with it and leaves
@@ -82,9 +90,10 @@ final class Dispatcher {
   /** Sends {@code items} of {@code namespace}, attempt {@code attempt} (1 for the first). */
   <I extends Item<?>> void dispatch(String namespace, List<I> items, GroupCall<I> call, int attempt) {
     if (closed.getAsBoolean()) {
+      // An earlier attempt may have been sent (and recorded): the token goes with the failure.
       call.fail(items, new DedupeException(call.rpcName() + " of " + items.size()
-          + " id(s) in namespace '" + namespace + "' was not sent: the client is closed",
-          Status.CANCELLED.withDescription("client closed"), null));
+          + " id(s) in namespace '" + namespace + "' was not sent (again): the client is closed",
+          Status.CANCELLED.withDescription("client closed"), null, Rpcs.tokens(call.attemptToken())));
       return;
     }
     router.table().whenComplete((table, failure) -> {
@@ -102,7 +111,8 @@ final class Dispatcher {
       } catch (RuntimeException e) {
         // A bug here must not leave callers waiting forever.
         call.fail(items, new DedupeException(call.rpcName() + " in namespace '" + namespace
-            + "' failed in the client: " + e, Status.INTERNAL.withCause(e), e));
+            + "' failed in the client: " + e, Status.INTERNAL.withCause(e), e,
+            Rpcs.tokens(call.attemptToken())));
       }
     });
   }
@@ -190,8 +200,9 @@ final class Dispatcher {
       List<?> group, int attempts, Status status, Throwable cause) {
     return new DedupeException(call.rpcName() + " of " + group.size() + " id(s) in namespace '"
         + namespace + "' at " + address + " failed after " + attempts + " attempt(s): "
-        + status.getCode() + (status.getDescription() != null ? ": " + status.getDescription() : ""),
-        status, cause);
+        + status.getCode() + (status.getDescription() != null ? ": " + status.getDescription() : "")
+        + (call.attemptToken() != null ? " (attempt token " + call.attemptToken() + ")" : ""),
+        status, cause, Rpcs.tokens(call.attemptToken()));
   }
 
   static Throwable unwrap(Throwable t) {

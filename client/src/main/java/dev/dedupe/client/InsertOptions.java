@@ -1,12 +1,14 @@
 package dev.dedupe.client;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Objects;
 
 /**
  * Per-call options of {@link DedupeClient#checkAndInsert} and {@link DedupeClient#once}: a
- * payload fingerprint and a lease. Immutable; each {@code with} method returns a new instance.
+ * payload fingerprint, a lease, and an attempt token of the caller's own. Immutable; each
+ * {@code with} method returns a new instance.
  *
  * <pre>{@code
  * byte[] sha256 = MessageDigest.getInstance("SHA-256").digest(body);
@@ -17,22 +19,27 @@ import java.util.Objects;
  * }</pre>
  *
  * <p>Calls with different fingerprints share a batch (fingerprints travel per id); calls with
- * different leases do not, since a request carries one lease.
+ * different leases or attempt tokens do not, since a request carries one of each.
  */
 public final class InsertOptions {
 
   private static final byte[] NONE = new byte[0];
-  private static final InsertOptions DEFAULTS = new InsertOptions(NONE, null);
+  private static final InsertOptions DEFAULTS = new InsertOptions(NONE, null, null);
 
   /** The longest fingerprint the server accepts by default (limits.fingerprint.max-bytes). */
   public static final int DEFAULT_MAX_FINGERPRINT_BYTES = 64;
 
+  /** The longest attempt token the contract allows, in bytes of UTF-8. */
+  public static final int MAX_ATTEMPT_TOKEN_BYTES = 128;
+
   private final byte[] fingerprint;
   private final Duration lease;
+  private final String attemptToken;
 
-  private InsertOptions(byte[] fingerprint, Duration lease) {
+  private InsertOptions(byte[] fingerprint, Duration lease, String attemptToken) {
     this.fingerprint = fingerprint;
     this.lease = lease;
+    this.attemptToken = attemptToken;
   }
 
   /** No fingerprint and no lease (ids answered NEW are recorded as done at once). */
@@ -50,7 +57,8 @@ public final class InsertOptions {
    */
   public InsertOptions withFingerprint(byte[] fingerprint) {
     Objects.requireNonNull(fingerprint, "fingerprint");
-    return new InsertOptions(fingerprint.length == 0 ? NONE : fingerprint.clone(), lease);
+    return new InsertOptions(fingerprint.length == 0 ? NONE : fingerprint.clone(), lease,
+        attemptToken);
   }
 
   /**
@@ -67,7 +75,35 @@ public final class InsertOptions {
     if (lease.isZero() || lease.isNegative()) {
       throw new IllegalArgumentException("lease must be more than zero, was " + lease);
     }
-    return new InsertOptions(fingerprint, lease);
+    return new InsertOptions(fingerprint, lease, attemptToken);
+  }
+
+  /**
+   * These options with an attempt token of the caller's choosing, sent in place of the fresh
+   * random one the client gives each batch. Use it to retry, later, a call that failed: pass
+   * the failed call's {@link DedupeException#attemptToken()}, and every id that call recorded
+   * (its reply was lost) comes back NEW with {@link Decision#replay()} set, instead of
+   * DUPLICATE, so the side effect is still yours to do. Or choose the token before the first
+   * call (a UUID kept with the message), if the call may be abandoned without an exception,
+   * for example by a timeout on its future.
+   *
+   * <p>Ids recorded by the token come back NEW (replay) for as long as the server keeps them;
+   * so an id repeated within calls that share a token is NEW at every position. Calls with a
+   * token of their own are batched only with calls that carry the same token.
+   *
+   * @param attemptToken 1 to {@value #MAX_ATTEMPT_TOKEN_BYTES} bytes of UTF-8
+   * @throws NullPointerException if attemptToken is null
+   * @throws IllegalArgumentException if it is empty or longer than
+   *     {@value #MAX_ATTEMPT_TOKEN_BYTES} bytes, with the value
+   */
+  public InsertOptions withAttemptToken(String attemptToken) {
+    Objects.requireNonNull(attemptToken, "attemptToken");
+    int bytes = attemptToken.getBytes(StandardCharsets.UTF_8).length;
+    if (bytes == 0 || bytes > MAX_ATTEMPT_TOKEN_BYTES) {
+      throw new IllegalArgumentException("attemptToken must be 1 to " + MAX_ATTEMPT_TOKEN_BYTES
+          + " bytes of UTF-8, was " + bytes + " bytes: '" + attemptToken + "'");
+    }
+    return new InsertOptions(fingerprint, lease, attemptToken);
   }
 
   /** A copy of the fingerprint; empty when none is set. */
@@ -80,6 +116,11 @@ public final class InsertOptions {
     return lease;
   }
 
+  /** The caller's attempt token, or null when the client is to pick one per batch. */
+  public String attemptToken() {
+    return attemptToken;
+  }
+
   byte[] fingerprintUnsafe() {
     return fingerprint;
   }
@@ -88,16 +129,19 @@ public final class InsertOptions {
   public boolean equals(Object o) {
     return o instanceof InsertOptions other
         && Arrays.equals(fingerprint, other.fingerprint)
-        && Objects.equals(lease, other.lease);
+        && Objects.equals(lease, other.lease)
+        && Objects.equals(attemptToken, other.attemptToken);
   }
 
   @Override
   public int hashCode() {
-    return 31 * Arrays.hashCode(fingerprint) + Objects.hashCode(lease);
+    return 31 * (31 * Arrays.hashCode(fingerprint) + Objects.hashCode(lease))
+        + Objects.hashCode(attemptToken);
   }
 
   @Override
   public String toString() {
-    return "InsertOptions[fingerprint=" + fingerprint.length + " bytes, lease=" + lease + "]";
+    return "InsertOptions[fingerprint=" + fingerprint.length + " bytes, lease=" + lease
+        + (attemptToken != null ? ", attemptToken=" + attemptToken : "") + "]";
   }
 }

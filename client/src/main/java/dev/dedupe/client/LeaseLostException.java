@@ -59,6 +59,7 @@ public final class LeaseLostException extends DedupeException {
   }
 
   /** The attempt token that no longer holds the id. */
+  @Override
   public String attemptToken() {
     return attemptToken;
   }

@@ -9,7 +9,8 @@ import java.util.List;
  * {@link DedupeClient#check(String, List)} failed while the rest was decided, for example
  * because the ids span shards on several nodes and one node was unreachable. The decided ids
  * are not lost: {@link #decisions()} holds them, so that the caller can still act on the ids
- * answered NEW (which are recorded) and retry only the others.
+ * answered NEW (which are recorded) and retry only the others, with the token each was sent
+ * with ({@link #attemptTokens()}) if the failed ones may have been recorded.
  *
  * <pre>{@code
  * try {
@@ -38,7 +39,24 @@ public final class PartialBatchException extends DedupeException {
    */
   public PartialBatchException(
       String message, Status status, List<Decision> decisions, Throwable cause) {
-    super(message, status, cause);
+    this(message, status, decisions, cause, List.of());
+  }
+
+  /**
+   * Creates an exception for a multi-id CheckAndInsert, with the tokens its failed ids were
+   * sent with ({@link #attemptTokens()}).
+   *
+   * @param message what was being done
+   * @param status the status of one of the failed parts
+   * @param decisions one entry per requested id, in request order; null where the id failed
+   * @param cause one of the failed parts' exceptions
+   * @param attemptTokens one entry per requested id, in request order: the token a failed id
+   *     was sent with, null elsewhere
+   * @throws NullPointerException if status, decisions or attemptTokens is null
+   */
+  public PartialBatchException(String message, Status status, List<Decision> decisions,
+      Throwable cause, List<String> attemptTokens) {
+    super(message, status, cause, attemptTokens);
     this.decisions = Collections.unmodifiableList(new java.util.ArrayList<>(decisions));
   }
 

@@ -79,7 +79,7 @@ final class Rpcs {
   static <I extends Item<Decision>> void complete(
       I item, IdResult r, String token, List<Deferred<I>> deferred) {
     if (r.hasStatus() && r.getStatus().getCode() != Status.Code.OK.value()) {
-      perIdFailure(item, r.getStatus(), deferred, "the id was not decided");
+      perIdFailure(item, r.getStatus(), deferred, "the id was not decided", token);
       return;
     }
     Verdict verdict = Verdict.fromProto(r.getVerdict());
@@ -87,7 +87,8 @@ final class Rpcs {
       item.result.completeExceptionally(new DedupeException("the server answered verdict "
           + r.getVerdictValue() + " for id '" + item.id + "'; this client knows NEW, DUPLICATE,"
           + " IN_PROGRESS and CONFLICT (is the server newer than the client?)",
-          Status.INTERNAL.withDescription("unknown verdict " + r.getVerdictValue()), null));
+          Status.INTERNAL.withDescription("unknown verdict " + r.getVerdictValue()), null,
+          tokens(token)));
       return;
     }
     item.result.complete(new Decision(
@@ -105,48 +106,68 @@ final class Rpcs {
    * retried); any other code fails it.
    */
   static <I extends Item<?>> void perIdFailure(
-      I item, IdStatus status, List<Deferred<I>> deferred, String what) {
+      I item, IdStatus status, List<Deferred<I>> deferred, String what, String insertToken) {
     if (status.getCode() == Status.Code.UNAVAILABLE.value()) {
       deferred.add(new Deferred<>(item, status));
       return;
     }
     Status s = Status.fromCodeValue(status.getCode()).withDescription(status.getMessage());
     item.result.completeExceptionally(new DedupeException(what + " for id '" + item.id + "': "
-        + s.getCode() + ": " + status.getMessage(), s, null));
+        + s.getCode() + ": " + status.getMessage(), s, null, tokens(insertToken)));
   }
 
-  /** Fails every item: the server broke the one-result-per-id rule. */
-  static void countMismatch(String rpc, List<? extends Item<?>> items, int got) {
+  /**
+   * Fails every item: the server broke the one-result-per-id rule. It may have recorded ids, so
+   * a CheckAndInsert's failure carries its token.
+   */
+  static void countMismatch(String rpc, List<? extends Item<?>> items, int got, String insertToken) {
     DedupeException e = new DedupeException(rpc + " sent " + items.size() + " ids but the server"
         + " answered " + got + " results; the contract is one per id",
-        Status.INTERNAL.withDescription("result count mismatch"), null);
+        Status.INTERNAL.withDescription("result count mismatch"), null, tokens(insertToken));
     items.forEach(i -> i.result.completeExceptionally(e));
   }
 
   /**
+   * The attempt tokens of a failure seen by one caller's one id: the CheckAndInsert token it
+   * went out with, or none for other calls.
+   */
+  static List<String> tokens(String insertToken) {
+    return insertToken == null ? List.of() : List.of(insertToken);
+  }
+
+  /**
    * One micro-batch of CheckAndInsert. Every attempt of every group sends the same attempt
-   * token, so a retry after a lost reply hears NEW (replay) for the ids this batch recorded.
+   * token, so a retry after a lost reply hears NEW (replay) for the ids this batch recorded;
+   * a final failure carries the token, so the caller can retry later with it.
    */
   static final class InsertCall implements Dispatcher.GroupCall<Entry> {
     private final Dispatcher dispatcher;
     private final String namespace;
     private final Duration lease;
     private final String token;
+    /** True when the token is the callers' own (InsertOptions.withAttemptToken). */
+    private final boolean callersToken;
     /** True for a batch re-sent for one caller alone after INVALID_ARGUMENT. */
     private final boolean isolated;
 
     InsertCall(Dispatcher dispatcher, String namespace, Duration lease, String token,
-        boolean isolated) {
+        boolean callersToken, boolean isolated) {
       this.dispatcher = dispatcher;
       this.namespace = namespace;
       this.lease = lease;
       this.token = token;
+      this.callersToken = callersToken;
       this.isolated = isolated;
     }
 
     @Override
     public String rpcName() {
       return "CheckAndInsert";
+    }
+
+    @Override
+    public String attemptToken() {
+      return token;
     }
 
     @Override
@@ -173,7 +194,7 @@ final class Rpcs {
       return reply.thenApply(response -> {
         List<Deferred<Entry>> deferred = new ArrayList<>();
         if (response.getResultsCount() != items.size()) {
-          countMismatch(rpcName(), items, response.getResultsCount());
+          countMismatch(rpcName(), items, response.getResultsCount(), token);
           return deferred;
         }
         for (int i = 0; i < items.size(); i++) {
@@ -201,8 +222,9 @@ final class Rpcs {
         }
         if (byCaller.size() > 1) {
           for (Object caller : order) {
-            dispatcher.dispatch(namespace, byCaller.get(caller),
-                new InsertCall(dispatcher, namespace, lease, newToken(), true), 1);
+            // A token of the callers' own is their retry identity: keep it.
+            dispatcher.dispatch(namespace, byCaller.get(caller), new InsertCall(dispatcher,
+                namespace, lease, callersToken ? token : newToken(), callersToken, true), 1);
           }
           return;
         }
@@ -234,7 +256,7 @@ final class Rpcs {
       return reply.thenApply(response -> {
         List<Deferred<Item<Decision>>> deferred = new ArrayList<>();
         if (response.getResultsCount() != items.size()) {
-          countMismatch(rpcName(), items, response.getResultsCount());
+          countMismatch(rpcName(), items, response.getResultsCount(), null);
           return deferred;
         }
         for (int i = 0; i < items.size(); i++) {
@@ -270,13 +292,13 @@ final class Rpcs {
         boolean withStatuses = response.getStatusesCount() > 0;
         if (response.getRemovedCount() != items.size()
             || (withStatuses && response.getStatusesCount() != items.size())) {
-          countMismatch(rpcName(), items, response.getRemovedCount());
+          countMismatch(rpcName(), items, response.getRemovedCount(), null);
           return deferred;
         }
         for (int i = 0; i < items.size(); i++) {
           IdStatus status = withStatuses ? response.getStatuses(i) : null;
           if (status != null && status.getCode() != Status.Code.OK.value()) {
-            perIdFailure(items.get(i), status, deferred, "Forget");
+            perIdFailure(items.get(i), status, deferred, "Forget", null);
           } else {
             items.get(i).result.complete(response.getRemoved(i));
           }
@@ -356,7 +378,7 @@ final class Rpcs {
         List<LeaseItem> items, List<IdStatus> statuses, List<Timestamp> ends) {
       List<Deferred<LeaseItem>> deferred = new ArrayList<>();
       if (statuses.size() != items.size()) {
-        countMismatch(rpcName(), items, statuses.size());
+        countMismatch(rpcName(), items, statuses.size(), null);
         return deferred;
       }
       for (int i = 0; i < items.size(); i++) {
@@ -370,7 +392,7 @@ final class Rpcs {
           item.result.completeExceptionally(
               new LeaseLostException(rpcName(), namespace, item.id, token, status.getMessage()));
         } else {
-          perIdFailure(item, status, deferred, rpcName() + " in namespace '" + namespace + "'");
+          perIdFailure(item, status, deferred, rpcName() + " in namespace '" + namespace + "'", null);
         }
       }
       return deferred;

@@ -89,7 +89,7 @@ class MicroBatchingTest {
               futures.add(client.checkAndInsertAsync("batching", id));
             }
             for (int i = 0; i < ids.size(); i++) {
-              asked.add(new Asked(thread, ids.get(i), futures.get(i).get(30, TimeUnit.SECONDS)));
+              asked.add(new Asked(thread, ids.get(i), futures.get(i).get(2, TimeUnit.MINUTES)));
             }
           }
           return null;
@@ -97,7 +97,7 @@ class MicroBatchingTest {
       }
       go.countDown();
       for (Future<?> f : done) {
-        f.get(60, TimeUnit.SECONDS);
+        f.get(3, TimeUnit.MINUTES);
       }
       pool.shutdown();
     }

@@ -104,7 +104,7 @@ class ReadmeExamplesTest {
 
   private static DedupeClient readmeClient(String address) {
     DedupeClient dedupe = DedupeClient.builder()
-        .target(address)                          // any node; the shard map names the rest
+        .targets(List.of(address))                // seeds; the map names the rest
         .requestDeadline(Duration.ofSeconds(2))   // per attempt; retried with backoff
         .linger(Duration.ofMillis(5))             // gather concurrent calls into one RPC
         .defaultLease(Duration.ofMinutes(2))      // how long once() owns an id

@@ -79,6 +79,80 @@ class RetryTest {
   }
 
   @Test
+  void aCallThatGaveUpAfterTheServerRecordedItsIdCanBeRetriedLaterWithItsToken() {
+    // Every attempt's reply is lost: the server recorded the id, and the caller gives up.
+    CallRecorder recorder = new CallRecorder().dropReplies("CheckAndInsert", 5);
+    try (DedupeClient client = client(recorder).linger(Duration.ZERO).build()) {
+      DedupeException e = assertThrows(DedupeException.class,
+          () -> client.checkAndInsert("gave-up", "order-1"));
+      assertEquals(Status.Code.UNAVAILABLE, e.code());
+      assertEquals(5, recorder.calls("CheckAndInsert"));
+      String token = recorder.inserts().get(0).getAttemptToken();
+      assertEquals(token, e.attemptToken(), "the failure must carry the token its attempts used");
+      assertEquals(List.of(token), e.attemptTokens());
+      // The id is recorded: a caller without the token would now hear DUPLICATE.
+      assertEquals(Verdict.DUPLICATE, client.check("gave-up", "order-1").verdict());
+
+      // The redelivery, later, with the failed call's token: still the caller's to act on.
+      Decision later = client.checkAndInsert("gave-up", "order-1",
+          InsertOptions.none().withAttemptToken(e.attemptToken()));
+      assertEquals(Verdict.NEW, later.verdict(), later.toString());
+      assertTrue(later.replay(), "NEW because the failed call recorded it: " + later);
+      assertEquals(token, later.attemptToken());
+      assertEquals(token, recorder.inserts().get(5).getAttemptToken());
+      // Anyone else still hears DUPLICATE.
+      assertEquals(Verdict.DUPLICATE, client.checkAndInsert("gave-up", "order-1").verdict());
+    }
+  }
+
+  @Test
+  void aFailedMultiBatchCallTellsTheTokenOfEachIdAndEachCanBeReplayed() {
+    // Three ids, two per request: two batches, two tokens; every reply of both is lost.
+    CallRecorder recorder = new CallRecorder().dropReplies("CheckAndInsert", 10);
+    List<String> ids = List.of("m-1", "m-2", "m-3");
+    try (DedupeClient client = client(recorder).maxBatchIds(2).linger(Duration.ZERO).build()) {
+      DedupeException e = assertThrows(DedupeException.class,
+          () -> client.checkAndInsert("gave-up", ids));
+      assertEquals(10, recorder.calls("CheckAndInsert"));
+      List<String> tokens = e.attemptTokens();
+      assertEquals(3, tokens.size(), tokens.toString());
+      assertEquals(tokens.get(0), tokens.get(1));
+      assertFalse(tokens.get(0).equals(tokens.get(2)), "two batches share a token: " + tokens);
+      assertEquals(null, e.attemptToken(), "several tokens: no single one to name");
+      for (CheckAndInsertRequest r : recorder.inserts()) {
+        String expected = r.getMessageIdsList().contains("m-3") ? tokens.get(2) : tokens.get(0);
+        assertEquals(expected, r.getAttemptToken());
+      }
+
+      for (int i = 0; i < ids.size(); i++) {
+        Decision d = client.checkAndInsert("gave-up", ids.get(i),
+            InsertOptions.none().withAttemptToken(tokens.get(i)));
+        assertEquals(Verdict.NEW, d.verdict(), d.toString());
+        assertTrue(d.replay(), d.toString());
+      }
+      assertEquals(List.of(Verdict.DUPLICATE, Verdict.DUPLICATE, Verdict.DUPLICATE),
+          client.checkAndInsert("gave-up", ids).stream().map(Decision::verdict).toList());
+    }
+  }
+
+  @Test
+  void callsWithTheirOwnTokenAreNotBatchedWithOthers() {
+    CallRecorder recorder = new CallRecorder();
+    try (DedupeClient client = client(recorder).maxBatchIds(3).linger(Duration.ofMillis(50)).build()) {
+      CompletableFuture<Decision> mine = client.checkAndInsertAsync("own-token", "x",
+          InsertOptions.none().withAttemptToken("my-token-1"));
+      CompletableFuture<Decision> other = client.checkAndInsertAsync("own-token", "y");
+      assertEquals("my-token-1", mine.join().attemptToken());
+      assertFalse("my-token-1".equals(other.join().attemptToken()));
+      assertEquals(2, recorder.calls("CheckAndInsert"));
+    }
+    assertThrows(IllegalArgumentException.class, () -> InsertOptions.none().withAttemptToken(""));
+    IllegalArgumentException tooLong = assertThrows(IllegalArgumentException.class,
+        () -> InsertOptions.none().withAttemptToken("t".repeat(129)));
+    assertTrue(tooLong.getMessage().contains("129 bytes"), tooLong.getMessage());
+  }
+
+  @Test
   void invalidArgumentIsNeverRetried() {
     CallRecorder recorder = new CallRecorder();
     String tooLong = "x".repeat(300); // the server's default limit is 256 bytes

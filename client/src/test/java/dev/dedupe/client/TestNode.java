@@ -3,9 +3,12 @@ package dev.dedupe.client;
 import dev.dedupe.server.DedupeNode;
 import dev.dedupe.server.config.ConfigLoader;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.InstantSource;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 
 /**
  * A real dedupe node on loopback Netty, with a temporary data directory and test-sized memory
@@ -43,7 +46,14 @@ final class TestNode implements AutoCloseable {
   /** A member of cluster {@code cluster} at {@code zk}, as node-{@code i}. */
   static DedupeNode clusterMember(
       Path root, String zk, String cluster, int i, int shards, int initialNodes) {
+    return clusterMember(root, zk, cluster, i, shards, initialNodes, 0);
+  }
+
+  /** As above, listening on {@code grpcPort} (0 for any free port), to restart on the same one. */
+  static DedupeNode clusterMember(Path root, String zk, String cluster, int i, int shards,
+      int initialNodes, int grpcPort) {
     Map<String, String> settings = settings(root.resolve("node-" + i), shards);
+    settings.put("grpc.port", Integer.toString(grpcPort));
     settings.put("cluster.zk", zk);
     settings.put("cluster.name", cluster);
     settings.put("cluster.node-id", "node-" + i);
@@ -52,12 +62,25 @@ final class TestNode implements AutoCloseable {
     return DedupeNode.start(ConfigLoader.load(null, settings, Map.of()), InstantSource.system());
   }
 
+  /** How long tests wait for a cluster to form or a node to come back: generous when busy. */
+  static final Duration READY_WAIT = Duration.ofSeconds(90);
+
   /** Waits until every node reports ready: the cluster formed and each serves its shards. */
   static void awaitReady(DedupeNode... nodes) throws InterruptedException {
-    long until = System.nanoTime() + java.time.Duration.ofSeconds(30).toNanos();
-    while (!java.util.Arrays.stream(nodes).allMatch(DedupeNode::isReady)) {
-      if (System.nanoTime() > until) {
-        throw new AssertionError("the cluster did not become ready within 30 s");
+    awaitCondition(READY_WAIT, "every node ready",
+        () -> Arrays.stream(nodes).allMatch(DedupeNode::isReady));
+  }
+
+  /**
+   * Polls {@code condition} until it holds; fails, naming {@code what}, if it does not within
+   * {@code max}. For tests that must wait for a state, never for a time.
+   */
+  static void awaitCondition(Duration max, String what, BooleanSupplier condition)
+      throws InterruptedException {
+    long until = System.nanoTime() + max.toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() - until > 0) {
+        throw new AssertionError("waited " + max + " for " + what + "; it did not happen");
       }
       Thread.sleep(20);
     }

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.ToLongFunction;
 import java.util.stream.Stream;
 
 /**
@@ -295,12 +296,12 @@ public final class BenchCommand {
         server == null ? -1 : server.sstBytes(),
         server == null ? -1 : server.walBytes(),
         server == null ? -1 : server.residentBytes(),
-        after.value("memory_committedHeap_bytes"),
+        after.value("jvm_memory_committed_bytes", "area", "heap"),
         after.value("dedupe_rocksdb_block_cache_bytes"),
         after.value("dedupe_rocksdb_memtable_bytes"),
-        delta(after, "dedupe_rocksdb_compaction_write_bytes"),
-        delta(after, "dedupe_rocksdb_stall_micros"),
-        delta(after, "dedupe_rocksdb_wal_syncs"), -1, -1);
+        delta(after, m -> m.value("dedupe_rocksdb_compaction_write_bytes_total")),
+        delta(after, m -> m.micros("dedupe_rocksdb_stall_seconds_total")),
+        delta(after, m -> m.value("dedupe_rocksdb_wal_syncs_total")), -1, -1);
   }
 
   /**
@@ -318,14 +319,14 @@ public final class BenchCommand {
     dedupe.probe();
     long rss = server.residentBytes();
     OpsMetrics m = OpsMetrics.scrape(opsAddress());
-    long heap = m.value("memory_committedHeap_bytes");
+    long heap = m.value("jvm_memory_committed_bytes", "area", "heap");
     long cache = m.value("dedupe_rocksdb_block_cache_bytes");
     return new long[] {rss, rss < 0 || heap < 0 || cache < 0 ? -1 : rss - heap - cache};
   }
 
-  private long delta(OpsMetrics after, String name) {
-    long a = after.value(name);
-    long b = opsBefore == null ? -1 : opsBefore.value(name);
+  private long delta(OpsMetrics after, ToLongFunction<OpsMetrics> read) {
+    long a = read.applyAsLong(after);
+    long b = opsBefore == null ? -1 : read.applyAsLong(opsBefore);
     return a < 0 || b < 0 ? -1 : a - b;
   }
 

@@ -154,14 +154,20 @@ class BenchPiecesTest {
   void opsMetricsSumsLabelSets() {
     OpsMetrics m = OpsMetrics.parse("""
         # HELP dedupe_keys Records held
-        dedupe_keys{scope="application",} 1000.0
-        memory_committedHeap_bytes{scope="base",} 1.34217728E8
-        dedupe_shard_disk_bytes{scope="application",shard="0",} 10.0
-        dedupe_shard_disk_bytes{scope="application",shard="1",} 5.0
+        dedupe_keys 1000.0
+        jvm_memory_committed_bytes{area="heap",id="G1 Eden Space"} 1.2E8
+        jvm_memory_committed_bytes{area="heap",id="G1 Old Gen"} 1.4217728E7
+        jvm_memory_committed_bytes{area="nonheap",id="Metaspace"} 5.0E7
+        dedupe_shard_disk_bytes{shard="0"} 10.0
+        dedupe_shard_disk_bytes{shard="1"} 5
+        dedupe_rocksdb_stall_seconds_total 0.0025
         """);
     assertEquals(1000, m.value("dedupe_keys"));
-    assertEquals(134_217_728L, m.value("memory_committedHeap_bytes"));
+    assertEquals(134_217_728L, m.value("jvm_memory_committed_bytes", "area", "heap"));
+    assertEquals(184_217_728L, m.value("jvm_memory_committed_bytes"));
+    assertEquals(-1, m.value("jvm_memory_committed_bytes", "area", "swap"));
     assertEquals(15, m.value("dedupe_shard_disk_bytes"));
+    assertEquals(2500, m.micros("dedupe_rocksdb_stall_seconds_total"));
     assertEquals(-1, m.value("absent"));
   }
 

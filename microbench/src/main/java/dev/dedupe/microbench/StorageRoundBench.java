@@ -2,7 +2,7 @@ package dev.dedupe.microbench;
 
 import dev.dedupe.server.config.Durability;
 import dev.dedupe.server.config.StorageConfig;
-import dev.dedupe.server.core.IdResult;
+import dev.dedupe.server.decision.IdResult;
 import dev.dedupe.server.shard.Caller;
 import dev.dedupe.server.shard.ServingCheck;
 import dev.dedupe.server.shard.ShardWriter;

@@ -8,6 +8,7 @@ import dev.dedupe.server.core.ShardDirectory;
 import dev.dedupe.server.core.StandaloneDirectory;
 import dev.dedupe.server.ops.OpsServer;
 import dev.dedupe.server.ops.ServerMetrics;
+import dev.dedupe.server.rpc.ClusterStats;
 import dev.dedupe.server.rpc.DedupeGrpcService;
 import dev.dedupe.server.rpc.GrpcServer;
 import dev.dedupe.server.rpc.RequestValidator;
@@ -18,7 +19,10 @@ import dev.dedupe.server.storage.DataDirectory;
 import dev.dedupe.server.storage.ShardStore;
 import dev.dedupe.server.storage.StorageResources;
 import io.grpc.ServerBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -124,19 +128,28 @@ public final class DedupeNode implements AutoCloseable {
 
     retention = new Retention(shards, config.windows(), diskBudget(directory), clock);
     retention.runOnce();
-    metrics = new ServerMetrics(retention, config.windows(), shards, resources);
+    // The node's own registry, not a JVM-wide one: nodes sharing a JVM (dev --nodes 3, tests)
+    // each report their own figures, as one node per process would.
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    closers.push(registry::close);
+    metrics = new ServerMetrics(registry, retention, config.windows(), shards, resources);
     closers.push(metrics);
     metrics.registerNamespaces();
 
     ExecutorService replies = Executors.newVirtualThreadPerTaskExecutor();
     closers.push(replies::shutdown);
     DedupeEngine engine = new DedupeEngine(shardDirectory, shards, config.windows(), clock);
+    ClusterStats stats = new ClusterStats(engine, shardDirectory,
+        member == null ? "" : member.nodeId(), this::advertisedAddress,
+        address -> NettyChannelBuilder.forTarget(address).usePlaintext().build());
+    // Closed after the API has stopped (closers run in reverse): no stats call is in flight.
+    closers.push(stats);
     DedupeGrpcService service = new DedupeGrpcService(
-        engine, new RequestValidator(config.limits()), metrics, replies, shardDirectory);
+        engine, new RequestValidator(config.limits()), metrics, replies, shardDirectory, stats);
 
     // The ops port binds before the API, so that a taken port fails the start before any
     // call could have been answered.
-    ops = new OpsServer(config.ops(), this::isLive, this::isReady);
+    ops = new OpsServer(config.ops(), this::isLive, this::isReady, registry);
     closers.push(ops);
 
     GrpcServer api = new GrpcServer(grpcBuilder, service, config.limits().maxRequestBytes());

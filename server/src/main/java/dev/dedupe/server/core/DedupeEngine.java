@@ -2,6 +2,11 @@ package dev.dedupe.server.core;
 
 import dev.dedupe.contract.ShardHash;
 import dev.dedupe.server.config.WindowConfig;
+import dev.dedupe.server.decision.ForgetResult;
+import dev.dedupe.server.decision.IdResult;
+import dev.dedupe.server.decision.InsertOptions;
+import dev.dedupe.server.decision.LeaseOpResult;
+import dev.dedupe.server.decision.Unhandled;
 import dev.dedupe.server.shard.Caller;
 import dev.dedupe.server.shard.NodeFigures;
 import dev.dedupe.server.shard.ShardFigures;

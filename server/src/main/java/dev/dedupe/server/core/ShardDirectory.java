@@ -1,5 +1,6 @@
 package dev.dedupe.server.core;
 
+import dev.dedupe.server.decision.ShardMap;
 /**
  * Which shards this node serves, and who serves the rest: the routing seam between the engine
  * and coordination. A standalone node serves every shard; a cluster member follows the

@@ -1,5 +1,6 @@
 package dev.dedupe.server.core;
 
+import dev.dedupe.server.decision.Unhandled;
 import dev.dedupe.server.shard.ShardWriter;
 
 /** Where the ids of one shard go, as this node sees it at one moment. */

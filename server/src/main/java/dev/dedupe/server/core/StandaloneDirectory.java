@@ -1,6 +1,7 @@
 package dev.dedupe.server.core;
 
 import dev.dedupe.contract.ShardHash;
+import dev.dedupe.server.decision.ShardMap;
 import dev.dedupe.server.shard.ShardSet;
 import java.util.function.Supplier;
 

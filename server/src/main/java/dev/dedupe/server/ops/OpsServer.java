@@ -3,18 +3,24 @@ package dev.dedupe.server.ops;
 import dev.dedupe.server.config.EndpointConfig;
 import io.helidon.health.HealthCheckResponse;
 import io.helidon.health.HealthCheckType;
+import io.helidon.http.HeaderNames;
 import io.helidon.webserver.WebServer;
+import io.helidon.webserver.http.ServerResponse;
 import io.helidon.webserver.observe.ObserveFeature;
 import io.helidon.webserver.observe.health.HealthObserver;
-import io.helidon.webserver.observe.metrics.MetricsObserver;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.nio.charset.StandardCharsets;
 import java.util.function.BooleanSupplier;
 
 /**
  * The ops port, apart from the API so that probes and scrapes never queue behind traffic:
  * {@code /health/live} and {@code /health/ready} (200 when up, 503 when down) and
- * {@code /metrics} (Prometheus text).
+ * {@code /metrics} (Prometheus text format 0.0.4, for GET and HEAD).
  */
 public final class OpsServer implements AutoCloseable {
+
+  /** The classic Prometheus text format, which every Prometheus version and agent reads. */
+  static final String METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
   private final WebServer server;
 
@@ -23,8 +29,10 @@ public final class OpsServer implements AutoCloseable {
    *
    * @param live whether the process can do its work at all (a restart would help if not)
    * @param ready whether the node should receive traffic now
+   * @param metrics this node's registry, whose meters {@code /metrics} serves
    */
-  public OpsServer(EndpointConfig endpoint, BooleanSupplier live, BooleanSupplier ready) {
+  public OpsServer(EndpointConfig endpoint, BooleanSupplier live, BooleanSupplier ready,
+      PrometheusMeterRegistry metrics) {
     HealthObserver health = HealthObserver.builder()
         .endpoint("/health")
         .details(true)
@@ -34,11 +42,9 @@ public final class OpsServer implements AutoCloseable {
         .addCheck(() -> HealthCheckResponse.builder().status(ready.getAsBoolean()).build(),
             HealthCheckType.READINESS, "dedupe")
         .build();
-    MetricsObserver metrics = MetricsObserver.builder().endpoint("/metrics").build();
     ObserveFeature observe = ObserveFeature.builder()
         .observersDiscoverServices(false)
         .addObserver(health)
-        .addObserver(metrics)
         .build();
     server = WebServer.builder()
         .host(endpoint.host())
@@ -47,10 +53,27 @@ public final class OpsServer implements AutoCloseable {
         .shutdownHook(false)
         .featuresDiscoverServices(false)
         .addFeature(observe)
-        .routing(r -> r.get("/", (req, res) ->
-            res.send("dedupe ops: /health/live /health/ready /metrics\n")))
+        // A plain route rather than Helidon's metrics observer, which serves Helidon's global
+        // registry: every node in a JVM would then show the same figures (issue 9).
+        .routing(r -> r
+            .get("/", (req, res) -> res.send("dedupe ops: /health/live /health/ready /metrics\n"))
+            .get("/metrics", (req, res) -> sendMetrics(metrics, res, true))
+            // Some probes and proxies check an endpoint with HEAD (issue 9).
+            .head("/metrics", (req, res) -> sendMetrics(metrics, res, false)))
         .build()
         .start();
+  }
+
+  private static void sendMetrics(PrometheusMeterRegistry metrics, ServerResponse res, boolean body) {
+    byte[] text = metrics.scrape(METRICS_CONTENT_TYPE).getBytes(StandardCharsets.UTF_8);
+    res.header(HeaderNames.CONTENT_TYPE, METRICS_CONTENT_TYPE);
+    if (body) {
+      res.send(text);
+    } else {
+      // The length a GET would send, and no body.
+      res.contentLength(text.length);
+      res.send();
+    }
   }
 
   /** The bound port. */

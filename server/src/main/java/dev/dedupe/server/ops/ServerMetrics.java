@@ -6,30 +6,41 @@ import dev.dedupe.server.shard.Retention;
 import dev.dedupe.server.shard.ShardFigures;
 import dev.dedupe.server.shard.ShardSet;
 import dev.dedupe.server.storage.StorageResources;
-import io.helidon.metrics.api.Counter;
-import io.helidon.metrics.api.DistributionStatisticsConfig;
-import io.helidon.metrics.api.DistributionSummary;
-import io.helidon.metrics.api.Gauge;
-import io.helidon.metrics.api.Meter;
-import io.helidon.metrics.api.MeterRegistry;
-import io.helidon.metrics.api.Metrics;
-import io.helidon.metrics.api.Timer;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.core.instrument.config.MeterFilter;
+import java.lang.management.ManagementFactory;
+import java.lang.management.OperatingSystemMXBean;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
+import java.util.function.ToLongFunction;
 import org.rocksdb.TickerType;
 
 /**
- * The node's meters, served in Prometheus text on the ops port at {@code /metrics}. Names are
- * written with dots and come out with underscores ({@code dedupe.ids} becomes
- * {@code dedupe_ids_total}); timers are in seconds. Gauges read the figures of the last
- * maintenance pass, so scraping never touches RocksDB.
+ * The node's meters, registered in the node's own registry (one per node, so that several nodes
+ * in one JVM, as {@code bin/dedupe dev --nodes 3} runs them, each report their own figures) and
+ * served in Prometheus text on the ops port at {@code /metrics}. Names are written with dots and
+ * come out with underscores; counters gain {@code _total} ({@code dedupe.ids} becomes
+ * {@code dedupe_ids_total}); times are in seconds and sizes in bytes. Gauges read the figures of
+ * the last maintenance pass, so a scrape reads no data from RocksDB, only its statistics and
+ * its cache usage.
  *
- * <p>Meters live in Helidon's global registry; {@link #close} removes this node's, so that a
- * JVM that starts several nodes (tests) never reports a closed one.
+ * <p>The JVM and process meters (memory, threads, classes, GC, CPU, uptime) are Micrometer's
+ * standard binders, whose snake_case names Prometheus tooling knows.
  */
 public final class ServerMetrics implements AutoCloseable {
 
@@ -59,16 +70,31 @@ public final class ServerMetrics implements AutoCloseable {
   };
   private static final double[] BATCH_BUCKETS = {1, 10, 100, 1000, 10_000};
 
-  private final MeterRegistry registry = Metrics.globalRegistry();
-  private final List<Meter> registered = new ArrayList<>();
+  private final MeterRegistry registry;
   private final Set<String> namespacesWithGauges = ConcurrentHashMap.newKeySet();
   private final Retention retention;
   private final WindowConfig windows;
+  /**
+   * Held here because Micrometer's function counters keep only a weak reference to the object
+   * they read; the RocksDB counters must not vanish from the scrape while the node runs.
+   */
+  private final StorageResources resources;
+  /** Held for the same reason: the process CPU counter reads it. */
+  private final OperatingSystemMXBean os = ManagementFactory.getOperatingSystemMXBean();
+  /** Listens to the JVM's GC notifications until closed. */
+  private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
 
-  public ServerMetrics(
-      Retention retention, WindowConfig windows, ShardSet shards, StorageResources resources) {
+  /**
+   * Registers the node's meters in {@code registry}, which belongs to this node alone; the
+   * node closes the registry after this.
+   */
+  public ServerMetrics(MeterRegistry registry, Retention retention, WindowConfig windows,
+      ShardSet shards, StorageResources resources) {
+    this.registry = registry;
     this.retention = retention;
     this.windows = windows;
+    this.resources = resources;
+    renameForPrometheus(registry);
     gauge("dedupe.keys", "Records held over all namespaces", () -> figures(NodeFigures::totalKeys));
     gauge("dedupe.disk.bytes", "Bytes on disk: table files plus write-ahead logs",
         () -> figures(NodeFigures::diskBytes));
@@ -81,44 +107,77 @@ public final class ServerMetrics implements AutoCloseable {
     gauge("dedupe.rocksdb.memtable.bytes", "Memory in memtables", () -> figures(NodeFigures::memtableBytes));
     gauge("dedupe.rocksdb.block.cache.bytes", "Memory in the shared block cache",
         resources::blockCacheUsage);
-    gauge("dedupe.rocksdb.stall.micros", "Microseconds writes were stalled by RocksDB (cumulative)",
-        () -> resources.tickerCount(TickerType.STALL_MICROS));
-    gauge("dedupe.rocksdb.compaction.read.bytes", "Bytes read by compaction (cumulative)",
-        () -> resources.tickerCount(TickerType.COMPACT_READ_BYTES));
-    gauge("dedupe.rocksdb.compaction.write.bytes", "Bytes written by compaction (cumulative)",
-        () -> resources.tickerCount(TickerType.COMPACT_WRITE_BYTES));
-    gauge("dedupe.rocksdb.wal.syncs", "Write-ahead log syncs (cumulative)",
-        () -> resources.tickerCount(TickerType.WAL_FILE_SYNCED));
+    // RocksDB's tickers only grow (they count since the node opened its storage), so they are
+    // counters: rate() and increase() then work on them, and a restart reads as a reset.
+    counter("dedupe.rocksdb.stall.seconds", "Time writes were stalled by RocksDB",
+        r -> r.tickerCount(TickerType.STALL_MICROS) / 1e6);
+    counter("dedupe.rocksdb.compaction.read.bytes", "Bytes read by compaction",
+        r -> r.tickerCount(TickerType.COMPACT_READ_BYTES));
+    counter("dedupe.rocksdb.compaction.write.bytes", "Bytes written by compaction",
+        r -> r.tickerCount(TickerType.COMPACT_WRITE_BYTES));
+    counter("dedupe.rocksdb.wal.syncs", "Write-ahead log syncs",
+        r -> r.tickerCount(TickerType.WAL_FILE_SYNCED));
     // Per shard, so that a page about one shard leads to that shard's figures and log lines.
     // Registered for every shard; a shard not open on this node reads 0.
     for (int s = 0; s < shards.shardCount(); s++) {
       int shard = s;
       String tag = Integer.toString(shard);
-      keep(registry.getOrCreate(Gauge.builder("dedupe.shard.open",
-              () -> shards.isOpen(shard) ? 1L : 0L)
-          .description("1 when this node serves the shard")
-          .tags(Metrics.tags("shard", tag))));
-      keep(registry.getOrCreate(Gauge.builder("dedupe.shard.queue.depth", () -> {
-            var writer = shards.writer(shard);
-            return writer == null ? 0L : (long) writer.queueDepth();
-          })
-          .description("Requests waiting for the shard's write path")
-          .tags(Metrics.tags("shard", tag))));
-      keep(registry.getOrCreate(Gauge.builder("dedupe.shard.disk.bytes",
-              () -> figures(f -> f.shards().stream().filter(x -> x.shard() == shard)
-                  .mapToLong(ShardFigures::diskBytes).sum()))
-          .description("Bytes on disk for the shard")
-          .tags(Metrics.tags("shard", tag))));
-      keep(registry.getOrCreate(Gauge.builder("dedupe.shard.healthy", () -> {
+      shardGauge("dedupe.shard.open", "1 when this node serves the shard", tag,
+          () -> shards.isOpen(shard) ? 1L : 0L);
+      shardGauge("dedupe.shard.queue.depth", "Requests waiting for the shard's write path", tag, () -> {
+        var writer = shards.writer(shard);
+        return writer == null ? 0L : (long) writer.queueDepth();
+      });
+      shardGauge("dedupe.shard.disk.bytes", "Bytes on disk for the shard", tag,
+          () -> figures(f -> f.shards().stream().filter(x -> x.shard() == shard)
+              .mapToLong(ShardFigures::diskBytes).sum()));
+      shardGauge("dedupe.shard.healthy",
+          "1 when the shard is open, its writer serving and its last write good", tag, () -> {
             var writer = shards.writer(shard);
             return writer != null && writer.isHealthy() ? 1L : 0L;
+          });
+    }
+    bindJvmAndProcessMeters();
+  }
+
+  /**
+   * Changes two of ProcessorMetrics' names, which {@code promtool check metrics} rejects:
+   * {@code system_cpu_count} ("_count" belongs to histograms and summaries) becomes
+   * {@code jvm_available_processors}, which is what it reads (Runtime.availableProcessors,
+   * container limits included), and {@code process_cpu_time_ns_total} (an abbreviated, non-base
+   * unit) gives way to the usual {@code process_cpu_seconds_total}, registered below. Filters
+   * apply only to meters registered after them, so this runs first.
+   */
+  private static void renameForPrometheus(MeterRegistry registry) {
+    registry.config()
+        .meterFilter(new MeterFilter() {
+          @Override
+          public Meter.Id map(Meter.Id id) {
+            return id.getName().equals("system.cpu.count") ? id.withName("jvm.available.processors") : id;
+          }
+        })
+        .meterFilter(MeterFilter.deny(id -> id.getName().equals("process.cpu.time")));
+  }
+
+  /** Micrometer's standard binders, and the process's CPU time in seconds. */
+  private void bindJvmAndProcessMeters() {
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ClassLoaderMetrics().bindTo(registry);
+    gcMetrics.bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    new UptimeMetrics().bindTo(registry);
+    if (os instanceof com.sun.management.OperatingSystemMXBean hotspot) {
+      FunctionCounter.builder("process.cpu.seconds", hotspot, b -> {
+            long nanos = b.getProcessCpuTime();
+            return nanos < 0 ? Double.NaN : nanos / 1e9; // -1: not supported on this platform
           })
-          .description("1 when the shard is open, its writer serving and its last write good")
-          .tags(Metrics.tags("shard", tag))));
+          .description("CPU time used by the process")
+          .register(registry);
     }
   }
 
-  private long figures(java.util.function.ToLongFunction<NodeFigures> read) {
+  private long figures(ToLongFunction<NodeFigures> read) {
     NodeFigures f = retention.lastFigures();
     return f == null ? 0 : read.applyAsLong(f);
   }
@@ -160,50 +219,55 @@ public final class ServerMetrics implements AutoCloseable {
     }
   }
 
+  // Caches of the meters that calls record into, so that a call finds its meter by one map
+  // lookup instead of building a meter id each time.
   private final ConcurrentHashMap<String, Counter> counters = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Rpc, Timer> timers = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Rpc, DistributionSummary> batchSizes = new ConcurrentHashMap<>();
 
   private Counter counter(String name, String description, String k1, String v1, String k2, String v2) {
-    return counters.computeIfAbsent(name + '|' + v1 + '|' + v2, key -> keep(registry.getOrCreate(
-        Counter.builder(name).description(description).tags(Metrics.tags(k1, v1, k2, v2)))));
+    return counters.computeIfAbsent(name + '|' + v1 + '|' + v2, key ->
+        Counter.builder(name).description(description).tags(k1, v1, k2, v2).register(registry));
   }
 
   private Timer timer(Rpc rpc) {
-    return timers.computeIfAbsent(rpc, r -> keep(registry.getOrCreate(
-        Timer.builder("dedupe.request.latency")
-            .description("Server-side latency of a call, from receipt to reply")
-            .tags(Metrics.tags("rpc", r.label))
-            // Buckets only: Prometheus computes quantiles; client-side ones would not aggregate.
-            .percentiles(new double[0])
-            .buckets(LATENCY_BUCKETS))));
+    return timers.computeIfAbsent(rpc, r -> Timer.builder("dedupe.request.latency")
+        .description("Server-side latency of a call, from receipt to reply")
+        .tags("rpc", r.label)
+        // Buckets only: Prometheus computes quantiles; client-side ones would not aggregate.
+        .serviceLevelObjectives(LATENCY_BUCKETS)
+        .register(registry));
   }
 
   private DistributionSummary batchSize(Rpc rpc) {
-    return batchSizes.computeIfAbsent(rpc, r -> keep(registry.getOrCreate(
-        DistributionSummary.builder("dedupe.request.ids",
-                DistributionStatisticsConfig.builder().percentiles(new double[0]).buckets(BATCH_BUCKETS))
-            .description("Ids per call")
-            .tags(Metrics.tags("rpc", r.label)))));
+    return batchSizes.computeIfAbsent(rpc, r -> DistributionSummary.builder("dedupe.request.ids")
+        .description("Ids per call")
+        .tags("rpc", r.label)
+        .serviceLevelObjectives(BATCH_BUCKETS)
+        .register(registry));
   }
 
-  private void gauge(String name, String description, Supplier<Long> value) {
-    keep(registry.getOrCreate(Gauge.builder(name, value).description(description)));
+  private void counter(String name, String description, ToDoubleFunction<StorageResources> read) {
+    FunctionCounter.builder(name, resources, read).description(description).register(registry);
   }
 
-  private void nsGauge(String name, String description, String ns, Supplier<Long> value) {
-    keep(registry.getOrCreate(
-        Gauge.builder(name, value).description(description).tags(Metrics.tags("namespace", ns))));
+  private void gauge(String name, String description, Supplier<Number> value) {
+    Gauge.builder(name, value).description(description).strongReference(true).register(registry);
   }
 
-  private synchronized <M extends Meter> M keep(M meter) {
-    registered.add(meter);
-    return meter;
+  private void shardGauge(String name, String description, String shard, Supplier<Number> value) {
+    Gauge.builder(name, value).description(description).tags("shard", shard)
+        .strongReference(true).register(registry);
   }
 
+  private void nsGauge(String name, String description, String ns, Supplier<Number> value) {
+    Gauge.builder(name, value).description(description).tags("namespace", ns)
+        .strongReference(true).register(registry);
+  }
+
+  /** Stops the GC listener. The meters go with the node's registry, which the node closes. */
   @Override
-  public synchronized void close() {
-    registered.forEach(registry::remove);
-    registered.clear();
+  public void close() {
+    gcMetrics.close();
   }
 }

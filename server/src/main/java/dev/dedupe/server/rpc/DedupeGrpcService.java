@@ -1,51 +1,48 @@
 package dev.dedupe.server.rpc;
 
+import com.google.protobuf.ByteString;
 import com.google.protobuf.Timestamp;
-import com.google.protobuf.util.Durations;
 import com.google.protobuf.util.Timestamps;
 import dev.dedupe.server.core.DedupeEngine;
-import dev.dedupe.server.core.IdResult;
-import dev.dedupe.server.core.InsertOptions;
-import dev.dedupe.server.core.LeaseOpResult;
-import dev.dedupe.server.core.NamespaceStats;
-import com.google.protobuf.ByteString;
-import dev.dedupe.v1.CommitRequest;
-import dev.dedupe.v1.CommitResponse;
-import dev.dedupe.v1.ExtendLeaseRequest;
-import dev.dedupe.v1.ExtendLeaseResponse;
-import dev.dedupe.v1.IdStatus;
-import dev.dedupe.v1.ReleaseRequest;
-import dev.dedupe.v1.ReleaseResponse;
-import dev.dedupe.server.core.ForgetResult;
 import dev.dedupe.server.core.ShardDirectory;
-import dev.dedupe.server.core.ShardMap;
-import dev.dedupe.server.core.Unhandled;
-import dev.dedupe.v1.WatchShardMapRequest;
-import dev.dedupe.v1.WatchShardMapResponse;
-import io.grpc.stub.ServerCallStreamObserver;
-import dev.dedupe.v1.GetShardMapRequest;
-import dev.dedupe.v1.GetShardMapResponse;
-import dev.dedupe.v1.ShardOwner;
-import dev.dedupe.server.ops.ServerMetrics;
+import dev.dedupe.server.decision.ForgetResult;
+import dev.dedupe.server.decision.IdResult;
+import dev.dedupe.server.decision.InsertOptions;
+import dev.dedupe.server.decision.LeaseOpResult;
+import dev.dedupe.server.decision.ShardMap;
+import dev.dedupe.server.decision.Unhandled;
 import dev.dedupe.server.ops.ServerMetrics.Rpc;
+import dev.dedupe.server.ops.ServerMetrics;
 import dev.dedupe.v1.CheckAndInsertRequest;
 import dev.dedupe.v1.CheckAndInsertResponse;
 import dev.dedupe.v1.CheckRequest;
 import dev.dedupe.v1.CheckResponse;
+import dev.dedupe.v1.CommitRequest;
+import dev.dedupe.v1.CommitResponse;
 import dev.dedupe.v1.DedupeServiceGrpc;
+import dev.dedupe.v1.ExtendLeaseRequest;
+import dev.dedupe.v1.ExtendLeaseResponse;
 import dev.dedupe.v1.ForgetRequest;
 import dev.dedupe.v1.ForgetResponse;
 import dev.dedupe.v1.GetNamespaceStatsRequest;
 import dev.dedupe.v1.GetNamespaceStatsResponse;
+import dev.dedupe.v1.GetShardMapRequest;
+import dev.dedupe.v1.GetShardMapResponse;
+import dev.dedupe.v1.IdStatus;
+import dev.dedupe.v1.ReleaseRequest;
+import dev.dedupe.v1.ReleaseResponse;
+import dev.dedupe.v1.ShardOwner;
 import dev.dedupe.v1.Verdict;
+import dev.dedupe.v1.WatchShardMapRequest;
+import dev.dedupe.v1.WatchShardMapResponse;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.function.Function;
 
@@ -61,6 +58,7 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
   /** Builds replies off the shard writer threads, so writers go straight back to deciding. */
   private final Executor replyExecutor;
   private final ShardDirectory shards;
+  private final ClusterStats stats;
   /** The WatchShardMap streams open now, so that shutdown can end them. */
   private final Set<ShardMapWatch<?>> watches = ConcurrentHashMap.newKeySet();
   /** Set once by {@link #endWatches}: a watch that starts after it is ended at once. */
@@ -68,12 +66,13 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
 
   public DedupeGrpcService(
       DedupeEngine engine, RequestValidator validator, ServerMetrics metrics,
-      Executor replyExecutor, ShardDirectory shards) {
+      Executor replyExecutor, ShardDirectory shards, ClusterStats stats) {
     this.engine = engine;
     this.validator = validator;
     this.metrics = metrics;
     this.replyExecutor = replyExecutor;
     this.shards = shards;
+    this.stats = stats;
   }
 
   @Override
@@ -278,10 +277,11 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
       GetNamespaceStatsRequest request, StreamObserver<GetNamespaceStatsResponse> observer) {
     serve(Rpc.GET_NAMESPACE_STATS, 0, observer,
         () -> {
+          // Validated before any peer is asked, so a bad request costs the cluster nothing.
           validator.validateNamespace(request.getNamespace());
-          return engine.stats(request.getNamespace());
+          return stats.stats(request.getNamespace(), request.getThisNodeOnly());
         },
-        DedupeGrpcService::toProto);
+        Function.identity());
   }
 
   private <T, R> void serve(
@@ -320,7 +320,7 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
   }
 
   private void countVerdicts(Rpc rpc, IdResult[] results) {
-    long[] counts = new long[dev.dedupe.server.core.Verdict.values().length];
+    long[] counts = new long[dev.dedupe.server.decision.Verdict.values().length];
     long unhandled = 0;
     for (IdResult r : results) {
       if (r.unhandled() != null) {
@@ -329,7 +329,7 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
         counts[r.verdict().ordinal()]++;
       }
     }
-    for (dev.dedupe.server.core.Verdict v : dev.dedupe.server.core.Verdict.values()) {
+    for (dev.dedupe.server.decision.Verdict v : dev.dedupe.server.decision.Verdict.values()) {
       metrics.recordIds(rpc, v.name().toLowerCase(Locale.ROOT), counts[v.ordinal()]);
     }
     metrics.recordIds(rpc, "unavailable", unhandled);
@@ -361,24 +361,7 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
     return b.build();
   }
 
-  private static GetNamespaceStatsResponse toProto(NamespaceStats s) {
-    GetNamespaceStatsResponse.Builder b = GetNamespaceStatsResponse.newBuilder()
-        .setNamespace(s.namespace())
-        .setKeysHeld(s.keysHeld())
-        .setBytesHeld(s.bytesHeld())
-        .setWindow(duration(s.window()))
-        .setEffectiveWindow(duration(s.effectiveWindow()));
-    if (s.oldestBucketStartMillis() >= 0) {
-      b.setOldestBucketStart(timestamp(s.oldestBucketStartMillis()));
-    }
-    return b.build();
-  }
-
   private static Timestamp timestamp(long millis) {
     return Timestamps.fromMillis(millis);
-  }
-
-  private static com.google.protobuf.Duration duration(Duration d) {
-    return Durations.fromNanos(d.toNanos());
   }
 }

@@ -1,7 +1,7 @@
 package dev.dedupe.server.rpc;
 
 import dev.dedupe.server.config.LimitsConfig;
-import dev.dedupe.server.core.InsertOptions;
+import dev.dedupe.server.decision.InsertOptions;
 import dev.dedupe.v1.CheckAndInsertRequest;
 import java.util.List;
 

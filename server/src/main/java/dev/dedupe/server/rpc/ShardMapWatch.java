@@ -1,7 +1,7 @@
 package dev.dedupe.server.rpc;
 
 import dev.dedupe.server.core.ShardDirectory;
-import dev.dedupe.server.core.ShardMap;
+import dev.dedupe.server.decision.ShardMap;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;

@@ -1,8 +1,8 @@
 package dev.dedupe.server.shard;
 
-import dev.dedupe.server.core.IdResult;
-import dev.dedupe.server.core.LeaseOpResult;
-import dev.dedupe.server.core.Verdict;
+import dev.dedupe.server.decision.IdResult;
+import dev.dedupe.server.decision.LeaseOpResult;
+import dev.dedupe.server.decision.Verdict;
 import dev.dedupe.server.storage.StoredRecord;
 import java.time.Instant;
 import java.util.Arrays;
@@ -28,8 +28,9 @@ final class RecordRules {
         return new IdResult(Verdict.CONFLICT, visible.firstSeenMillis(), false, 0, ShardWriter.NO_BYTES);
       }
       if (key.recordedBy == request) {
-        // The same id earlier in this request: NEW at its first position, DUPLICATE after.
-        return new IdResult(Verdict.DUPLICATE, visible.firstSeenMillis(), false, 0, ShardWriter.NO_BYTES);
+        // The same id earlier in this request: NEW at its first position, DUPLICATE after. A
+        // DUPLICATE carries the stored result, as every DUPLICATE does (a replayed committed id).
+        return new IdResult(Verdict.DUPLICATE, visible.firstSeenMillis(), false, 0, visible.result());
       }
       if (visible.ownedBy(token)) {
         // A retry of the attempt that recorded the id: NEW again, never DUPLICATE.

@@ -1,14 +1,14 @@
 package dev.dedupe.server.shard;
 
-import dev.dedupe.server.core.IdResult;
-import dev.dedupe.server.core.LeaseOpResult;
-import dev.dedupe.server.core.Verdict;
+import dev.dedupe.server.decision.IdResult;
+import dev.dedupe.server.decision.LeaseOpResult;
+import dev.dedupe.server.decision.Verdict;
 import dev.dedupe.server.storage.BucketGrid;
 import dev.dedupe.server.storage.Holding;
 import dev.dedupe.server.storage.ShardStore;
 import dev.dedupe.server.storage.ShardWrite;
-import dev.dedupe.server.storage.StoredRecord;
 import dev.dedupe.server.storage.StorageException;
+import dev.dedupe.server.storage.StoredRecord;
 import java.nio.ByteBuffer;
 import java.time.InstantSource;
 import java.util.ArrayList;

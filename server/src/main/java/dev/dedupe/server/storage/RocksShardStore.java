@@ -259,24 +259,25 @@ public final class RocksShardStore implements ShardStore {
     if (write.isEmpty()) {
       return;
     }
+    // One operation per key (the key's final state in this round), so the batch's order is
+    // irrelevant; see ShardWrite.
     try (WriteBatch batch = new WriteBatch()) {
-      for (ShardWrite.Put put : write.puts()) {
-        batch.put(bucket(put.bucketStart()), put.digest(),
-            RecordCodec.encode(put.bucketStart(), put.record()));
-      }
-      for (ShardWrite.Delete delete : write.deletes()) {
-        batch.delete(bucket(delete.bucketStart()), delete.digest());
+      for (ShardWrite.Change change : write.changes()) {
+        if (change.after() != null) {
+          batch.put(bucket(change.bucketStart()), change.digest(),
+              RecordCodec.encode(change.bucketStart(), change.after()));
+        } else if (change.heldBefore()) {
+          batch.delete(bucket(change.bucketStart()), change.digest());
+        }
       }
       for (Map.Entry<ShardWrite.CounterKey, Long> e : write.counterDeltas().entrySet()) {
-        if (e.getValue() != 0) {
-          batch.merge(bucket(e.getKey().bucketStart()), CounterKeys.keyFor(e.getKey().namespace()),
-              CounterKeys.operand(e.getValue()));
-        }
+        batch.merge(bucket(e.getKey().bucketStart()), CounterKeys.keyFor(e.getKey().namespace()),
+            CounterKeys.operand(e.getValue()));
       }
       db.write(resources.writeOptions(), batch);
     } catch (RocksDBException e) {
       throw new StorageException(
-          "shard " + shardId + ": write of " + write.putCount() + " records failed", e);
+          "shard " + shardId + ": write of " + write.changeCount() + " keys failed", e);
     }
   }
 

@@ -94,6 +94,38 @@ class CliTest {
   }
 
   @Test
+  void statsPrintsTheTotalsThenOneRowPerNode() {
+    assertEquals(0, run("insert", "--target", target, "counted", "a", "b").code());
+    Ran text = run("stats", "--target", target, "counted");
+    assertEquals(0, text.code(), text.toString());
+    List<String> lines = text.out().lines().toList();
+    assertTrue(lines.contains("asked             " + target), text.out());
+    assertTrue(lines.contains("keys held         2"), text.out());
+    assertTrue(lines.contains("nodes answered    1 of 1"), text.out());
+    int header = lines.indexOf(lines.stream().filter(l -> l.startsWith("node ")).findFirst()
+        .orElseThrow(() -> new AssertionError("no per-node table:\n" + text.out())));
+    assertTrue(lines.get(header).matches(
+        "node +address +keys held +bytes held +effective window +oldest bucket"), lines.get(header));
+    String row = lines.get(header + 1);
+    assertTrue(row.matches("- +" + java.util.regex.Pattern.quote(target) + " +2 +\\d+ +24h +\\S+"),
+        "a standalone node's row: " + row);
+    assertEquals(lines.get(header).indexOf("keys held"), row.indexOf(" 2 ") + 1,
+        "the columns line up");
+
+    Ran json = run("stats", "--target", target, "--output", "json", "counted");
+    assertEquals(0, json.code(), json.toString());
+    jakarta.json.JsonObject o = Json.createReader(new StringReader(json.out())).readObject();
+    assertEquals("2", o.getString("keys_held"));
+    assertEquals(target, o.getString("asked"));
+    assertEquals("0", o.getString("nodes_unanswered"));
+    JsonArray nodes = o.getJsonArray("nodes");
+    assertEquals(1, nodes.size());
+    assertEquals(target, nodes.getJsonObject(0).getString("address"));
+    assertEquals("2", nodes.getJsonObject(0).getString("keys_held"));
+    assertFalse(nodes.getJsonObject(0).containsKey("error"));
+  }
+
+  @Test
   void anIdThatFailedMakesTheExitCodeNonZero() {
     Ran commit = run("commit", "--target", target, "--token", "not-mine", "leases", "x");
     assertEquals(Main.SOME_IDS_FAILED, commit.code(), commit.toString());

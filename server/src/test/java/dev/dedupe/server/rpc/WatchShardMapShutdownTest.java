@@ -54,15 +54,25 @@ class WatchShardMapShutdownTest {
   void start() {
     ServerConfig config = TestConfigs.forDataDir(dir, Map.of());
     storage = new StorageFixture(config, new ManualClock(1_795_428_000_000L));
-    metrics = new ServerMetrics(storage.retention, config.windows(), storage.shards,
-        storage.resources);
+    metrics = new ServerMetrics(
+        new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(
+            io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT),
+        storage.retention, config.windows(), storage.shards, storage.resources);
     DedupeGrpcService service = new DedupeGrpcService(storage.engine,
         new RequestValidator(config.limits()), metrics, Runnable::run,
-        new StandaloneDirectory(storage.shards, () -> "127.0.0.1:0"));
+        new StandaloneDirectory(storage.shards, () -> "127.0.0.1:0"), standaloneStats());
     grpc = new GrpcServer(NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)),
         service, config.limits().maxRequestBytes()).start();
     grpc.setServing(true);
     channel = NettyChannelBuilder.forAddress("127.0.0.1", grpc.port()).usePlaintext().build();
+  }
+
+  private ClusterStats standaloneStats() {
+    return new ClusterStats(storage.engine,
+        new StandaloneDirectory(storage.shards, () -> "127.0.0.1:0"), "", () -> "127.0.0.1:0",
+        address -> {
+          throw new AssertionError("a standalone node asks no peer, was asked for " + address);
+        });
   }
 
   @AfterEach

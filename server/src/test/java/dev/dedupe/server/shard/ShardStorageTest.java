@@ -1,7 +1,8 @@
 package dev.dedupe.server.shard;
 
-import static dev.dedupe.server.core.Verdict.DUPLICATE;
-import static dev.dedupe.server.core.Verdict.NEW;
+import static dev.dedupe.server.decision.Verdict.DUPLICATE;
+import static dev.dedupe.server.decision.Verdict.IN_PROGRESS;
+import static dev.dedupe.server.decision.Verdict.NEW;
 import static dev.dedupe.server.shard.Caller.WAITING;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -9,8 +10,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.dedupe.contract.ShardHash;
-import dev.dedupe.server.core.IdResult;
+import dev.dedupe.server.decision.IdResult;
 import dev.dedupe.server.storage.DataDirectory;
+import dev.dedupe.server.storage.ShardStore;
+import dev.dedupe.server.testing.HeldRound;
 import dev.dedupe.server.testing.ManualClock;
 import dev.dedupe.server.testing.StorageFixture;
 import dev.dedupe.server.testing.TestConfigs;
@@ -157,6 +160,53 @@ class ShardStorageTest {
   }
 
   @Test
+  void forgetThenInsertInOneRoundKeepsTheNewRecord() {
+    open(Map.of("storage.shards", "1"));
+    node.insert("orders", "a");
+    ShardWriter writer = node.shards.writer(0);
+    long window = Duration.ofHours(24).toMillis();
+    byte[] a = ShardHash.digest("orders", "a");
+
+    HeldRound round = HeldRound.hold(writer);
+    var forget = writer.forget("orders", window, List.of(a), WAITING);
+    var insert = writer.checkAndInsert("orders", window, List.of(a), "", 0, List.of(), WAITING);
+    round.release();
+
+    assertArrayEquals(new boolean[] {true}, forget.join());
+    assertEquals(List.of(NEW), verdicts(insert.join()));
+    // The round answered NEW, so its write must leave that record in place: one NEW per id.
+    assertEquals(List.of(DUPLICATE), verdicts(node.insert("orders", "a")));
+    assertEquals(Map.of("orders", 1L), writer.submit(ShardStore::namespaceKeyCounts).join());
+  }
+
+  @Test
+  void releaseThenTakeoverInOneRoundLeavesOneLiveLease() {
+    open(Map.of("storage.shards", "1"));
+    ShardWriter writer = node.shards.writer(0);
+    long window = Duration.ofHours(24).toMillis();
+    long lease = Duration.ofMinutes(10).toMillis();
+    byte[] a = ShardHash.digest("orders", "a");
+    assertEquals(List.of(NEW), verdicts(
+        writer.checkAndInsert("orders", window, List.of(a), "T", lease, List.of(), WAITING).join()));
+
+    HeldRound round = HeldRound.hold(writer);
+    var release = writer.release("orders", window, List.of(a), "T", WAITING);
+    var takeover = writer.checkAndInsert("orders", window, List.of(a), "U", lease, List.of(), WAITING);
+    round.release();
+
+    assertTrue(release.join()[0].ok());
+    IdResult taken = takeover.join()[0];
+    assertEquals(NEW, taken.verdict());
+    // U holds the lease now: another attempt must wait for it, not get a second lease.
+    IdResult other =
+        writer.checkAndInsert("orders", window, List.of(a), "V", lease, List.of(), WAITING).join()[0];
+    assertEquals(IN_PROGRESS, other.verdict());
+    assertEquals(taken.leaseExpiresMillis(), other.leaseExpiresMillis());
+    assertTrue(writer.commit("orders", window, List.of(a), "U", List.of(), WAITING).join()[0].ok());
+    assertEquals(Map.of("orders", 1L), writer.submit(ShardStore::namespaceKeyCounts).join());
+  }
+
+  @Test
   void aLeaseTakenOverInALaterBucketReplacesTheExpiredRecord() {
     open(Map.of("storage.shards", "1"));
     ShardWriter writer = node.shards.writer(0);
@@ -236,7 +286,7 @@ class ShardStorageTest {
     assertTrue(e.getMessage().contains("created with 4 shards"), e.getMessage());
   }
 
-  private static List<dev.dedupe.server.core.Verdict> verdicts(IdResult[] results) {
+  private static List<dev.dedupe.server.decision.Verdict> verdicts(IdResult[] results) {
     return java.util.Arrays.stream(results).map(IdResult::verdict).toList();
   }
 

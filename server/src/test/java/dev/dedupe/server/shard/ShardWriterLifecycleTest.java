@@ -1,7 +1,7 @@
 package dev.dedupe.server.shard;
 
-import static dev.dedupe.server.core.Verdict.DUPLICATE;
-import static dev.dedupe.server.core.Verdict.NEW;
+import static dev.dedupe.server.decision.Verdict.DUPLICATE;
+import static dev.dedupe.server.decision.Verdict.NEW;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.dedupe.contract.ShardHash;
 import dev.dedupe.server.config.ServerConfig;
-import dev.dedupe.server.core.IdResult;
+import dev.dedupe.server.decision.IdResult;
 import dev.dedupe.server.storage.BucketGrid;
 import dev.dedupe.server.storage.DataDirectory;
 import dev.dedupe.server.storage.StorageResources;

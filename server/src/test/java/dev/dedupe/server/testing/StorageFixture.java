@@ -2,8 +2,8 @@ package dev.dedupe.server.testing;
 
 import dev.dedupe.server.config.ServerConfig;
 import dev.dedupe.server.core.DedupeEngine;
-import dev.dedupe.server.core.IdResult;
 import dev.dedupe.server.core.StandaloneDirectory;
+import dev.dedupe.server.decision.IdResult;
 import dev.dedupe.server.shard.Caller;
 import dev.dedupe.server.shard.Retention;
 import dev.dedupe.server.shard.ShardSet;
@@ -47,7 +47,7 @@ public final class StorageFixture implements AutoCloseable {
   }
 
   public IdResult[] insert(String namespace, String... ids) {
-    return engine.checkAndInsert(namespace, List.of(ids), dev.dedupe.server.core.InsertOptions.PLAIN,
+    return engine.checkAndInsert(namespace, List.of(ids), dev.dedupe.server.decision.InsertOptions.PLAIN,
         Caller.WAITING).join();
   }
 

@@ -1,4 +1,4 @@
-package dev.dedupe.server.core;
+package dev.dedupe.server.decision;
 
 /**
  * The outcome of Forget for one id.

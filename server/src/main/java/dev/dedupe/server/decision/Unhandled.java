@@ -1,4 +1,4 @@
-package dev.dedupe.server.core;
+package dev.dedupe.server.decision;
 
 /**
  * Why this node did not handle an id: answered UNAVAILABLE per id, never with a guessed

@@ -1,4 +1,4 @@
-package dev.dedupe.server.core;
+package dev.dedupe.server.decision;
 
 import java.util.List;
 

@@ -1,4 +1,4 @@
-package dev.dedupe.server.core;
+package dev.dedupe.server.decision;
 
 /** The answer for one id; the API's {@code dedupe.v1.Verdict} without its unset value. */
 public enum Verdict {
