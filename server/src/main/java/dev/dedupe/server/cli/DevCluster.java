@@ -15,8 +15,8 @@ import java.util.concurrent.CountDownLatch;
 
 /**
  * {@code bin/dedupe dev --nodes N}: an embedded ZooKeeper and N clustered nodes in this JVM,
- * each with its own data directory and ports, for trying the cluster on one machine. The
- * nodes share one JVM, so the metrics on each node's ops port are the sum of all three.
+ * each with its own data directory, ports and metrics registry, for trying the cluster on one
+ * machine: each node's ops port shows that node's figures, as in production.
  */
 final class DevCluster {
 

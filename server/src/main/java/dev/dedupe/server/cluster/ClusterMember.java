@@ -21,7 +21,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArraySet;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -63,7 +63,9 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   private final String nodeId;
   private final ClusterPaths paths;
   private final ShardSet shards;
-  private final ExecutorService events;
+  private final ScheduledExecutorService events;
+  /** Set by close(): no more re-reads are scheduled, and their failures are not news. */
+  private volatile boolean closed;
   private final Set<Runnable> mapListeners = new CopyOnWriteArraySet<>();
   private final ServingFence fence;
   private CuratorFramework zk;
@@ -88,7 +90,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     this.nodeId = config.nodeId().isEmpty() ? directory.nodeId() : config.nodeId();
     this.paths = ClusterPaths.forCluster(config.name());
     this.shards = shards;
-    this.events = Executors.newSingleThreadExecutor(
+    this.events = Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().name("cluster-" + nodeId).daemon(true).factory());
   }
 
@@ -171,7 +173,19 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   }
 
   private void scheduleRefresh() {
-    events.execute(this::refresh);
+    scheduleRefresh(0);
+  }
+
+  /** Runs a re-read on the event thread after {@code delayMillis}, unless closing. */
+  private void scheduleRefresh(long delayMillis) {
+    if (closed) {
+      return;
+    }
+    try {
+      events.schedule(this::refresh, delayMillis, TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      // close() shut the event thread down meanwhile: nothing left to re-read for.
+    }
   }
 
   /**
@@ -180,7 +194,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
    * caught up if no connection change happened since the read began.
    */
   private void refresh() {
-    if (zk == null || !zk.getZookeeperClient().isConnected()) {
+    if (closed || zk == null || !zk.getZookeeperClient().isConnected()) {
       return;
     }
     // Taken before reading: the read counts only if the connection stays the same throughout.
@@ -211,11 +225,13 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
         mapListeners.forEach(Runnable::run);
       }
     } catch (Exception e) {
+      if (closed) {
+        // close() interrupted this re-read, or closed the shards under it: stopping, not news.
+        log.debug("node {}: re-read stopped by close: {}", nodeId, e.toString());
+        return;
+      }
       log.warn("node {}: cannot read the cluster state ({}); will retry", nodeId, e.toString());
-      events.execute(() -> {
-        sleepQuietly(500);
-        refresh();
-      });
+      scheduleRefresh(500);
     }
   }
 
@@ -356,6 +372,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
 
   @Override
   public void close() {
+    closed = true;
     fence.disconnected();
     closeQuietly(heartbeat);
     closeQuietly(nodesCache);
@@ -379,14 +396,6 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
       c.close();
     } catch (Exception e) {
       log.debug("while leaving the cluster: {}", e.toString());
-    }
-  }
-
-  private static void sleepQuietly(long millis) {
-    try {
-      Thread.sleep(millis);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     }
   }
 }
