@@ -295,11 +295,16 @@ public final class Controller implements AutoCloseable {
       }
       ShardAssignment next = read.get();
       List<Integer> recorded = new java.util.ArrayList<>();
+      // One read per owner, not per shard: an owner's registration lists all its stores.
+      java.util.Map<String, Optional<NodeRegistration>> owners = new java.util.HashMap<>();
       for (ShardAssignment.Entry entry : read.get().shards()) {
         if (entry.storeRecorded()) {
           continue;
         }
-        String store = ClusterState.readRegistration(zk, paths, entry.owner())
+        if (!owners.containsKey(entry.owner())) {
+          owners.put(entry.owner(), ClusterState.readRegistration(zk, paths, entry.owner()));
+        }
+        String store = owners.get(entry.owner())
             .map(r -> r.stores().get(entry.shard())).orElse(null);
         if (store != null) {
           next = next.withStore(entry.shard(), store);
