@@ -32,7 +32,12 @@ public final class GrpcServer implements AutoCloseable {
 
   public GrpcServer(ServerBuilder<?> builder, DedupeGrpcService service, int maxRequestBytes) {
     this.service = service;
+    // Every method of the API only validates, hashes and enqueues (or answers at once), and
+    // every service here is non-blocking; so calls run on the transport's threads instead of
+    // hopping to an executor and back. That hop cost a thread wake-up per call, the largest
+    // share of a single-id call's CPU (docs/benchmarks.md, "The single-id path").
     this.server = builder
+        .directExecutor()
         .addService(ServerInterceptors.intercept(
             MalformedRequestGuard.guard(service.bindService()), dedupeCalls))
         .addService(ServerInterceptors.intercept(health.getHealthService(), libraryCalls))

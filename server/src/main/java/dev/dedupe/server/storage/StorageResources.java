@@ -62,7 +62,12 @@ public final class StorageResources implements AutoCloseable {
             .setMaxBackgroundJobs(2)
             .setInfoLogLevel(InfoLogLevel.WARN_LEVEL)
             .setKeepLogFileNum(3)
-            .setMaxTotalWalSize(256L << 20);
+            .setMaxTotalWalSize(256L << 20)
+            // Reuse old WAL files instead of growing new ones: fdatasync of a write that does not
+            // grow the file need not also write the inode, which halved the sync time measured
+            // here (docs/benchmarks.md, "Syncing the WAL"). Safe with the default
+            // point-in-time recovery since RocksDB 9 (facebook/rocksdb#12403).
+            .setRecycleLogFileNum(4);
 
     BlockBasedTableConfig table =
         new BlockBasedTableConfig()
