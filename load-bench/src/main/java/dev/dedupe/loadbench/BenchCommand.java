@@ -57,6 +57,9 @@ public final class BenchCommand {
     if (!options.chartsFrom().isEmpty()) {
       return drawCharts(options, out);
     }
+    if (options.suite() != null) {
+      return VsRedisSuite.run(options, out, err);
+    }
     BenchCommand command = new BenchCommand(options, out);
     // Ctrl-C or SIGTERM must not leave the started node or redis-server running.
     Thread hook = new Thread(command::cleanUp, "bench-cleanup");

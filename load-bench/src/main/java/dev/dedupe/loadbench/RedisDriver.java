@@ -70,6 +70,31 @@ final class RedisDriver {
   }
 
   /**
+   * Sets appendfsync (always, everysec) with CONFIG SET; false when the server refuses (a
+   * managed Redis may rename or disable CONFIG).
+   */
+  boolean setAppendfsync(String mode) {
+    try (Jedis jedis = connect()) {
+      return "OK".equals(jedis.configSet("appendfsync", mode));
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
+  /**
+   * The server's own user plus system CPU seconds (INFO cpu, its main process and threads, not
+   * an AOF rewrite child), or -1: for a Redis that is not a process this run started.
+   */
+  double cpuSeconds() {
+    try {
+      Map<String, String> cpu = info("cpu");
+      return Double.parseDouble(cpu.get("used_cpu_sys")) + Double.parseDouble(cpu.get("used_cpu_user"));
+    } catch (RuntimeException e) {
+      return -1;
+    }
+  }
+
+  /**
    * Sends the workload over {@code connections} connections, {@code pipeline} commands per
    * round trip: for {@code warmup} uncounted, then for {@code duration} counted; or, when
    * {@code maxIds} is reached first, stops there.
