@@ -159,8 +159,14 @@ final class ComparisonReport {
     return ms < 0 ? "?" : ms >= 10 ? fixed(ms, 1) : fixed(ms, 3);
   }
 
+  /** a over b: 1.37x; small ratios keep two significant digits (0.0034x), not 0.00x. */
   static String ratio(double a, double b) {
-    return b <= 0 || a < 0 ? "?" : fixed(a / b, 2) + "x";
+    if (b <= 0 || a < 0) {
+      return "?";
+    }
+    double r = a / b;
+    int decimals = r >= 0.1 || r == 0 ? 2 : Math.min(6, 1 - (int) Math.floor(Math.log10(r)));
+    return fixed(r, decimals) + "x";
   }
 
   private static String fixed(double v, int decimals) {
