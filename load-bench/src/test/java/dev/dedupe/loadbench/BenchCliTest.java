@@ -134,6 +134,14 @@ class BenchCliTest {
     assertEquals(Duration.ofSeconds(30), single.duration());
     assertEquals(0.5, BenchCli.parse("--duplicates", "50%").duplicates(), 1e-12);
 
+    // "Against Redis, the issue-10 method".
+    BenchOptions suite = BenchCli.parse("--vs-redis", "--duration", "20s", "--warmup", "5s",
+        "--out", "bench-results/vs-redis", "--write-doc", "docs/benchmarks.md");
+    assertEquals(3, suite.suite().rounds());
+    assertEquals(SuiteWorkload.ALL, suite.suite().workloads());
+    assertEquals(Path.of("docs/benchmarks.md"), suite.suite().writeDoc());
+    assertEquals("fsync", suite.durability());
+
     // Redrawing the charts.
     BenchOptions charts = BenchCli.parse("--charts-from", "a/result.json,b/result.json",
         "--svg-dir", "docs");

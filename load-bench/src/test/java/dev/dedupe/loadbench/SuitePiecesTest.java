@@ -179,6 +179,19 @@ class SuitePiecesTest {
         () -> DocBlock.replace(DocBlock.END + " " + DocBlock.BEGIN, "t"), "out of order");
   }
 
+  /** docs/benchmarks.md holds the block once, in order, and says it was not run yet. */
+  @Test
+  void theBenchmarksDocHasTheBlock() throws Exception {
+    Path docs = Path.of("").toAbsolutePath().getParent().resolve("docs/benchmarks.md");
+    String doc = Files.readString(docs);
+    assertEquals(doc.indexOf(DocBlock.BEGIN), doc.lastIndexOf(DocBlock.BEGIN));
+    assertEquals(doc.indexOf(DocBlock.END), doc.lastIndexOf(DocBlock.END));
+    assertTrue(doc.indexOf(DocBlock.BEGIN) > doc.indexOf("## Against Redis, the issue-10 method"));
+    String replaced = DocBlock.replace(doc, "x");
+    assertEquals(doc.length() - (doc.indexOf(DocBlock.END) - doc.indexOf(DocBlock.BEGIN))
+        + (DocBlock.BEGIN.length() + 3), replaced.length(), "only the block changes");
+  }
+
   @Test
   void theDocFileIsWrittenInPlace(@TempDir Path dir) throws Exception {
     Path file = dir.resolve("benchmarks.md");
