@@ -11,6 +11,7 @@ import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Response;
+import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.params.SetParams;
 
 /**
@@ -61,11 +62,18 @@ final class RedisDriver {
     }
   }
 
-  /** "appendonly=yes appendfsync=everysec", as the server reports its settings. */
+  /**
+   * "appendonly=yes appendfsync=everysec", as the server reports its settings. A server that
+   * refuses CONFIG GET (a managed Redis may rename it) still tells INFO whether it writes an
+   * AOF; its appendfsync is then "unknown".
+   */
   String persistence() {
     try (Jedis jedis = connect()) {
       return "appendonly=" + String.join("", jedis.configGet("appendonly").values())
           + " appendfsync=" + String.join("", jedis.configGet("appendfsync").values());
+    } catch (JedisDataException e) {
+      return "appendonly=" + ("1".equals(info("persistence").get("aof_enabled")) ? "yes" : "no")
+          + " appendfsync=unknown";
     }
   }
 

@@ -99,7 +99,9 @@ final class VsRedisSuite {
         String.join(",", suite.workloads().stream().map(SuiteWorkload::name).toList()),
         String.join(", ", targets.stream().map(SuiteTarget::name).toList()), plan.size(),
         human(options.duration()), human(options.warmup()),
-        Math.max(1, Math.round(plan.size() * (perMeasurement + 1) / 60.0)));
+        Math.max(1, Math.round((plan.size() * (perMeasurement + 1)
+            + plan.size() / suite.rounds() * options.warmup().toSeconds()) / 60.0)));
+    warmUp();
     for (int k = 0; k < plan.size(); k++) {
       SuitePlan.Step step = plan.get(k);
       out.printf("round %d/%d  %-12s %-15s %s ...%n", step.round(), suite.rounds(),
@@ -129,21 +131,38 @@ final class VsRedisSuite {
       targets.add(SuiteTarget.redis("everysec"));
       return;
     }
-    String mode = aof ? currentAppendfsync : "no-aof";
+    String mode = !aof ? "no-aof" : currentAppendfsync.equals("unknown") ? "as-configured"
+        : currentAppendfsync;
     targets.add(new SuiteTarget("redis-" + mode, "Redis " + mode, currentAppendfsync));
     String msg = aof
-        ? "Redis at " + redis.address() + " refused CONFIG SET appendfsync: measured only its"
-            + " configured appendfsync " + currentAppendfsync
+        ? "Redis at " + redis.address() + " refused CONFIG SET appendfsync: measured only as it"
+            + " is configured (appendfsync " + currentAppendfsync + ")"
         : "WARNING: Redis at " + redis.address() + " writes no AOF (appendonly no): it keeps"
             + " nothing across a crash; measured as it is";
     out.println(msg);
     notes.add(msg + ".");
   }
 
-  private BenchResult.Measurement measure(SuitePlan.Step step, int k)
-      throws InterruptedException {
-    SuiteTarget target = step.target();
-    SuiteWorkload w = step.workload();
+  /**
+   * Runs every workload against every target once for --warmup, unmeasured, before the first
+   * round: the node and this client are fresh JVMs that compile their hot paths in their first
+   * seconds, which would otherwise land in round 1's first measurements.
+   */
+  private void warmUp() throws InterruptedException {
+    if (options.warmup().isZero()) {
+      return;
+    }
+    List<SuitePlan.Step> pass = SuitePlan.of(1, suite.workloads(), targets);
+    out.printf("warming up: each workload against each target for %s, unmeasured ...%n",
+        human(options.warmup()));
+    for (int k = 0; k < pass.size(); k++) {
+      SuitePlan.Step step = pass.get(k);
+      switchRedis(step.target());
+      drive(step, seed(-1 - k), Duration.ZERO, options.warmup());
+    }
+  }
+
+  private void switchRedis(SuiteTarget target) {
     if (target.isRedis() && !target.appendfsync().equals(currentAppendfsync)) {
       if (!redis.setAppendfsync(target.appendfsync())) {
         throw new IllegalStateException("Redis refused CONFIG SET appendfsync "
@@ -151,6 +170,29 @@ final class VsRedisSuite {
       }
       currentAppendfsync = target.appendfsync();
     }
+  }
+
+  /** Sends the step's workload to its target: {@code warmup} uncounted, then {@code duration}. */
+  private PhaseCounter drive(SuitePlan.Step step, long seed, Duration warmup, Duration duration)
+      throws InterruptedException {
+    SuiteWorkload w = step.workload();
+    if (w.viaClient()) {
+      return ClientDriver.run(dedupe.target(), options.namespace(), options.ids(), w.repeats(),
+          seed, w.callers(), warmup, duration);
+    }
+    if (step.target().isRedis()) {
+      return redis.run(options.ids(), w.repeats(), seed, options.namespace(), windowSeconds,
+          w.callers(), w.idsPerCall(), warmup, duration, false, Long.MAX_VALUE);
+    }
+    return dedupe.run(new Workload(options.ids(), w.repeats(), seed), w.idsPerCall(),
+        w.callers(), warmup, duration, false, Long.MAX_VALUE);
+  }
+
+  private BenchResult.Measurement measure(SuitePlan.Step step, int k)
+      throws InterruptedException {
+    SuiteTarget target = step.target();
+    SuiteWorkload w = step.workload();
+    switchRedis(target);
     long serverPid = target.isRedis() ? pid(privateRedis) : server == null ? -1 : server.pid();
     long idlePid = target.isRedis() ? (server == null ? -1 : server.pid()) : pid(privateRedis);
     String busy = QuietMachine.await(options.quietWait(), serverPid, idlePid);
@@ -162,18 +204,7 @@ final class VsRedisSuite {
     long seed = seed(k);
     MeasuredCpu cpu = MeasuredCpu.after(options.warmup(), serverPid, idlePid,
         target.isRedis() && privateRedis == null ? redis::cpuSeconds : () -> -1);
-    PhaseCounter counter;
-    if (w.viaClient()) {
-      counter = ClientDriver.run(dedupe.target(), options.namespace(), options.ids(), w.repeats(),
-          seed, w.callers(), options.warmup(), options.duration());
-    } else if (target.isRedis()) {
-      counter = redis.run(options.ids(), w.repeats(), seed, options.namespace(), windowSeconds,
-          w.callers(), w.idsPerCall(), options.warmup(), options.duration(), false,
-          Long.MAX_VALUE);
-    } else {
-      counter = dedupe.run(new Workload(options.ids(), w.repeats(), seed), w.idsPerCall(),
-          w.callers(), options.warmup(), options.duration(), false, Long.MAX_VALUE);
-    }
+    PhaseCounter counter = drive(step, seed, options.warmup(), options.duration());
     MeasuredCpu.Used used = cpu.stop();
     BenchResult.Phase p = counter.finish(target.name(), -1, -1, w.idsPerCall(), w.callers(),
         new CpuClock.Used(-1, 0, -1, -1));
@@ -209,6 +240,7 @@ final class VsRedisSuite {
     out.print(ComparisonReport.table(suite.workloads(), targets, SuiteSummary.of(measurements)));
     String client = ComparisonReport.clientLine(suite.workloads(), SuiteSummary.of(measurements));
     if (client != null) {
+      out.println();
       out.println(client);
     }
     out.println();
@@ -252,7 +284,8 @@ final class VsRedisSuite {
     notes.add("Latency is per call (a request, a pipeline, a client checkAndInsert), closed loop;"
         + " CPU per id is the measured server's user + system CPU from the end of the warm-up"
         + " to the last reply, over the ids counted. Medians of " + suite.rounds()
-        + " round(s); the targets' order rotates between rounds.");
+        + " round(s); the targets' order rotates between rounds. Before round 1, each workload"
+        + " ran against each target for the warm-up time, unmeasured.");
   }
 
   private void startRedis() {
@@ -340,6 +373,7 @@ final class VsRedisSuite {
     environment.put("command", suite.commandLine());
   }
 
+  /** The seed of measurement k (negative k: the warm-up pass), its ids its own. */
   private long seed(int measurement) {
     // Apart by more than the callers of a measurement, each of which adds its index.
     return options.seed() * 1_000_003L + (measurement + 1) * 1_000L;
