@@ -47,6 +47,9 @@ import picocli.CommandLine.Spec;
         "Measures batched CheckAndInsert: ids per second and request latency (p50, p99, p99.9),"
             + " optionally at several stored-key counts and against Redis, and writes"
             + " result.json (and SVG charts) to the output directory.",
+        "With --vs-redis and no --preload, runs the comparison suite instead (issue 10's"
+            + " method; see --vs-redis and --workloads) and writes result.json and"
+            + " comparison.md.",
         "Counts take k, M and G (1M, 10M); times take ms, s and m (500ms, 20s, 2m)."},
     footer = {"", "Method and results: docs/benchmarks.md.",
         "Exit codes: 0 done, 1 failed, 2 wrong command line."})
@@ -223,12 +226,43 @@ final class BenchCli implements Callable<Integer> {
   }
 
   static final class Comparison {
-    @Option(names = "--vs-redis", paramLabel = "HOST:PORT",
+    @Option(names = "--vs-redis", paramLabel = "HOST:PORT", arity = "0..1", fallbackValue = "start",
         converter = BenchConverters.RedisTarget.class,
-        description = "Run the same workload against Redis as SET key 1 NX EX window,"
-            + " pipelined; \"start\" starts a private redis-server (appendonly yes, appendfsync"
-            + " everysec) on a free port.")
+        description = {"Compare with Redis (SET key 1 NX EX window): \"start\" (the default"
+            + " value) starts a private redis-server (appendonly yes, no RDB) on a free"
+            + " loopback port; HOST:PORT uses a running one.",
+            "Without --preload: the suite, issue 10's method. Each of --workloads runs against"
+            + " dedupe and Redis appendfsync always and everysec (switched with CONFIG SET; a"
+            + " Redis that refuses is measured as configured), for --rounds rounds, the order"
+            + " rotating; it reports medians in result.json and comparison.md. Ids are"
+            + " random:24 unless --ids says otherwise; --duration and --warmup apply to each"
+            + " measurement. --batch, --concurrency, --duplicates, --channels and --redis-*"
+            + " are refused: the suite's workloads are fixed.",
+            "With --preload: the growth run's workload against Redis (everysec) at each size."})
     String vsRedis;
+
+    @Option(names = "--rounds", paramLabel = "N", defaultValue = "3",
+        converter = BenchConverters.Count.class,
+        description = "The suite's rounds; each figure is the median over them (default"
+            + " ${DEFAULT-VALUE}).")
+    long rounds;
+
+    @Option(names = "--workloads", paramLabel = "LIST",
+        description = {"The suite's workloads, comma-separated (default: all):",
+            "single-1: one id per call, 1 caller.",
+            "single-16: one id per call, 16 callers (Redis: 16 connections).",
+            "batch-1pct: batches of 1,000 ids, 4 in flight (Redis: 4 connections, each"
+                + " sending pipelines of 1,000).",
+            "batch-50pct: the same with 50%% repeats.",
+            "client-16: 16 threads call the Java client's checkAndInsert with one id each;"
+                + " dedupe only, reported against single-16 (issue 10's goal: at least 5x).",
+            "The others have 1%% repeats."})
+    String workloads;
+
+    @Option(names = "--write-doc", paramLabel = "FILE",
+        description = "Also put the suite's report into FILE (docs/benchmarks.md), between"
+            + " <!-- vs-redis:begin --> and <!-- vs-redis:end --> (added at its end if absent).")
+    Path writeDoc;
 
     @Option(names = "--redis-connections", paramLabel = "N", defaultValue = "8",
         converter = BenchConverters.Count.class,
@@ -289,6 +323,8 @@ final class BenchCli implements Callable<Integer> {
       throw usage("--preload-durability needs a node that bench starts (it restarts it); not with"
           + " --target");
     }
+    SuiteOptions suite = suite();
+    Workload.Shape ids = suite != null && !given("--ids") ? SUITE_IDS : load.ids;
     String ops = node.ops;
     if (ops == null && node.target != null) {
       ops = node.target.substring(0, node.target.lastIndexOf(':')) + ":8081";
@@ -305,7 +341,7 @@ final class BenchCli implements Callable<Integer> {
         positive("--batch", load.batch, 10_000),
         positive("--concurrency", load.concurrency, 4096),
         positive("--channels", load.channels, 64),
-        load.duplicates, load.ids, load.duration, load.warmup, growth.settle, growth.settleMax,
+        load.duplicates, ids, load.duration, load.warmup, growth.settle, growth.settleMax,
         growth.quietWait,
         (int) Math.min(growth.busyRetries, Integer.MAX_VALUE),
         load.namespace, comparison.vsRedis,
@@ -314,7 +350,66 @@ final class BenchCli implements Callable<Integer> {
         comparison.redisMaxKeys == null ? Long.MAX_VALUE : comparison.redisMaxKeys,
         out, output.svgDir == null ? out : output.svgDir,
         javaOptions, List.copyOf(node.serverSettings), load.seed,
-        output.chartsFrom.stream().filter(f -> !f.isBlank()).map(Path::of).toList());
+        output.chartsFrom.stream().filter(f -> !f.isBlank()).map(Path::of).toList(), suite);
+  }
+
+  /** The suite's ids unless --ids names others: random 24-byte ids, as issue 10's harness sent. */
+  static final Workload.Shape SUITE_IDS = Workload.Shape.parse("random:24");
+
+  /** The options that shape a growth run's one workload, which the suite's fixed ones replace. */
+  private static final List<String> GROWTH_LOAD_OPTIONS = List.of("--batch", "--concurrency",
+      "--duplicates", "--channels", "--redis-connections", "--redis-pipeline", "--redis-max-keys");
+
+  private static final List<String> SUITE_OPTIONS = List.of("--rounds", "--workloads", "--write-doc");
+
+  /**
+   * The suite's options when the command runs the suite (--vs-redis, no --preload, no
+   * --charts-from), else null.
+   */
+  private SuiteOptions suite() {
+    boolean suite = comparison.vsRedis != null && growth.preload.isEmpty()
+        && output.chartsFrom.isEmpty();
+    if (!suite) {
+      for (String option : SUITE_OPTIONS) {
+        if (given(option)) {
+          throw usage(option + " is for the --vs-redis suite (--vs-redis without --preload)");
+        }
+      }
+      return null;
+    }
+    for (String option : GROWTH_LOAD_OPTIONS) {
+      if (given(option)) {
+        // Least surprise: one custom workload would not be what the suite's table describes.
+        throw usage(option + " shapes the workload of a run with --preload; the --vs-redis suite"
+            + " runs fixed workloads: choose them with --workloads (see --help)");
+      }
+    }
+    List<SuiteWorkload> chosen;
+    try {
+      chosen = comparison.workloads == null ? SuiteWorkload.ALL
+          : SuiteWorkload.parse(comparison.workloads);
+    } catch (IllegalArgumentException e) {
+      throw usage("--workloads " + e.getMessage());
+    }
+    int rounds = positive("--rounds", comparison.rounds, 100);
+    return new SuiteOptions(rounds, chosen, comparison.writeDoc, commandLine());
+  }
+
+  /** Whether the command line named {@code option} (not just its default). */
+  private boolean given(String option) {
+    CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+    return parsed != null && parsed.hasMatchedOption(option);
+  }
+
+  /** The command as typed, quoted where a shell needs it, for the suite's report. */
+  private String commandLine() {
+    CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+    StringBuilder line = new StringBuilder("bin/dedupe bench");
+    for (String arg : parsed == null ? List.<String>of() : parsed.originalArgs()) {
+      line.append(' ').append(arg.matches("[A-Za-z0-9_./:=,%+@-]+") ? arg
+          : "'" + arg.replace("'", "'\\''") + "'");
+    }
+    return line.toString();
   }
 
   private int positive(String option, long value, int max) {

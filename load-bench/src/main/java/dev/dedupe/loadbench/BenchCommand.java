@@ -21,7 +21,8 @@ import java.util.stream.Stream;
 /**
  * {@code bin/dedupe bench}: measures batched CheckAndInsert on a node (one it starts, or a
  * running one), at each preloaded stored-key count, optionally against Redis in the same run,
- * and writes the figures as a table, a JSON result file and SVG charts.
+ * and writes the figures as a table, a JSON result file and SVG charts. With --vs-redis and no
+ * --preload, the comparison suite runs instead ({@link VsRedisSuite}).
  *
  * <p>Runs never overlap: the node and Redis are measured one after the other, so on a small
  * machine they do not take CPU from each other. The client runs on the same machine as the
@@ -56,6 +57,9 @@ public final class BenchCommand {
   static int run(BenchOptions options, PrintStream out, PrintStream err) {
     if (!options.chartsFrom().isEmpty()) {
       return drawCharts(options, out);
+    }
+    if (options.suite() != null) {
+      return VsRedisSuite.run(options, out, err);
     }
     BenchCommand command = new BenchCommand(options, out);
     // Ctrl-C or SIGTERM must not leave the started node or redis-server running.

@@ -8,7 +8,8 @@ import java.util.Map;
 
 /**
  * The options of {@code bin/dedupe bench}, parsed and checked by {@link BenchCli}, which
- * documents each (and gives {@code --help}).
+ * documents each (and gives {@code --help}). {@code suite} is null unless the command runs the
+ * {@code --vs-redis} suite (--vs-redis without --preload).
  */
 record BenchOptions(
     String target,
@@ -41,7 +42,8 @@ record BenchOptions(
     List<String> serverJavaOptions,
     List<String> serverSettings,
     long seed,
-    List<Path> chartsFrom) {
+    List<Path> chartsFrom,
+    SuiteOptions suite) {
 
   /** The options as text, for the result file. */
   Map<String, String> describe() {
@@ -68,6 +70,11 @@ record BenchOptions(
     m.put("server_java_opts", String.join(" ", serverJavaOptions));
     m.put("server_settings", String.join(" ", serverSettings));
     m.put("seed", Long.toString(seed));
+    if (suite != null) {
+      m.put("rounds", Integer.toString(suite.rounds()));
+      m.put("workloads", String.join(",", suite.workloads().stream().map(SuiteWorkload::name).toList()));
+      m.put("write_doc", suite.writeDoc() == null ? "" : suite.writeDoc().toString());
+    }
     return m;
   }
 }

@@ -14,20 +14,74 @@ import java.util.Map;
  *
  * @param environment the machine and software the figures were taken on
  * @param settings the run's options, as given on the command line or defaulted
- * @param steps one per stored-key size, in the order measured
+ * @param steps one per stored-key size, in the order measured (none for the --vs-redis suite)
  * @param notes what the reader must know to trust the figures (preload durability, Redis
  *     persistence, load on the machine)
+ * @param comparison the --vs-redis suite's measurements, or null for a growth run
  */
 public record BenchResult(
     Map<String, String> environment, Map<String, String> settings, List<Step> steps,
-    List<String> notes) {
+    List<String> notes, Comparison comparison) {
 
   /**
    * The format of this record in the file (its {@code format} field; files without one, written
    * before it, are format 1); bump it when a field changes meaning. A file of a newer format
-   * is refused rather than misread.
+   * is refused rather than misread. Format 2 added {@code comparison}: a suite's file read by
+   * format-1 code would look like a run that measured nothing.
    */
-  public static final int FORMAT = 1;
+  public static final int FORMAT = 2;
+
+  /** A growth run's result (no suite measurements). */
+  public BenchResult(Map<String, String> environment, Map<String, String> settings,
+      List<Step> steps, List<String> notes) {
+    this(environment, settings, steps, notes, null);
+  }
+
+  /**
+   * The {@code --vs-redis} suite's measurements, every one, in the order taken; the medians in
+   * the file and the table are computed from them ({@link SuiteSummary}).
+   *
+   * @param rounds rounds asked for
+   * @param workloads the workloads' names, in table order
+   * @param targets the targets' names (dedupe, redis-always, redis-everysec, ...)
+   * @param measurements one per round, workload and target
+   */
+  public record Comparison(
+      int rounds, List<String> workloads, List<String> targets, List<Measurement> measurements) {}
+
+  /**
+   * One measurement of the suite. Latency is per call (one CheckAndInsert, one Redis pipeline or
+   * single command, one client checkAndInsert), from send to reply, over calls sent after the
+   * warm-up; CPU is read from the end of the warm-up to the last reply.
+   *
+   * @param round 1-based
+   * @param workload the workload's name
+   * @param target the target's name
+   * @param seconds the measured time
+   * @param calls calls completed in it
+   * @param ids ids decided in it
+   * @param duplicateIds ids answered DUPLICATE (Redis: nil)
+   * @param errors calls that failed
+   * @param idsPerSecond ids / seconds
+   * @param p50Millis median call latency
+   * @param p99Millis 99th percentile
+   * @param serverCpuSeconds the measured server's user + system CPU time in the measured time,
+   *     or -1 when not known (a remote node)
+   * @param loadAverage the machine's 1-minute load average when the measurement ended (this
+   *     benchmark's own load included)
+   * @param otherCpus CPUs that anything but the measured server and this client took, on
+   *     average over the measured time (other processes, the idle server), or -1
+   */
+  public record Measurement(
+      int round, String workload, String target, double seconds, long calls, long ids,
+      long duplicateIds, long errors, double idsPerSecond, double p50Millis, double p99Millis,
+      double serverCpuSeconds, double loadAverage, double otherCpus) {
+
+    /** Server CPU per id in microseconds, or -1 when not known. */
+    public double serverCpuMicrosPerId() {
+      return serverCpuSeconds < 0 || ids == 0 ? -1 : serverCpuSeconds * 1e6 / ids;
+    }
+  }
 
   /**
    * One stored-key size: the dedupe run, the Redis run if any, and the figures after them.

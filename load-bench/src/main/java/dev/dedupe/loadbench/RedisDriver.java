@@ -11,6 +11,7 @@ import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.Response;
+import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.params.SetParams;
 
 /**
@@ -61,11 +62,43 @@ final class RedisDriver {
     }
   }
 
-  /** "appendonly=yes appendfsync=everysec", as the server reports its settings. */
+  /**
+   * "appendonly=yes appendfsync=everysec", as the server reports its settings. A server that
+   * refuses CONFIG GET (a managed Redis may rename it) still tells INFO whether it writes an
+   * AOF; its appendfsync is then "unknown".
+   */
   String persistence() {
     try (Jedis jedis = connect()) {
       return "appendonly=" + String.join("", jedis.configGet("appendonly").values())
           + " appendfsync=" + String.join("", jedis.configGet("appendfsync").values());
+    } catch (JedisDataException e) {
+      return "appendonly=" + ("1".equals(info("persistence").get("aof_enabled")) ? "yes" : "no")
+          + " appendfsync=unknown";
+    }
+  }
+
+  /**
+   * Sets appendfsync (always, everysec) with CONFIG SET; false when the server refuses (a
+   * managed Redis may rename or disable CONFIG).
+   */
+  boolean setAppendfsync(String mode) {
+    try (Jedis jedis = connect()) {
+      return "OK".equals(jedis.configSet("appendfsync", mode));
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
+  /**
+   * The server's own user plus system CPU seconds (INFO cpu, its main process and threads, not
+   * an AOF rewrite child), or -1: for a Redis that is not a process this run started.
+   */
+  double cpuSeconds() {
+    try {
+      Map<String, String> cpu = info("cpu");
+      return Double.parseDouble(cpu.get("used_cpu_sys")) + Double.parseDouble(cpu.get("used_cpu_user"));
+    } catch (RuntimeException e) {
+      return -1;
     }
   }
 

@@ -27,8 +27,8 @@ import java.util.Map;
  * record components (the files written before this class, by a reflective binder over Gson,
  * used those names, and they must still load). A number that must be a whole number is read
  * exactly; a field missing from a file fails the read, naming it, except the objects that may
- * be null ({@code redis}, {@code redisFigures}) and {@code format} (absent in files written
- * before it: format 1).
+ * be null ({@code redis}, {@code redisFigures}), {@code comparison} (the --vs-redis suite's, absent
+ * from growth runs) and {@code format} (absent in files written before it: format 1).
  */
 final class ResultJson {
 
@@ -49,6 +49,9 @@ final class ResultJson {
     JsonArrayBuilder notes = Json.createArrayBuilder();
     result.notes().forEach(notes::add);
     o.add("notes", notes);
+    if (result.comparison() != null) {
+      o.add("comparison", comparison(result.comparison()));
+    }
     StringWriter text = new StringWriter();
     try (JsonWriter writer = PRETTY.createWriter(text)) {
       writer.writeObject(o.build());
@@ -80,8 +83,86 @@ final class ResultJson {
     for (JsonObject s : f.objects("steps")) {
       steps.add(step(new Fields(s, source + ": steps[" + steps.size() + "]")));
     }
+    Fields c = f.objectOrNull("comparison");
     return new BenchResult(f.strings("environment"), f.strings("settings"), List.copyOf(steps),
-        f.stringList("notes"));
+        f.stringList("notes"), c == null ? null : comparison(c));
+  }
+
+  /**
+   * The suite's measurements, and the medians computed from them for readers of the file (only
+   * the measurements are read back: the medians follow from them).
+   */
+  private static JsonObjectBuilder comparison(BenchResult.Comparison c) {
+    JsonArrayBuilder workloads = Json.createArrayBuilder();
+    c.workloads().forEach(workloads::add);
+    JsonArrayBuilder targets = Json.createArrayBuilder();
+    c.targets().forEach(targets::add);
+    JsonArrayBuilder measurements = Json.createArrayBuilder();
+    for (BenchResult.Measurement m : c.measurements()) {
+      measurements.add(Json.createObjectBuilder()
+          .add("round", m.round())
+          .add("workload", m.workload())
+          .add("target", m.target())
+          .add("seconds", m.seconds())
+          .add("calls", m.calls())
+          .add("ids", m.ids())
+          .add("duplicateIds", m.duplicateIds())
+          .add("errors", m.errors())
+          .add("idsPerSecond", m.idsPerSecond())
+          .add("p50Millis", m.p50Millis())
+          .add("p99Millis", m.p99Millis())
+          .add("serverCpuSeconds", m.serverCpuSeconds())
+          .add("serverCpuMicrosPerId", m.serverCpuMicrosPerId())
+          .add("loadAverage", m.loadAverage())
+          .add("otherCpus", m.otherCpus()));
+    }
+    JsonArrayBuilder medians = Json.createArrayBuilder();
+    for (SuiteSummary.Row r : SuiteSummary.of(c.measurements())) {
+      medians.add(Json.createObjectBuilder()
+          .add("workload", r.workload())
+          .add("target", r.target())
+          .add("rounds", r.rounds())
+          .add("idsPerSecond", r.idsPerSecond())
+          .add("minIdsPerSecond", r.minIdsPerSecond())
+          .add("maxIdsPerSecond", r.maxIdsPerSecond())
+          .add("p50Millis", r.p50Millis())
+          .add("p99Millis", r.p99Millis())
+          .add("serverCpuMicrosPerId", r.serverCpuMicrosPerId())
+          .add("loadAverage", r.loadAverage())
+          .add("otherCpus", r.otherCpus())
+          .add("maxOtherCpus", r.maxOtherCpus())
+          .add("errors", r.errors()));
+    }
+    return Json.createObjectBuilder()
+        .add("rounds", c.rounds())
+        .add("workloads", workloads)
+        .add("targets", targets)
+        .add("measurements", measurements)
+        .add("medians", medians);
+  }
+
+  private static BenchResult.Comparison comparison(Fields c) {
+    List<BenchResult.Measurement> measurements = new ArrayList<>();
+    for (JsonObject o : c.objects("measurements")) {
+      Fields m = new Fields(o, c.where() + ".measurements[" + measurements.size() + "]");
+      measurements.add(new BenchResult.Measurement(
+          m.intOf("round"),
+          m.string("workload"),
+          m.string("target"),
+          m.doubleOf("seconds"),
+          m.longOf("calls"),
+          m.longOf("ids"),
+          m.longOf("duplicateIds"),
+          m.longOf("errors"),
+          m.doubleOf("idsPerSecond"),
+          m.doubleOf("p50Millis"),
+          m.doubleOf("p99Millis"),
+          m.doubleOf("serverCpuSeconds"),
+          m.doubleOf("loadAverage"),
+          m.doubleOf("otherCpus")));
+    }
+    return new BenchResult.Comparison(c.intOf("rounds"), c.stringList("workloads"),
+        c.stringList("targets"), List.copyOf(measurements));
   }
 
   private static JsonObjectBuilder strings(Map<String, String> map) {

@@ -2,6 +2,7 @@ package dev.dedupe.loadbench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -133,6 +134,14 @@ class BenchCliTest {
     assertEquals(Duration.ofSeconds(30), single.duration());
     assertEquals(0.5, BenchCli.parse("--duplicates", "50%").duplicates(), 1e-12);
 
+    // "Against Redis, the issue-10 method".
+    BenchOptions suite = BenchCli.parse("--vs-redis", "--duration", "20s", "--warmup", "5s",
+        "--out", "bench-results/vs-redis", "--write-doc", "docs/benchmarks.md");
+    assertEquals(3, suite.suite().rounds());
+    assertEquals(SuiteWorkload.ALL, suite.suite().workloads());
+    assertEquals(Path.of("docs/benchmarks.md"), suite.suite().writeDoc());
+    assertEquals("fsync", suite.durability());
+
     // Redrawing the charts.
     BenchOptions charts = BenchCli.parse("--charts-from", "a/result.json,b/result.json",
         "--svg-dir", "docs");
@@ -236,5 +245,81 @@ class BenchCliTest {
     assertEquals(0, ran.code(), ran.toString());
     assertTrue(Files.exists(dir.resolve(Charts.THROUGHPUT)), ran.out());
     assertTrue(Files.exists(dir.resolve(Charts.LATENCY)), ran.out());
+  }
+
+  @Test
+  void vsRedisWithoutPreloadIsTheSuiteWithItsDefaults() {
+    BenchOptions o = BenchCli.parse("--vs-redis", "--duration", "2s", "--warmup", "1s");
+    assertEquals("start", o.vsRedis(), "--vs-redis without a value starts a private Redis");
+    SuiteOptions suite = o.suite();
+    assertTrue(suite != null);
+    assertEquals(3, suite.rounds());
+    assertEquals(SuiteWorkload.ALL, suite.workloads());
+    assertNull(suite.writeDoc());
+    assertEquals("random:24", o.ids().toString(), "the harness's random 24-byte ids");
+    assertEquals("bin/dedupe bench --vs-redis --duration 2s --warmup 1s", suite.commandLine());
+
+    BenchOptions custom = BenchCli.parse("--vs-redis", "127.0.0.1:6379", "--rounds", "5",
+        "--workloads", "client-16,single-16", "--ids", "uuid", "--write-doc", "docs/benchmarks.md",
+        "--server-java-opts", "-Xmx1g -Xms1g");
+    assertEquals("127.0.0.1:6379", custom.vsRedis());
+    assertEquals(5, custom.suite().rounds());
+    assertEquals(List.of("single-16", "client-16"),
+        custom.suite().workloads().stream().map(SuiteWorkload::name).toList());
+    assertEquals("uuid", custom.ids().toString(), "--ids given: the suite uses it");
+    assertEquals(Path.of("docs/benchmarks.md"), custom.suite().writeDoc());
+    assertTrue(custom.suite().commandLine().endsWith("--server-java-opts '-Xmx1g -Xms1g'"),
+        custom.suite().commandLine());
+    assertEquals("5", custom.describe().get("rounds"));
+
+    // Growth against Redis stays what it was.
+    BenchOptions growth = BenchCli.parse("--preload", "1M", "--vs-redis", "start", "--batch", "10");
+    assertNull(growth.suite());
+    assertEquals(10, growth.batch());
+    assertEquals("uuid", growth.ids().toString());
+    assertNull(BenchCli.parse().suite());
+  }
+
+  @Test
+  void theSuiteRefusesTheGrowthRunsWorkloadOptionsInOneLine() {
+    for (String[] args : List.of(new String[] {"--batch", "1"}, new String[] {"--concurrency", "16"},
+        new String[] {"--duplicates", "50%"}, new String[] {"--channels", "2"},
+        new String[] {"--redis-pipeline", "1000"}, new String[] {"--redis-connections", "4"})) {
+      Ran ran = run("--vs-redis", args[0], args[1]);
+      assertEquals(Main.USAGE, ran.code(), ran.toString());
+      assertEquals("dedupe: " + args[0] + " shapes the workload of a run with --preload; the"
+          + " --vs-redis suite runs fixed workloads: choose them with --workloads (see --help)",
+          ran.err().lines().findFirst().orElse(""));
+      assertEquals(2, ran.err().lines().count(), ran.err());
+      ran.assertNoStackTrace();
+    }
+    for (String option : List.of("--rounds", "--workloads", "--write-doc")) {
+      Ran ran = run(option, option.equals("--rounds") ? "2" : "x");
+      assertEquals(Main.USAGE, ran.code(), ran.toString());
+      assertEquals("dedupe: " + option + " is for the --vs-redis suite (--vs-redis without"
+          + " --preload)", ran.err().lines().findFirst().orElse(""));
+    }
+    Ran withPreload = run("--vs-redis", "--preload", "1M", "--rounds", "2");
+    assertEquals(Main.USAGE, withPreload.code(), withPreload.toString());
+
+    Ran unknown = run("--vs-redis", "--workloads", "single-1,batch-1");
+    assertEquals(Main.USAGE, unknown.code(), unknown.toString());
+    assertEquals("dedupe: --workloads 'batch-1' is no workload; there are single-1,single-16,"
+        + "batch-1pct,batch-50pct,client-16", unknown.err().lines().findFirst().orElse(""));
+    unknown.assertNoStackTrace();
+
+    Ran zero = run("--vs-redis", "--rounds", "0");
+    assertEquals(Main.USAGE, zero.code(), zero.toString());
+    assertTrue(zero.err().startsWith("dedupe: --rounds must be 1 to 100, got 0"), zero.err());
+
+    Ran badRedis = run("--vs-redis", "nohost");
+    assertEquals(Main.USAGE, badRedis.code(), badRedis.toString());
+    assertTrue(badRedis.err().contains("takes HOST:PORT, got 'nohost'"), badRedis.err());
+
+    Ran help = run("--help");
+    for (String option : List.of("--rounds", "--workloads", "--write-doc", "single-1",
+        "batch-50pct", "client-16")) {
+      assertTrue(help.out().contains(option), option + " missing from --help:\n" + help.out());
+    }
   }
 }

@@ -1,0 +1,39 @@
+package dev.dedupe.loadbench;
+
+import java.time.Duration;
+import java.util.Locale;
+
+/**
+ * Waits, up to a limit, until processes other than this run's use less than a tenth of a CPU,
+ * so that a build or test run elsewhere on a small machine does not land in the figures.
+ */
+final class QuietMachine {
+
+  private QuietMachine() {}
+
+  /**
+   * Waits; returns null when the machine went quiet (or {@code wait} is zero), else a warning
+   * that says how busy it stayed.
+   *
+   * @param serverPid a server of this run, or -1
+   * @param otherServerPid the other server of this run, or -1
+   */
+  static String await(Duration wait, long serverPid, long otherServerPid)
+      throws InterruptedException {
+    if (wait.isZero()) {
+      return null;
+    }
+    long deadline = System.nanoTime() + wait.toNanos();
+    double others;
+    do {
+      CpuClock clock = new CpuClock(serverPid, otherServerPid);
+      Thread.sleep(2_000);
+      others = clock.used().others() / 2.0;
+      if (others >= 0 && others < 0.1) {
+        return null;
+      }
+    } while (System.nanoTime() < deadline);
+    return String.format(Locale.ROOT, "the machine stayed busy: other processes used %.2f CPUs"
+        + " when a measurement began (after waiting %d s)", others, wait.toSeconds());
+  }
+}
