@@ -64,7 +64,7 @@ public final class Retention {
       }
       return ShardFigures.collect(store);
     });
-    NodeFigures node = NodeFigures.sum(now, figures);
+    NodeFigures node = NodeFigures.sum(now, figures, shards.sharedDiskBytes());
     while (diskBudgetBytes > 0 && node.diskBytes() > diskBudgetBytes) {
       long oldest = node.oldestBucketStartMillis();
       if (oldest < 0 || oldest >= current) {
@@ -82,7 +82,7 @@ public final class Retention {
         store.advanceBudgetHorizon(horizon);
         return ShardFigures.collect(store);
       });
-      node = NodeFigures.sum(now, figures);
+      node = NodeFigures.sum(now, figures, shards.sharedDiskBytes());
     }
     warnBelowFloor(node, now);
     lastFigures = node;
