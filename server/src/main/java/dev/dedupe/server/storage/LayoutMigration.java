@@ -102,7 +102,7 @@ final class LayoutMigration {
     List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
     List<ColumnFamilyHandle> handles = new ArrayList<>();
     try {
-      Files.createDirectories(exports.getParent());
+      Files.createDirectories(exports);
       for (byte[] name : columnFamilies(source)) {
         boolean isDefault = Arrays.equals(name, RocksDB.DEFAULT_COLUMN_FAMILY);
         descriptors.add(new ColumnFamilyDescriptor(

@@ -236,11 +236,15 @@ public final class NodeStore implements AutoCloseable {
     }
   }
 
-  /** Whether this node holds data for the shard (open or not). */
+  /**
+   * Whether this node holds the shard (open or not); a shard being imported does not count
+   * until its metadata is written.
+   */
   public boolean holdsShard(int shard) {
     lock.lock();
     try {
-      return openShards.contains(shard) || closedShards.containsKey(shard);
+      ShardColumnFamilies idle = closedShards.get(shard);
+      return openShards.contains(shard) || (idle != null && idle.meta != null);
     } finally {
       lock.unlock();
     }
