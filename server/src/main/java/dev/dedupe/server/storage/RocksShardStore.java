@@ -207,14 +207,40 @@ public final class RocksShardStore implements ShardStore {
           batch.delete(bucket(change.bucketStart()), change.digest());
         }
       }
-      for (Map.Entry<ShardWrite.CounterKey, Long> e : write.counterDeltas().entrySet()) {
-        batch.merge(bucket(e.getKey().bucketStart()), CounterKeys.keyFor(e.getKey().namespace()),
-            CounterKeys.operand(e.getValue()));
-      }
+      putCounters(batch, write.counterDeltas());
       db.write(resources.writeOptions(), batch);
     } catch (RocksDBException e) {
       throw new StorageException(
           "shard " + shardId + ": write of " + write.changeCount() + " keys failed", e);
+    }
+  }
+
+  /**
+   * Adds the new value of each counter the round changes, read-modify-write: one batched read
+   * of the counters, then a put of each. The counters were merge operands before the shards
+   * shared a database, but a write batch holding a merge makes RocksDB insert its whole write
+   * group into the memtables on one thread, and with one database per node a group holds
+   * other shards' rounds: 16 shards' batches of 1,000 ids went 36% slower. A put is safe here
+   * because this shard's writer is the only writer of its counters. The merge operator stays
+   * configured, to read counters that older versions wrote as merges.
+   */
+  private void putCounters(WriteBatch batch, Map<ShardWrite.CounterKey, Long> deltas)
+      throws RocksDBException {
+    if (deltas.isEmpty()) {
+      return;
+    }
+    List<ColumnFamilyHandle> cfs = new ArrayList<>(deltas.size());
+    List<byte[]> keys = new ArrayList<>(deltas.size());
+    List<Long> changes = new ArrayList<>(deltas.size());
+    for (Map.Entry<ShardWrite.CounterKey, Long> e : deltas.entrySet()) {
+      cfs.add(bucket(e.getKey().bucketStart()));
+      keys.add(CounterKeys.keyFor(e.getKey().namespace()));
+      changes.add(e.getValue());
+    }
+    List<byte[]> current = db.multiGetAsList(resources.readOptions(), cfs, keys);
+    for (int i = 0; i < keys.size(); i++) {
+      long before = current.get(i) == null ? 0 : CounterKeys.decode(current.get(i));
+      batch.put(cfs.get(i), keys.get(i), CounterKeys.operand(before + changes.get(i)));
     }
   }
 
