@@ -218,9 +218,9 @@ public final class RocksShardStore implements ShardStore {
   /**
    * Adds the new value of each counter the round changes, read-modify-write: one batched read
    * of the counters, then a put of each. The counters were merge operands before the shards
-   * shared a database, but a write batch holding a merge makes RocksDB insert its whole write
-   * group into the memtables on one thread, and with one database per node a group holds
-   * other shards' rounds: 16 shards' batches of 1,000 ids went 36% slower. A put is safe here
+   * shared a database, but when any batch of a write group holds a merge, RocksDB turns off
+   * parallel memtable inserts for the group and its leader inserts every batch on its own
+   * thread; with one database per node a group holds other shards' rounds. A put is safe here
    * because this shard's writer is the only writer of its counters. The merge operator stays
    * configured, to read counters that older versions wrote as merges.
    */

@@ -28,7 +28,9 @@ import org.rocksdb.WriteBatch;
  * with plain RocksDB calls, counters as merges as that version wrote them), the new one (one
  * RocksDB per node, through the real {@link NodeStore} and {@link RocksShardStore}: RocksDB's
  * write thread groups concurrent writers into one WAL write and one fsync), and the new one
- * with {@code enable_pipelined_write}. All three are open at once and measured in alternating
+ * with {@code enable_pipelined_write} or without {@code enable_write_thread_adaptive_yield}, and
+ * the new one fed the old layout's raw batches (to tell the layout's cost from the code path's).
+ * All are open at once and measured in alternating
  * windows, so that load from other processes falls on each alike; besides writes per second it
  * prints ids per CPU second of this process, which such load disturbs less, and WAL syncs per
  * write. Not a test: the command is in docs/benchmarks.md.
@@ -79,8 +81,10 @@ public final class GroupCommitMeasurement {
     try {
       List<Layout> layouts = List.of(
           oneDatabasePerShard(threads, durability, open),
-          oneDatabasePerNode(threads, durability, false, open),
-          oneDatabasePerNode(threads, durability, true, open));
+          oneDatabasePerNode(threads, durability, "", open),
+          oneDatabasePerNode(threads, durability, "raw batches", open),
+          oneDatabasePerNode(threads, durability, "pipelined write", open),
+          oneDatabasePerNode(threads, durability, "no adaptive yield", open));
       AtomicLong sequence = new AtomicLong();
       for (Layout l : layouts) {
         measure(l, threads, 0.5, ids, sequence); // warm-up, not counted
@@ -153,13 +157,15 @@ public final class GroupCommitMeasurement {
   }
 
   /** The new layout, through the real node store and shard stores. */
-  private static Layout oneDatabasePerNode(int threads, Durability durability, boolean pipelined,
+  private static Layout oneDatabasePerNode(int threads, Durability durability, String variant,
       List<AutoCloseable> open) throws Exception {
     Path root = Files.createTempDirectory("group-commit-new");
     StorageConfig config = config(root, threads, durability);
     StorageResources resources = new StorageResources(config);
     open.add(resources);
-    resources.dbOptions().setEnablePipelinedWrite(pipelined);
+    // Variants of the node's options, to see whether either helps group commit here.
+    resources.dbOptions().setEnablePipelinedWrite(variant.equals("pipelined write"));
+    resources.dbOptions().setEnableWriteThreadAdaptiveYield(!variant.equals("no adaptive yield"));
     NodeStore node = NodeStore.open(DataDirectory.openOrCreate(root, threads), resources);
     open.add(node);
     List<RocksShardStore> stores = new ArrayList<>();
@@ -170,7 +176,24 @@ public final class GroupCommitMeasurement {
       open.add(store);
       store.ensureBucket(BUCKET);
     }
-    return new Layout("one RocksDB per node" + (pipelined ? ", pipelined write" : ""), resources,
+    String name = "one RocksDB per node" + (variant.isEmpty() ? "" : ", " + variant);
+    if (variant.equals("raw batches")) {
+      // The old layout's very batches (puts and a counter merge) on the new layout: the
+      // difference to the old layout is the layout's alone, not the store's code path.
+      return new Layout(name, resources, (t, seq, n) -> {
+        RocksShardStore store = stores.get(t);
+        ColumnFamilyHandle bucket = store.rawBucketForMeasurement(BUCKET);
+        try (WriteBatch batch = new WriteBatch()) {
+          for (int i = 0; i < n; i++) {
+            batch.put(bucket, digest(t, seq, i),
+                RecordCodec.encode(BUCKET, StoredRecord.committed(BUCKET + 1, "", StoredRecord.NONE)));
+          }
+          batch.merge(bucket, CounterKeys.keyFor("ns"), CounterKeys.operand(n));
+          store.rawDbForMeasurement().write(resources.writeOptions(), batch);
+        }
+      });
+    }
+    return new Layout(name, resources,
         (t, seq, n) -> {
           ShardWrite write = new ShardWrite();
           for (int i = 0; i < n; i++) {
