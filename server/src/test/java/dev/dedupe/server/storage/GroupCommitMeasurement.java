@@ -121,10 +121,24 @@ public final class GroupCommitMeasurement {
         256L << 20, 256L << 20, Duration.ofSeconds(10));
   }
 
+  /** A temporary directory, deleted last when the measurement closes what it opened. */
+  private static Path temporaryDirectory(String prefix, List<AutoCloseable> open)
+      throws java.io.IOException {
+    Path root = Files.createTempDirectory(prefix);
+    open.add(() -> {
+      try (java.util.stream.Stream<Path> all = Files.walk(root)) {
+        for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(p);
+        }
+      }
+    });
+    return root;
+  }
+
   /** The old layout, rebuilt with plain RocksDB calls and the node's options. */
   private static Layout oneDatabasePerShard(
       int threads, Durability durability, List<AutoCloseable> open) throws Exception {
-    Path root = Files.createTempDirectory("group-commit-old");
+    Path root = temporaryDirectory("group-commit-old", open);
     StorageResources resources = new StorageResources(config(root, threads, durability));
     open.add(resources);
     List<RocksDB> dbs = new ArrayList<>();
@@ -159,7 +173,7 @@ public final class GroupCommitMeasurement {
   /** The new layout, through the real node store and shard stores. */
   private static Layout oneDatabasePerNode(int threads, Durability durability, String variant,
       List<AutoCloseable> open) throws Exception {
-    Path root = Files.createTempDirectory("group-commit-new");
+    Path root = temporaryDirectory("group-commit-new", open);
     StorageConfig config = config(root, threads, durability);
     StorageResources resources = new StorageResources(config);
     open.add(resources);
