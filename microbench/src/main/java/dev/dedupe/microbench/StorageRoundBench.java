@@ -7,6 +7,8 @@ import dev.dedupe.server.shard.Caller;
 import dev.dedupe.server.shard.ServingCheck;
 import dev.dedupe.server.shard.ShardWriter;
 import dev.dedupe.server.storage.BucketGrid;
+import dev.dedupe.server.storage.DataDirectory;
+import dev.dedupe.server.storage.NodeStore;
 import dev.dedupe.server.storage.RocksShardStore;
 import dev.dedupe.server.storage.ShardWrite;
 import dev.dedupe.server.storage.StorageResources;
@@ -62,6 +64,7 @@ public class StorageRoundBench {
 
   private Path dir;
   private StorageResources resources;
+  private NodeStore nodeStore;
   private RocksShardStore store;
   private ShardWriter writer;
   private RocksShardStore writerStore;
@@ -71,14 +74,15 @@ public class StorageRoundBench {
   @Setup(Level.Trial)
   public void open() throws IOException {
     dir = Files.createTempDirectory("dedupe-jmh");
-    StorageConfig config = new StorageConfig(dir, 1, Durability.parse(durability),
+    StorageConfig config = new StorageConfig(dir, 2, Durability.parse(durability),
         Duration.ofHours(6), 0, 256L << 20, 256L << 20, Duration.ofSeconds(10));
     resources = new StorageResources(config);
     BucketGrid grid = new BucketGrid(Duration.ofHours(6));
     bucket = grid.startOf(System.currentTimeMillis());
-    store = RocksShardStore.open(0, dir.resolve("store"), resources, grid);
+    nodeStore = NodeStore.open(DataDirectory.openOrCreate(dir, 2), resources);
+    store = nodeStore.openShard(0, grid);
     store.ensureBucket(bucket);
-    writerStore = RocksShardStore.open(1, dir.resolve("writer"), resources, grid);
+    writerStore = nodeStore.openShard(1, grid);
     writerStore.ensureBucket(bucket);
     for (int done = 0; done < storedKeys; done += 10_000) {
       ShardWrite a = new ShardWrite();
@@ -98,6 +102,7 @@ public class StorageRoundBench {
   public void close() throws IOException {
     writer.close();
     store.close();
+    nodeStore.close();
     resources.close();
     try (Stream<Path> files = Files.walk(dir)) {
       files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());

@@ -16,6 +16,7 @@ import dev.dedupe.server.shard.Retention;
 import dev.dedupe.server.shard.ShardSet;
 import dev.dedupe.server.storage.BucketGrid;
 import dev.dedupe.server.storage.DataDirectory;
+import dev.dedupe.server.storage.NodeStore;
 import dev.dedupe.server.storage.ShardStore;
 import dev.dedupe.server.storage.StorageResources;
 import io.grpc.ServerBuilder;
@@ -112,16 +113,19 @@ public final class DedupeNode implements AutoCloseable {
     closers.push(directory.lock());
     StorageResources resources = new StorageResources(config.storage());
     closers.push(resources);
+    // One database for every shard; closed after the shards (closers run in reverse).
+    NodeStore nodeStore = NodeStore.open(directory, resources);
+    closers.push(nodeStore);
     BucketGrid grid = new BucketGrid(config.storage().bucketWidth());
     if (config.cluster().enabled()) {
       // A member opens the shards the assignment gives it, once it has joined.
       ServingFence fence = new ServingFence(System::nanoTime);
-      shards = new ShardSet(directory, resources, grid, clock, fence);
+      shards = new ShardSet(nodeStore, grid, clock, fence);
       closers.push(shards);
       member = new ClusterMember(config.cluster(), directory, shards, fence);
       shardDirectory = member;
     } else {
-      shards = ShardSet.openAll(directory, resources, grid, clock);
+      shards = ShardSet.openAll(nodeStore, grid, clock);
       closers.push(shards);
       shardDirectory = new StandaloneDirectory(shards, this::advertisedAddress);
     }
@@ -188,7 +192,8 @@ public final class DedupeNode implements AutoCloseable {
     }
     try {
       FileStore store = Files.getFileStore(directory.root());
-      long held = shards.onEveryShard(ShardStore::diskBytes).stream().mapToLong(Long::longValue).sum();
+      long held = shards.onEveryShard(ShardStore::diskBytes).stream().mapToLong(Long::longValue).sum()
+          + shards.sharedDiskBytes();
       long budget = (long) ((store.getUsableSpace() + held) * 0.8);
       log.info("storage.disk-budget.bytes is 0: using 80% of free plus held space, {} bytes", budget);
       return budget;

@@ -105,7 +105,7 @@ public final class DedupeEngine {
   public CompletableFuture<NamespaceStats> stats(String namespace) {
     return CompletableFuture.supplyAsync(() -> {
       List<ShardFigures> perShard = shards.onEveryShard(ShardFigures::collect);
-      NodeFigures node = NodeFigures.sum(clock.millis(), perShard);
+      NodeFigures node = NodeFigures.sum(clock.millis(), perShard, shards.sharedDiskBytes());
       return new NamespaceStats(
           namespace,
           node.keysHeld(namespace),

@@ -96,7 +96,7 @@ public final class ServerMetrics implements AutoCloseable {
     this.resources = resources;
     renameForPrometheus(registry);
     gauge("dedupe.keys", "Records held over all namespaces", () -> figures(NodeFigures::totalKeys));
-    gauge("dedupe.disk.bytes", "Bytes on disk: table files plus write-ahead logs",
+    gauge("dedupe.disk.bytes", "Bytes on disk: every shard's table files plus the shared write-ahead log",
         () -> figures(NodeFigures::diskBytes));
     gauge("dedupe.disk.budget.bytes", "The disk budget; the oldest bucket goes when it is exceeded",
         retention::diskBudgetBytes);
@@ -128,7 +128,8 @@ public final class ServerMetrics implements AutoCloseable {
         var writer = shards.writer(shard);
         return writer == null ? 0L : (long) writer.queueDepth();
       });
-      shardGauge("dedupe.shard.disk.bytes", "Bytes on disk for the shard", tag,
+      shardGauge("dedupe.shard.disk.bytes",
+          "Bytes of the shard's table files (the WAL, shared by all shards, is in dedupe_disk_bytes)", tag,
           () -> figures(f -> f.shards().stream().filter(x -> x.shard() == shard)
               .mapToLong(ShardFigures::diskBytes).sum()));
       shardGauge("dedupe.shard.healthy",

@@ -12,7 +12,8 @@ import java.util.Map;
  *
  * @param atMillis when the figures were read
  * @param keysByNamespace records held per namespace
- * @param diskBytes bytes on disk over all shards
+ * @param diskBytes bytes on disk: every shard's table files plus the node's write-ahead log,
+ *     which all shards share
  * @param oldestBucketStartMillis the oldest bucket any shard holds, or -1 if none
  * @param budgetHorizonMillis the newest budget horizon of any shard, or 0 if no bucket was ever
  *     dropped for the disk budget
@@ -30,9 +31,13 @@ public record NodeFigures(
     long memtableBytes,
     List<ShardFigures> shards) {
 
-  public static NodeFigures sum(long atMillis, List<ShardFigures> shards) {
+  /**
+   * @param sharedDiskBytes bytes on disk that belong to no one shard (the shared write-ahead
+   *     log), counted once
+   */
+  public static NodeFigures sum(long atMillis, List<ShardFigures> shards, long sharedDiskBytes) {
     Map<String, Long> keys = new HashMap<>();
-    long disk = 0;
+    long disk = sharedDiskBytes;
     long oldest = Long.MAX_VALUE;
     long horizon = 0;
     long pending = 0;

@@ -14,9 +14,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Age-out, run periodically: opens the current bucket on every shard, drops buckets that are
- * past every namespace's window, and, when the shards hold more than the disk budget, drops
- * the oldest bucket on every shard until they fit (the window shrinks instead of the disk
- * filling up). Each drop removes a column family whole: no per-key deletes, no tombstones, no
+ * past every namespace's window, and, when the node holds more than the disk budget (every
+ * shard's table files plus the write-ahead log they share, counted once), drops the oldest
+ * bucket on every shard until it fits (the window shrinks instead of the disk filling up). Each drop removes a column family whole: no per-key deletes, no tombstones, no
  * scans. Reads never rely on this having run: every lookup checks the record's own time.
  */
 public final class Retention {
@@ -64,7 +64,7 @@ public final class Retention {
       }
       return ShardFigures.collect(store);
     });
-    NodeFigures node = NodeFigures.sum(now, figures);
+    NodeFigures node = NodeFigures.sum(now, figures, shards.sharedDiskBytes());
     while (diskBudgetBytes > 0 && node.diskBytes() > diskBudgetBytes) {
       long oldest = node.oldestBucketStartMillis();
       if (oldest < 0 || oldest >= current) {
@@ -82,7 +82,7 @@ public final class Retention {
         store.advanceBudgetHorizon(horizon);
         return ShardFigures.collect(store);
       });
-      node = NodeFigures.sum(now, figures);
+      node = NodeFigures.sum(now, figures, shards.sharedDiskBytes());
     }
     warnBelowFloor(node, now);
     lastFigures = node;

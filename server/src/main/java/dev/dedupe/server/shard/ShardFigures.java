@@ -9,7 +9,8 @@ import java.util.Map;
  *
  * @param shard the shard
  * @param keysByNamespace records held per namespace, over all buckets
- * @param diskBytes table files plus write-ahead log
+ * @param diskBytes the shard's table files (the write-ahead log is the node's, shared by all
+ *     shards, and counted once in {@link NodeFigures#diskBytes})
  * @param bucketStarts the buckets held, oldest first
  * @param budgetHorizonMillis end of the newest bucket dropped for the disk budget, or 0
  * @param pendingCompactionBytes RocksDB's estimate of bytes compaction still has to rewrite

@@ -1,11 +1,10 @@
 package dev.dedupe.server.shard;
 
 import dev.dedupe.server.storage.BucketGrid;
-import dev.dedupe.server.storage.DataDirectory;
+import dev.dedupe.server.storage.NodeStore;
 import dev.dedupe.server.storage.RocksShardStore;
 import dev.dedupe.server.storage.ShardStore;
 import dev.dedupe.server.storage.StorageException;
-import dev.dedupe.server.storage.StorageResources;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -17,9 +16,11 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 
 /**
- * The shards open on this node, each behind its own {@link ShardWriter}. A standalone node
- * opens every shard of its data directory; a cluster member opens the shards the assignment
- * gives it and closes the ones it loses.
+ * The shards open on this node, each behind its own {@link ShardWriter}, each store a view over
+ * the node's one database ({@link NodeStore}). A standalone node opens every shard of its data
+ * directory; a cluster member opens the shards the assignment gives it and closes the ones it
+ * loses. Closing a shard closes only its store; the node store, which the node closes after
+ * this set, keeps the shard's data for a later open.
  *
  * <p>Threads: open and close may be called from several threads (startup, the cluster
  * member's event thread, node shutdown); a lock orders them, and once the set is closed an
@@ -31,8 +32,7 @@ public final class ShardSet implements AutoCloseable {
   /** Requests that may wait for one shard before new ones are refused as overload. */
   static final int QUEUE_CAPACITY = 4096;
 
-  private final DataDirectory directory;
-  private final StorageResources resources;
+  private final NodeStore nodeStore;
   private final BucketGrid grid;
   private final InstantSource clock;
   private final ServingCheck servingCheck;
@@ -47,22 +47,19 @@ public final class ShardSet implements AutoCloseable {
    *     after each round ({@link ServingCheck#ALWAYS} for a standalone node)
    */
   public ShardSet(
-      DataDirectory directory, StorageResources resources, BucketGrid grid, InstantSource clock,
-      ServingCheck servingCheck) {
-    this.directory = directory;
-    this.resources = resources;
+      NodeStore nodeStore, BucketGrid grid, InstantSource clock, ServingCheck servingCheck) {
+    this.nodeStore = nodeStore;
     this.grid = grid;
     this.clock = clock;
     this.servingCheck = servingCheck;
-    this.writers = new AtomicReferenceArray<>(directory.shards());
+    this.writers = new AtomicReferenceArray<>(nodeStore.shardCount());
   }
 
-  /** A standalone set with every shard of {@code directory} open. */
-  public static ShardSet openAll(
-      DataDirectory directory, StorageResources resources, BucketGrid grid, InstantSource clock) {
-    ShardSet set = new ShardSet(directory, resources, grid, clock, ServingCheck.ALWAYS);
+  /** A standalone set with every shard of the node open. */
+  public static ShardSet openAll(NodeStore nodeStore, BucketGrid grid, InstantSource clock) {
+    ShardSet set = new ShardSet(nodeStore, grid, clock, ServingCheck.ALWAYS);
     List<Integer> all = new ArrayList<>();
-    for (int s = 0; s < directory.shards(); s++) {
+    for (int s = 0; s < nodeStore.shardCount(); s++) {
       all.add(s);
     }
     set.open(all);
@@ -89,7 +86,7 @@ public final class ShardSet implements AutoCloseable {
     List<Integer> toOpen = shards.stream().filter(s -> writers.get(s) == null).toList();
     List<CompletableFuture<RocksShardStore>> opening = toOpen.stream()
         .map(s -> CompletableFuture.supplyAsync(
-            () -> RocksShardStore.open(s, directory.shardPath(s), resources, grid)))
+            () -> nodeStore.openShard(s, grid)))
         .toList();
     List<ShardWriter> opened = new ArrayList<>();
     RuntimeException failure = null;
@@ -124,7 +121,15 @@ public final class ShardSet implements AutoCloseable {
   }
 
   public int shardCount() {
-    return directory.shards();
+    return nodeStore.shardCount();
+  }
+
+  /**
+   * Bytes on disk that belong to the node rather than to a shard: the write-ahead log, which
+   * all shards share. The node's disk figure is this plus every shard's table files.
+   */
+  public long sharedDiskBytes() {
+    return nodeStore.walBytes();
   }
 
   public BucketGrid grid() {

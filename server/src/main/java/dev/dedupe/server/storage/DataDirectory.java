@@ -15,7 +15,10 @@ import java.util.Properties;
 
 /**
  * A node's data directory: a format file that fixes the shard count and the hash when the
- * directory is created, and one RocksDB directory per shard under {@code shards/}.
+ * directory is created, and the node's one RocksDB database under {@code db/}, which holds
+ * every shard as column families (format 2). Format 1 kept one RocksDB database per shard
+ * under {@code shards/shard-NNNN/}; {@link LayoutMigration} moves such a directory to format 2
+ * when the node store opens it.
  *
  * <p>The shard count can never change for existing data: every id would move to another
  * shard and be answered NEW again. Opening with a different count fails instead.
@@ -23,7 +26,10 @@ import java.util.Properties;
 public final class DataDirectory {
 
   static final String FORMAT_FILE = "dedupe.properties";
-  static final String FORMAT_VERSION = "1";
+  /** The format this version writes. */
+  static final int FORMAT_VERSION = 2;
+  /** The oldest format this version opens (and migrates). */
+  static final int OLDEST_FORMAT_VERSION = 1;
 
   static final String LOCK_FILE = "dedupe.lock";
 
@@ -31,12 +37,16 @@ public final class DataDirectory {
   private final int shards;
   private final String nodeId;
   private final boolean createdNow;
+  /** Written by the migration's bump, read by the node store that opens the directory. */
+  private volatile int formatVersion;
 
-  private DataDirectory(Path root, int shards, String nodeId, boolean createdNow) {
+  private DataDirectory(
+      Path root, int shards, String nodeId, boolean createdNow, int formatVersion) {
     this.root = root;
     this.shards = shards;
     this.nodeId = nodeId;
     this.createdNow = createdNow;
+    this.formatVersion = formatVersion;
   }
 
   /**
@@ -52,8 +62,8 @@ public final class DataDirectory {
       Path formatFile = root.resolve(FORMAT_FILE);
       if (!Files.exists(formatFile)) {
         String nodeId = newNodeId();
-        writeFormatFile(formatFile, configuredShards, nodeId);
-        return new DataDirectory(root, configuredShards, nodeId, !existed);
+        writeFormatFile(formatFile, configuredShards, nodeId, FORMAT_VERSION);
+        return new DataDirectory(root, configuredShards, nodeId, !existed, FORMAT_VERSION);
       }
       Properties props = new Properties();
       try (Reader in = Files.newBufferedReader(formatFile)) {
@@ -61,10 +71,13 @@ public final class DataDirectory {
       }
       String format = props.getProperty("format");
       String hash = props.getProperty("hash");
-      if (!FORMAT_VERSION.equals(format) || !ShardHash.NAME.equals(hash)) {
+      int version = parseFormat(format);
+      if (version < OLDEST_FORMAT_VERSION || version > FORMAT_VERSION
+          || !ShardHash.NAME.equals(hash)) {
         throw new IllegalStateException(
             "data directory " + root + " has format " + format + " and hash " + hash
-                + "; this version reads format " + FORMAT_VERSION + " with hash " + ShardHash.NAME);
+                + "; this version reads formats " + OLDEST_FORMAT_VERSION + " to "
+                + FORMAT_VERSION + " with hash " + ShardHash.NAME);
       }
       int shards = Integer.parseInt(props.getProperty("shards"));
       if (shards != configuredShards) {
@@ -76,11 +89,19 @@ public final class DataDirectory {
       String nodeId = props.getProperty("node-id");
       if (nodeId == null) {
         nodeId = newNodeId();
-        writeFormatFile(formatFile, shards, nodeId);
+        writeFormatFile(formatFile, shards, nodeId, version);
       }
-      return new DataDirectory(root, shards, nodeId, false);
+      return new DataDirectory(root, shards, nodeId, false, version);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot open data directory " + root, e);
+    }
+  }
+
+  private static int parseFormat(String format) {
+    try {
+      return format == null ? -1 : Integer.parseInt(format.strip());
+    } catch (NumberFormatException e) {
+      return -1;
     }
   }
 
@@ -159,16 +180,53 @@ public final class DataDirectory {
     return "node-" + java.util.UUID.randomUUID().toString().substring(0, 8);
   }
 
-  /** The RocksDB directory of one shard. */
-  public Path shardPath(int shard) {
-    return root.resolve("shards").resolve(String.format("shard-%04d", shard));
+  /** The format the directory is in: 1 until migrated, then 2. */
+  public int formatVersion() {
+    return formatVersion;
   }
 
-  private static void writeFormatFile(Path formatFile, int shards, String nodeId)
+  /** The node's RocksDB database (format 2), holding every shard. */
+  public Path nodeDatabasePath() {
+    return root.resolve("db");
+  }
+
+  /** Where format 1 kept the shards' databases; read only by the migration. */
+  Path legacyShardsRoot() {
+    return root.resolve("shards");
+  }
+
+  /** The RocksDB database of one shard in format 1; read only by the migration. */
+  Path legacyShardPath(int shard) {
+    return legacyShardsRoot().resolve(String.format("shard-%04d", shard));
+  }
+
+  /** Where the migration exports a shard's column families before importing them. */
+  Path migrationPath() {
+    return root.resolve("migration");
+  }
+
+  /**
+   * Records that the directory is in the current format: rewrites the format file (atomically,
+   * synced) with the same node id, hash and shard count.
+   */
+  void markCurrentFormat() {
+    try {
+      writeFormatFile(root.resolve(FORMAT_FILE), shards, nodeId, FORMAT_VERSION);
+      // Sync the directory too, so that the rename itself survives a power loss.
+      try (FileChannel dir = FileChannel.open(root, StandardOpenOption.READ)) {
+        dir.force(true);
+      }
+      formatVersion = FORMAT_VERSION;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot update the format file of " + root, e);
+    }
+  }
+
+  private static void writeFormatFile(Path formatFile, int shards, String nodeId, int format)
       throws IOException {
     Properties props = new Properties();
     props.setProperty("node-id", nodeId);
-    props.setProperty("format", FORMAT_VERSION);
+    props.setProperty("format", Integer.toString(format));
     props.setProperty("hash", ShardHash.NAME);
     props.setProperty("shards", Integer.toString(shards));
     props.setProperty("created", Instant.now().toString());

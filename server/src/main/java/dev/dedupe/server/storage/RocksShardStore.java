@@ -1,20 +1,15 @@
 package dev.dedupe.server.storage;
 
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalLong;
 import java.util.TreeMap;
+import java.util.UUID;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
-import org.rocksdb.LogFile;
-import org.rocksdb.Options;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
@@ -23,137 +18,79 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A shard store in one RocksDB database: a column family per time bucket (keys are 16-byte id
- * digests, values {@link RecordCodec} records, plus per-namespace counters), and the default
- * column family for the shard's own metadata.
+ * One shard's store: a view over the node's database ({@link NodeStore}) through the shard's
+ * own column families, a metadata family ({@code sNNNN.meta}) and one family per time bucket
+ * ({@code sNNNN.b-<start>}; keys are 16-byte id digests, values {@link RecordCodec} records,
+ * plus per-namespace counters). Only the shard's writer thread uses it (see {@link ShardStore}).
+ * Closing it hands its handles back to the node store; the database stays open for the other
+ * shards.
  */
 public final class RocksShardStore implements ShardStore {
 
-  private static final byte[] META_SHARD_ID = "meta/shard-id".getBytes(StandardCharsets.UTF_8);
-  private static final byte[] META_STORE_ID = "meta/store-id".getBytes(StandardCharsets.UTF_8);
-  private static final byte[] META_BUDGET_HORIZON =
-      "meta/budget-horizon-millis".getBytes(StandardCharsets.UTF_8);
-
   private final int shardId;
-  private final Path path;
+  private final NodeStore owner;
   private final StorageResources resources;
   private final BucketGrid grid;
   private final Logger log;
   private final RocksDB db;
+  private final ShardColumnFamilies families;
   private final ColumnFamilyHandle metadata;
-  /** Bucket start to its column family, ascending. */
-  private final TreeMap<Long, ColumnFamilyHandle> buckets = new TreeMap<>();
+  /** Bucket start to its column family, ascending: the families' own map. */
+  private final TreeMap<Long, ColumnFamilyHandle> buckets;
   private long budgetHorizonMillis;
   private String storeId;
   /** Read by any thread that asks a closed store for something; written by its owner. */
   private volatile boolean closed;
 
-  private RocksShardStore(
-      int shardId, Path path, StorageResources resources, BucketGrid grid, RocksDB db,
-      ColumnFamilyHandle metadata) {
-    this.shardId = shardId;
-    this.path = path;
+  private RocksShardStore(NodeStore owner, RocksDB db, StorageResources resources,
+      BucketGrid grid, ShardColumnFamilies families) {
+    this.shardId = families.shard;
+    this.owner = owner;
     this.resources = resources;
     this.grid = grid;
     this.db = db;
-    this.metadata = metadata;
+    this.families = families;
+    this.metadata = families.meta;
+    this.buckets = families.buckets;
     this.log = LoggerFactory.getLogger(RocksShardStore.class.getName() + ".shard-" + shardId);
   }
 
-  /** Opens the store of one shard at {@code path}, creating it if it does not exist. */
-  public static RocksShardStore open(
-      int shardId, Path path, StorageResources resources, BucketGrid grid) {
-    List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
-    List<ColumnFamilyHandle> handles = new ArrayList<>();
-    try {
-      Files.createDirectories(path);
-      for (byte[] name : existingColumnFamilies(path)) {
-        boolean isDefault = java.util.Arrays.equals(name, RocksDB.DEFAULT_COLUMN_FAMILY);
-        descriptors.add(new ColumnFamilyDescriptor(
-            name, isDefault ? resources.metadataOptions() : resources.bucketOptions()));
-      }
-      RocksDB db = RocksDB.open(resources.dbOptions(), path.toString(), descriptors, handles);
-      RocksShardStore store =
-          new RocksShardStore(shardId, path, resources, grid, db, handles.get(0));
-      try {
-        store.adopt(descriptors, handles);
-        store.checkShardId();
-        store.loadOrCreateStoreId();
-      } catch (RuntimeException | RocksDBException e) {
-        // Release the handles, the database and its lock: the node may retry the open.
-        handles.forEach(ColumnFamilyHandle::close);
-        db.close();
-        throw e;
-      }
-      return store;
-    } catch (RocksDBException | java.io.IOException e) {
-      handles.forEach(ColumnFamilyHandle::close);
-      throw new StorageException("cannot open shard " + shardId + " at " + path, e);
-    }
-  }
-
-  private static List<byte[]> existingColumnFamilies(Path path) throws RocksDBException {
-    if (!Files.exists(path.resolve("CURRENT"))) {
-      return List.of(RocksDB.DEFAULT_COLUMN_FAMILY);
-    }
-    try (Options options = new Options()) {
-      List<byte[]> names = RocksDB.listColumnFamilies(options, path.toString());
-      // The default column family must come first so that handles.get(0) is the metadata.
-      List<byte[]> ordered = new ArrayList<>();
-      ordered.add(RocksDB.DEFAULT_COLUMN_FAMILY);
-      for (byte[] name : names) {
-        if (!java.util.Arrays.equals(name, RocksDB.DEFAULT_COLUMN_FAMILY)) {
-          ordered.add(name);
-        }
-      }
-      return ordered;
-    }
-  }
-
-  private void adopt(List<ColumnFamilyDescriptor> descriptors, List<ColumnFamilyHandle> handles)
-      throws RocksDBException {
-    for (int i = 1; i < descriptors.size(); i++) {
-      String name = new String(descriptors.get(i).getName(), StandardCharsets.UTF_8);
-      OptionalLong start = BucketGrid.parseColumnFamilyName(name);
-      if (start.isEmpty()) {
-        throw new StorageException(
-            "shard " + shardId + " at " + path + " has an unknown column family '" + name + "'");
-      }
-      buckets.put(start.getAsLong(), handles.get(i));
-    }
-    byte[] horizon = db.get(metadata, META_BUDGET_HORIZON);
-    budgetHorizonMillis = horizon == null ? 0 : ByteBuffer.wrap(horizon).getLong();
-  }
-
-  private void checkShardId() throws RocksDBException {
-    byte[] stored = db.get(metadata, META_SHARD_ID);
-    if (stored == null) {
-      db.put(metadata, resources.writeOptions(), META_SHARD_ID,
-          ByteBuffer.allocate(4).putInt(shardId).array());
-    } else if (ByteBuffer.wrap(stored).getInt() != shardId) {
-      throw new StorageException(
-          "store at " + path + " holds shard " + ByteBuffer.wrap(stored).getInt()
-              + ", not shard " + shardId);
-    }
+  /**
+   * A store over a shard's column families, whose metadata family exists; gives the shard its
+   * id and identity if the family does not hold them yet. Called by {@link NodeStore#openShard}.
+   */
+  static RocksShardStore over(NodeStore owner, RocksDB db, StorageResources resources,
+      BucketGrid grid, ShardColumnFamilies families) throws RocksDBException {
+    RocksShardStore store = new RocksShardStore(owner, db, resources, grid, families);
+    store.loadMetadata();
+    return store;
   }
 
   /**
-   * Gives the store its identity the first time it is opened (a store made by a version
-   * before identities gets one on its first open under this one). The identity never changes
-   * afterwards, so a store found with another identity, or created empty, is not the one the
-   * cluster recorded for this shard.
+   * Reads the shard's metadata, writing what is missing in one batch: the shard id (a guard
+   * against data filed under the wrong shard) and the store's identity, made the first time
+   * the store is opened (a store made by a version before identities gets one then). The
+   * identity never changes afterwards, so a store found with another identity, or created
+   * empty, is not the one the cluster recorded for this shard.
    */
-  private void loadOrCreateStoreId() throws RocksDBException {
-    byte[] stored = db.get(metadata, META_STORE_ID);
-    if (stored == null) {
-      String made = java.util.UUID.randomUUID().toString();
-      db.put(metadata, resources.writeOptions(), META_STORE_ID,
-          made.getBytes(StandardCharsets.UTF_8));
-      log.debug("shard {}: new store {} at {}", shardId, made, path);
-      storeId = made;
-    } else {
-      storeId = new String(stored, StandardCharsets.UTF_8);
+  private void loadMetadata() throws RocksDBException {
+    byte[] storedShard = db.get(metadata, ShardMetaKeys.SHARD_ID);
+    if (storedShard != null && ShardMetaKeys.shardId(storedShard) != shardId) {
+      throw new StorageException("the metadata of shard " + shardId + " names shard "
+          + ShardMetaKeys.shardId(storedShard));
     }
+    byte[] storedId = db.get(metadata, ShardMetaKeys.STORE_ID);
+    storeId = storedId == null ? UUID.randomUUID().toString() : ShardMetaKeys.storeId(storedId);
+    if (storedShard == null || storedId == null) {
+      try (WriteBatch batch = new WriteBatch()) {
+        batch.put(metadata, ShardMetaKeys.STORE_ID, ShardMetaKeys.storeId(storeId));
+        // The shard id last: from it on the shard counts as held (see NodeStore).
+        batch.put(metadata, ShardMetaKeys.SHARD_ID, ShardMetaKeys.shardId(shardId));
+        db.write(resources.writeOptions(), batch);
+      }
+      log.debug("shard {}: new store {}", shardId, storeId);
+    }
+    budgetHorizonMillis = ShardMetaKeys.millis(db.get(metadata, ShardMetaKeys.BUDGET_HORIZON));
   }
 
   @Override
@@ -179,7 +116,7 @@ public final class RocksShardStore implements ShardStore {
     }
     try {
       ColumnFamilyHandle handle = db.createColumnFamily(new ColumnFamilyDescriptor(
-          BucketGrid.columnFamilyName(start).getBytes(StandardCharsets.UTF_8),
+          ShardColumnFamilyNames.bucket(shardId, start).getBytes(StandardCharsets.UTF_8),
           resources.bucketOptions()));
       buckets.put(start, handle);
       log.debug("shard {}: opened bucket {}", shardId, start);
@@ -270,14 +207,40 @@ public final class RocksShardStore implements ShardStore {
           batch.delete(bucket(change.bucketStart()), change.digest());
         }
       }
-      for (Map.Entry<ShardWrite.CounterKey, Long> e : write.counterDeltas().entrySet()) {
-        batch.merge(bucket(e.getKey().bucketStart()), CounterKeys.keyFor(e.getKey().namespace()),
-            CounterKeys.operand(e.getValue()));
-      }
+      putCounters(batch, write.counterDeltas());
       db.write(resources.writeOptions(), batch);
     } catch (RocksDBException e) {
       throw new StorageException(
           "shard " + shardId + ": write of " + write.changeCount() + " keys failed", e);
+    }
+  }
+
+  /**
+   * Adds the new value of each counter the round changes, read-modify-write: one batched read
+   * of the counters, then a put of each. The counters were merge operands before the shards
+   * shared a database, but when any batch of a write group holds a merge, RocksDB turns off
+   * parallel memtable inserts for the group and its leader inserts every batch on its own
+   * thread; with one database per node a group holds other shards' rounds. A put is safe here
+   * because this shard's writer is the only writer of its counters. The merge operator stays
+   * configured, to read counters that older versions wrote as merges.
+   */
+  private void putCounters(WriteBatch batch, Map<ShardWrite.CounterKey, Long> deltas)
+      throws RocksDBException {
+    if (deltas.isEmpty()) {
+      return;
+    }
+    List<ColumnFamilyHandle> cfs = new ArrayList<>(deltas.size());
+    List<byte[]> keys = new ArrayList<>(deltas.size());
+    List<Long> changes = new ArrayList<>(deltas.size());
+    for (Map.Entry<ShardWrite.CounterKey, Long> e : deltas.entrySet()) {
+      cfs.add(bucket(e.getKey().bucketStart()));
+      keys.add(CounterKeys.keyFor(e.getKey().namespace()));
+      changes.add(e.getValue());
+    }
+    List<byte[]> current = db.multiGetAsList(resources.readOptions(), cfs, keys);
+    for (int i = 0; i < keys.size(); i++) {
+      long before = current.get(i) == null ? 0 : CounterKeys.decode(current.get(i));
+      batch.put(cfs.get(i), keys.get(i), CounterKeys.operand(before + changes.get(i)));
     }
   }
 
@@ -307,18 +270,13 @@ public final class RocksShardStore implements ShardStore {
     return Collections.unmodifiableMap(counts);
   }
 
+  /**
+   * The shard's table files. The write-ahead log is shared by every shard of the node, so it
+   * is not a shard's: {@link NodeStore#walBytes} counts it once for the node.
+   */
   @Override
   public long diskBytes() {
-    checkOpen();
-    try {
-      long wal = 0;
-      for (LogFile f : db.getSortedWalFiles()) {
-        wal += f.sizeFileBytes();
-      }
-      return db.getAggregatedLongProperty("rocksdb.total-sst-files-size") + wal;
-    } catch (RocksDBException e) {
-      throw new StorageException("shard " + shardId + ": cannot read its size", e);
-    }
+    return longProperty("rocksdb.total-sst-files-size");
   }
 
   @Override
@@ -333,19 +291,24 @@ public final class RocksShardStore implements ShardStore {
       return;
     }
     try {
-      db.put(metadata, resources.writeOptions(), META_BUDGET_HORIZON,
-          ByteBuffer.allocate(8).putLong(millis).array());
+      db.put(metadata, resources.writeOptions(), ShardMetaKeys.BUDGET_HORIZON,
+          ShardMetaKeys.millis(millis));
       budgetHorizonMillis = millis;
     } catch (RocksDBException e) {
       throw new StorageException("shard " + shardId + ": cannot record budget horizon", e);
     }
   }
 
+  /** A RocksDB property summed over the shard's column families (metadata and buckets). */
   @Override
   public long longProperty(String property) {
     checkOpen();
     try {
-      return db.getAggregatedLongProperty(property);
+      long sum = db.getLongProperty(metadata, property);
+      for (ColumnFamilyHandle bucket : buckets.values()) {
+        sum += db.getLongProperty(bucket, property);
+      }
+      return sum;
     } catch (RocksDBException e) {
       throw new StorageException("shard " + shardId + ": cannot read " + property, e);
     }
@@ -367,22 +330,21 @@ public final class RocksShardStore implements ShardStore {
     }
   }
 
+  /**
+   * Syncs the shared WAL (the risk-power-loss mode relies on this when a shard closes) and
+   * hands the shard's handles back to the node store, which keeps them for a later open.
+   */
   @Override
   public void close() {
     if (closed) {
       return;
     }
     closed = true;
-    buckets.values().forEach(ColumnFamilyHandle::close);
-    buckets.clear();
-    metadata.close();
     try {
-      // Sync the WAL and release the lock; the risk-power-loss mode relies on this at shutdown.
       db.syncWal();
-      db.closeE();
     } catch (RocksDBException e) {
-      log.warn("shard {}: close reported {}", shardId, e.getMessage());
-      db.close();
+      log.warn("shard {}: syncing the WAL on close reported {}", shardId, e.getMessage());
     }
+    owner.release(families);
   }
 }

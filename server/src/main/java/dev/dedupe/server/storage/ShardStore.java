@@ -9,8 +9,8 @@ import java.util.Map;
  * <p>Not thread-safe by design: a shard has exactly one write path ({@code ShardWriter}), which
  * calls every method from its own thread, so lookups, writes and bucket drops never race and a
  * native handle is never used after it was closed. That one path is also where replication
- * will forward writes, and a store is a self-contained RocksDB directory that can be
- * checkpointed and shipped.
+ * will forward writes. A store's data is a set of column families of the node's database,
+ * which can be exported, imported and dropped as a whole (see {@link NodeStore}).
  */
 public interface ShardStore extends AutoCloseable {
 
@@ -45,7 +45,10 @@ public interface ShardStore extends AutoCloseable {
   /** Keys held per namespace, summed over all buckets. */
   Map<String, Long> namespaceKeyCounts();
 
-  /** Bytes on disk: table files plus write-ahead log. */
+  /**
+   * Bytes on disk of the shard's table files. The write-ahead log is shared by every shard of
+   * the node and is counted once for the node ({@link NodeStore#walBytes}), not here.
+   */
   long diskBytes();
 
   /**

@@ -18,9 +18,10 @@ import org.rocksdb.WriteBufferManager;
 import org.rocksdb.WriteOptions;
 
 /**
- * The native RocksDB objects that all shard stores of a node share: one block cache, one
- * memtable budget, one statistics object, and the options every store opens with. Memory is
- * bounded per node rather than per shard, so the shard count can grow without growing RAM.
+ * The native RocksDB objects of a node's storage: one block cache, one memtable budget, one
+ * statistics object, and the options the node database and its column families open with.
+ * Memory is bounded per node rather than per shard, so the shard count can grow without
+ * growing RAM.
  *
  * <p>Owns every object it creates and closes them in reverse order; close it only after every
  * store that uses it is closed.
@@ -62,6 +63,10 @@ public final class StorageResources implements AutoCloseable {
             .setMaxBackgroundJobs(2)
             .setInfoLogLevel(InfoLogLevel.WARN_LEVEL)
             .setKeepLogFileNum(3)
+            // Every shard's column families share the node's one WAL, and a WAL file is freed
+            // only when every family with data in it has flushed. A family written rarely (a
+            // shard's metadata, an old bucket touched by a Forget) would pin old WAL files
+            // forever; past this size RocksDB flushes the families holding the oldest file.
             .setMaxTotalWalSize(256L << 20)
             // Reuse old WAL files instead of growing new ones: fdatasync of a write that does not
             // grow the file need not also write the inode, which halved the sync time measured

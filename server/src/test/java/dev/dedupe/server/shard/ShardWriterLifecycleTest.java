@@ -12,6 +12,7 @@ import dev.dedupe.server.config.ServerConfig;
 import dev.dedupe.server.decision.IdResult;
 import dev.dedupe.server.storage.BucketGrid;
 import dev.dedupe.server.storage.DataDirectory;
+import dev.dedupe.server.storage.NodeStore;
 import dev.dedupe.server.storage.StorageResources;
 import dev.dedupe.server.testing.ManualClock;
 import dev.dedupe.server.testing.TestConfigs;
@@ -44,6 +45,7 @@ class ShardWriterLifecycleTest {
   @TempDir Path dir;
   private final ManualClock clock = new ManualClock(1_795_428_000_000L);
   private StorageResources resources;
+  private NodeStore nodeStore;
   private ShardSet shards;
 
   private ShardWriter open(ServingCheck check) {
@@ -51,9 +53,9 @@ class ShardWriterLifecycleTest {
     DataDirectory data = DataDirectory.openOrCreate(config.storage().dataDir(), 1);
     if (resources == null) {
       resources = new StorageResources(config.storage());
+      nodeStore = NodeStore.open(data, resources);
     }
-    shards = new ShardSet(data, resources, new BucketGrid(config.storage().bucketWidth()), clock,
-        check);
+    shards = new ShardSet(nodeStore, new BucketGrid(config.storage().bucketWidth()), clock, check);
     shards.open(List.of(0));
     return shards.writer(0);
   }
@@ -62,6 +64,9 @@ class ShardWriterLifecycleTest {
   void closeAll() {
     if (shards != null) {
       shards.close();
+    }
+    if (nodeStore != null) {
+      nodeStore.close();
     }
     if (resources != null) {
       resources.close();

@@ -39,7 +39,8 @@ public final class AgeOutCostMeasurement {
 
   private static void dropVersusDelete(
       StorageResources resources, BucketGrid grid, Path root, int keys) throws Exception {
-    try (RocksShardStore store = RocksShardStore.open(0, root.resolve("drop"), resources, grid)) {
+    try (NodeStore node = openNode(root.resolve("drop"), resources);
+        RocksShardStore store = node.openShard(0, grid)) {
       fill(store, 0, keys, 0);
       long before = store.diskBytes();
       long t = System.nanoTime();
@@ -48,7 +49,8 @@ public final class AgeOutCostMeasurement {
       System.out.printf("drop bucket: %.2f ms; %,d bytes on disk before (%.1f bytes/key), %,d after%n",
           dropNanos / 1e6, before, before / (double) keys, store.diskBytes());
     }
-    try (RocksShardStore store = RocksShardStore.open(0, root.resolve("delete"), resources, grid)) {
+    try (NodeStore node = openNode(root.resolve("delete"), resources);
+        RocksShardStore store = node.openShard(0, grid)) {
       fill(store, 0, keys, 0);
       RocksDB db = store.rawDbForMeasurement();
       ColumnFamilyHandle cf = store.rawBucketForMeasurement(0);
@@ -80,7 +82,8 @@ public final class AgeOutCostMeasurement {
 
   private static void lookupCostByBucketCount(
       StorageResources resources, BucketGrid grid, Path root, int keysPerBucket) throws Exception {
-    try (RocksShardStore store = RocksShardStore.open(0, root.resolve("lookup"), resources, grid)) {
+    try (NodeStore node = openNode(root.resolve("lookup"), resources);
+        RocksShardStore store = node.openShard(0, grid)) {
       int maxBuckets = 25;
       for (int b = 0; b < maxBuckets; b++) {
         fill(store, b * HOUR, keysPerBucket, b * keysPerBucket);
@@ -98,6 +101,10 @@ public final class AgeOutCostMeasurement {
             nanosPerId(store, absent, since), nanosPerId(store, present, since));
       }
     }
+  }
+
+  private static NodeStore openNode(Path dir, StorageResources resources) {
+    return NodeStore.open(DataDirectory.openOrCreate(dir, 1), resources);
   }
 
   private static double nanosPerId(RocksShardStore store, List<byte[]> ids, long since) {

@@ -9,6 +9,7 @@ import dev.dedupe.server.shard.Retention;
 import dev.dedupe.server.shard.ShardSet;
 import dev.dedupe.server.storage.BucketGrid;
 import dev.dedupe.server.storage.DataDirectory;
+import dev.dedupe.server.storage.NodeStore;
 import dev.dedupe.server.storage.StorageResources;
 import java.util.List;
 
@@ -22,6 +23,7 @@ public final class StorageFixture implements AutoCloseable {
   public final ServerConfig config;
   public final ManualClock clock;
   public StorageResources resources;
+  public NodeStore nodeStore;
   public ShardSet shards;
   public DedupeEngine engine;
   public Retention retention;
@@ -35,7 +37,8 @@ public final class StorageFixture implements AutoCloseable {
   private void open() {
     DataDirectory dir = DataDirectory.openOrCreate(config.storage().dataDir(), config.storage().shards());
     resources = new StorageResources(config.storage());
-    shards = ShardSet.openAll(dir, resources, new BucketGrid(config.storage().bucketWidth()), clock);
+    nodeStore = NodeStore.open(dir, resources);
+    shards = ShardSet.openAll(nodeStore, new BucketGrid(config.storage().bucketWidth()), clock);
     engine = new DedupeEngine(
         new StandaloneDirectory(shards, () -> "in-process"), shards, config.windows(), clock);
     retention = new Retention(shards, config.windows(), config.storage().diskBudgetBytes(), clock);
@@ -67,6 +70,7 @@ public final class StorageFixture implements AutoCloseable {
   @Override
   public void close() {
     shards.close();
+    nodeStore.close();
     resources.close();
   }
 }

@@ -8,6 +8,8 @@ import dev.dedupe.server.decision.LeaseOpResult;
 import dev.dedupe.server.shard.ServingCheck;
 import dev.dedupe.server.shard.ShardWriter;
 import dev.dedupe.server.storage.BucketGrid;
+import dev.dedupe.server.storage.DataDirectory;
+import dev.dedupe.server.storage.NodeStore;
 import dev.dedupe.server.storage.RocksShardStore;
 import dev.dedupe.server.storage.StorageResources;
 import dev.dedupe.server.testing.HeldRound;
@@ -33,10 +35,11 @@ final class ShardUnderTest implements AutoCloseable {
   static final long BUCKET_MILLIS = 60_000;
   private static final int QUEUE_CAPACITY = 4096;
 
-  private final Path path;
   private final ManualClock clock;
   private final StorageResources resources;
   private final BucketGrid grid;
+  private final DataDirectory directory;
+  private NodeStore nodeStore;
   private RocksShardStore store;
   private ShardWriter writer;
 
@@ -45,15 +48,16 @@ final class ShardUnderTest implements AutoCloseable {
     // thousands of scenarios within the time budget. Close still syncs the WAL before reopening.
     ServerConfig config = TestConfigs.forDataDir(dataDir, Map.of(
         "storage.bucket.minutes", "1", "storage.durability", "risk-power-loss"));
-    this.path = dataDir.resolve("shard-0000");
     this.clock = clock;
     this.resources = new StorageResources(config.storage());
     this.grid = new BucketGrid(config.storage().bucketWidth());
+    this.directory = DataDirectory.openOrCreate(dataDir, 1);
     open();
   }
 
   private void open() {
-    store = RocksShardStore.open(0, path, resources, grid);
+    nodeStore = NodeStore.open(directory, resources);
+    store = nodeStore.openShard(0, grid);
     startWriter();
   }
 
@@ -67,6 +71,7 @@ final class ShardUnderTest implements AutoCloseable {
   void reopen() {
     writer.close();
     store.close();
+    nodeStore.close();
     open();
   }
 
@@ -143,6 +148,7 @@ final class ShardUnderTest implements AutoCloseable {
   public void close() {
     writer.close();
     store.close();
+    nodeStore.close();
     resources.close();
   }
 }

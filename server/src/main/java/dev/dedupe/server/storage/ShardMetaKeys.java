@@ -1,0 +1,45 @@
+package dev.dedupe.server.storage;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The keys of a shard's metadata and how their values are encoded. Format 2 keeps them in the
+ * shard's {@code sNNNN.meta} column family; format 1 kept the same keys and values in the
+ * default column family of the shard's own database, which is what the migration reads.
+ */
+final class ShardMetaKeys {
+
+  /** The shard id (int, big-endian): a guard against data filed under the wrong shard. */
+  static final byte[] SHARD_ID = "meta/shard-id".getBytes(StandardCharsets.UTF_8);
+  /** The store's identity (UTF-8), made when the store was created and kept for life. */
+  static final byte[] STORE_ID = "meta/store-id".getBytes(StandardCharsets.UTF_8);
+  /** The end of the newest bucket dropped for the disk budget (long, big-endian millis). */
+  static final byte[] BUDGET_HORIZON = "meta/budget-horizon-millis".getBytes(StandardCharsets.UTF_8);
+
+  private ShardMetaKeys() {}
+
+  static byte[] shardId(int shard) {
+    return ByteBuffer.allocate(Integer.BYTES).putInt(shard).array();
+  }
+
+  static int shardId(byte[] value) {
+    return ByteBuffer.wrap(value).getInt();
+  }
+
+  static byte[] millis(long millis) {
+    return ByteBuffer.allocate(Long.BYTES).putLong(millis).array();
+  }
+
+  static long millis(byte[] value) {
+    return value == null ? 0 : ByteBuffer.wrap(value).getLong();
+  }
+
+  static byte[] storeId(String storeId) {
+    return storeId.getBytes(StandardCharsets.UTF_8);
+  }
+
+  static String storeId(byte[] value) {
+    return new String(value, StandardCharsets.UTF_8);
+  }
+}
