@@ -14,6 +14,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -56,11 +57,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * like the open one, and the batches behind it wait behind it), so a batch never holds an
  * in-flight slot while the batch it must follow waits for one.
  *
- * <p>"In flight" means: taken out of the accumulator to be sent, until every one of its ids'
- * futures is complete. That is the one condition every ending of a batch meets (an answer, a
- * per-id failure, retries exhausted, a deadline, INVALID_ARGUMENT and the per-caller re-send
- * after it, the client closing), so the slot is given back on every path, and a batch that
- * failed does not stall its key.
+ * <p>"In flight" means: taken out of the accumulator to be sent, until its first attempt is
+ * over (every RPC of it answered or failed, and the outcome handled), or until every one of
+ * its ids' futures is complete, whichever comes first. The second is the condition every
+ * ending of a batch meets (an answer, a per-id failure, retries exhausted, a deadline,
+ * INVALID_ARGUMENT and the per-caller re-send after it, the client closing), so the slot is
+ * given back on every path, and a batch that failed does not stall its key. The first keeps a
+ * batch that waits out a retry backoff (a node of the cluster is down, say) from holding up
+ * later ids, most of which are bound for healthy nodes: the bound counts round trips on the
+ * wire, which is what natural batching paces itself by. Retries are bounded by
+ * {@code maxPendingIds} like everything else.
  *
  * <p>Memory: the accumulator holds, per key in use, the open batch and the batches closed by
  * a repeated id that wait for a slot; a key's state is dropped when it has neither waiting nor
@@ -86,7 +92,11 @@ final class Accumulator {
 
   /** Sends one closed batch. */
   interface Sender {
-    void send(Key key, List<Entry> entries);
+    /**
+     * Sends the batch's first attempt; never throws. Returns a future that completes when that
+     * attempt is over (answered, failed, or its retry scheduled), or that never fails.
+     */
+    CompletableFuture<?> send(Key key, List<Entry> entries);
   }
 
   private static final CompletableFuture<Void> NOTHING_BEFORE = CompletableFuture.completedFuture(null);
@@ -97,7 +107,7 @@ final class Accumulator {
     final Set<String> ids = new HashSet<>();
     /** Completes when the batch this one must follow is answered. */
     final CompletableFuture<?> after;
-    /** Completes when every id of this batch is answered or failed (set up when it leaves). */
+    /** Completes when every id of this batch is answered or finally failed, retries and all. */
     final CompletableFuture<Void> answered = new CompletableFuture<>();
     /** Guarded by the lock: no more ids join it (it is full, or an id repeated). */
     boolean closed;
@@ -241,8 +251,8 @@ final class Accumulator {
     ready.forEach(this::send);
   }
 
-  /** Any thread: every id of a sent batch is answered or failed; its slot is free. */
-  private void answered(Batch batch) {
+  /** Any thread, once per sent batch: its first attempt is over; its slot is free. */
+  private void slotFree(Batch batch) {
     List<Batch> ready;
     lock.lock();
     try {
@@ -253,7 +263,6 @@ final class Accumulator {
       lock.unlock();
     }
     ready.forEach(this::send);
-    batch.answered.complete(null);
   }
 
   /**
@@ -317,16 +326,36 @@ final class Accumulator {
     batch.closed = true;
   }
 
-  /** Sends {@code batch} once the batch it follows is answered; frees its slot when it ends. */
+  /**
+   * Sends {@code batch} once the batch it follows is answered. Its slot is freed when its
+   * first attempt is over, or when every one of its ids is complete, whichever comes first
+   * (the second covers every ending the first might miss: a failure before anything was
+   * sent, a future completed by its caller).
+   */
   private void send(Batch batch) {
+    AtomicBoolean freed = new AtomicBoolean();
+    Runnable free = () -> {
+      if (freed.compareAndSet(false, true)) {
+        slotFree(batch);
+      }
+    };
     AtomicInteger left = new AtomicInteger(batch.entries.size());
     for (Entry entry : batch.entries) {
       entry.result.whenComplete((d, t) -> {
         if (left.decrementAndGet() == 0) {
-          answered(batch);
+          batch.answered.complete(null);
+          free.run();
         }
       });
     }
-    batch.after.whenComplete((ignored, alsoIgnored) -> sender.send(batch.key, batch.entries));
+    batch.after.whenComplete((ignored, alsoIgnored) -> {
+      CompletableFuture<?> attempt;
+      try {
+        attempt = sender.send(batch.key, batch.entries);
+      } catch (RuntimeException e) {
+        attempt = NOTHING_BEFORE; // the sender fails its entries itself; never strand a slot
+      }
+      attempt.whenComplete((done, failure) -> free.run());
+    });
   }
 }

@@ -342,18 +342,19 @@ public final class DedupeClient implements AutoCloseable {
 
   /**
    * Accumulator callback: a batch closed; give it a token (the callers' own, or a fresh one)
-   * and send it. Never throws.
+   * and send it. Never throws; the future completes when the first attempt is over.
    */
-  private void sendBatch(Accumulator.Key key, List<Entry> entries) {
+  private CompletableFuture<?> sendBatch(Accumulator.Key key, List<Entry> entries) {
     boolean callers = key.attemptToken() != null;
     Rpcs.InsertCall call = new Rpcs.InsertCall(dispatcher, key.namespace(), key.lease(),
         callers ? key.attemptToken() : Rpcs.newToken(), callers, false);
     try {
-      dispatcher.dispatch(key.namespace(), entries, call, 1);
+      return dispatcher.dispatch(key.namespace(), entries, call, 1);
     } catch (RuntimeException e) {
       call.fail(entries, new DedupeException("CheckAndInsert in namespace '" + key.namespace()
           + "' failed in the client: " + e, Status.INTERNAL.withCause(e), e,
           List.of(call.attemptToken())));
+      return CompletableFuture.completedFuture(null);
     }
   }
 
@@ -1048,9 +1049,10 @@ public final class DedupeClient implements AutoCloseable {
      * With linger zero (the default), how many batches of one namespace and lease (and
      * attempt token of the callers' own) may be in flight at once before further ids wait
      * for one of them to be answered (default {@value #DEFAULT_MAX_IN_FLIGHT_BATCHES}). A
-     * batch is in flight from when it is sent until every one of its ids is answered or has
-     * failed, retries included; a failed batch gives its place back like an answered one. A
-     * full batch ({@link #maxBatchIds}) is sent at once regardless.
+     * batch is in flight from when it is sent until its first attempt is answered or has
+     * failed: a failed batch gives its place back like an answered one, and one waiting out a
+     * retry backoff (a node is down) does not hold up the ids that come after it. A full
+     * batch ({@link #maxBatchIds}) is sent at once regardless.
      *
      * <p>Lower means fewer, larger requests under load (fewer RPCs and fsyncs of the server's
      * write-ahead log, which limit a node's throughput) and a wait of about one round trip

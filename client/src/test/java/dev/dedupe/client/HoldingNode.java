@@ -157,6 +157,31 @@ final class HoldingNode implements AutoCloseable {
     h.out().onError(status.asRuntimeException());
   }
 
+  /** Answers the held request that holds {@code id}. */
+  void answerHolding(String id) {
+    answer(takeHolding(id));
+  }
+
+  /** Fails the held request that holds {@code id} with {@code status}, recording nothing. */
+  void failHolding(String id, Status status) {
+    takeHolding(id).out().onError(status.asRuntimeException());
+  }
+
+  private Held takeHolding(String id) {
+    lock.lock();
+    try {
+      for (Held h : held) {
+        if (h.request().getMessageIdsList().contains(id)) {
+          held.remove(h);
+          return h;
+        }
+      }
+      throw new AssertionError("no held request holds '" + id + "'");
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Waits until exactly {@code n} requests are held unanswered. */
   void awaitHeld(int n) throws InterruptedException {
     TestNode.awaitCondition(Duration.ofSeconds(60), n + " request(s) held at the node",

@@ -230,23 +230,27 @@ class NaturalBatchingTest {
       node.awaitHeld(1);
       CompletableFuture<Decision> behind = client.checkAndInsertAsync("fail", "behind");
       assertEquals(1, client.idsWaitingToBeSent());
+      String token = node.received().get(1).getAttemptToken();
       node.failOldest(Status.UNAVAILABLE.withDescription("the test says no"));
-      // The retry takes the place again (same batch, same token); "behind" still waits.
-      TestNode.awaitCondition(Duration.ofSeconds(WAIT_SECONDS), "the retry held",
-          () -> node.heldCount() == 1 && node.received().size() == 3);
-      assertEquals(List.of("doomed"), node.receivedIds().get(2));
-      assertEquals(node.received().get(1).getAttemptToken(), node.received().get(2).getAttemptToken());
-      assertEquals(1, client.idsWaitingToBeSent());
-      // The node stops: it fails what it holds, as a server shutting down does.
-      node.failOldest(Status.UNAVAILABLE.withDescription("server shutting down"));
+      // The failed attempt gave its place back: "behind" goes, and so does the retry of
+      // "doomed" (same token), which does not hold the place while it backs off and waits.
+      TestNode.awaitCondition(Duration.ofSeconds(WAIT_SECONDS), "the retry and 'behind' held",
+          () -> node.heldCount() == 2 && node.received().size() == 4);
+      assertEquals(Set.of(List.of("doomed"), List.of("behind")),
+          Set.copyOf(node.receivedIds().subList(2, 4)));
+      for (CheckAndInsertRequest r : node.received().subList(2, 4)) {
+        if (r.getMessageIdsList().contains("doomed")) {
+          assertEquals(token, r.getAttemptToken(), "a retry keeps its token");
+        }
+      }
+      assertEquals(0, client.idsWaitingToBeSent());
+      // The node stops serving "doomed": it fails it, as a server shutting down does; the
+      // retries are exhausted.
+      node.failHolding("doomed", Status.UNAVAILABLE.withDescription("server shutting down"));
       ExecutionException e = assertThrows(ExecutionException.class,
           () -> doomed.get(WAIT_SECONDS, TimeUnit.SECONDS));
       assertEquals(Status.Code.UNAVAILABLE, ((DedupeException) e.getCause()).code());
-
-      // The failed batch's place went to the one waiting behind it.
-      node.awaitHeld(1);
-      assertEquals(List.of("behind"), node.receivedIds().get(3));
-      node.answerOldest();
+      node.answerHolding("behind");
       assertEquals(Verdict.NEW, behind.get(WAIT_SECONDS, TimeUnit.SECONDS).verdict());
 
       // A refusal that is never retried gives its place back too.
