@@ -35,7 +35,7 @@ import java.util.concurrent.locks.ReentrantLock;
  *       number of waiting callers without a timer that every call pays. The bound trades
  *       latency against requests: a higher bound lets more small requests overlap (lower
  *       latency while the server has idle capacity), a lower one makes fewer, larger requests
- *       (fewer RPCs and fsyncs of the server's write-ahead log, which limit its throughput).
+ *       (fewer RPCs, and more ids per write round and fsync on each shard a batch touches).
  *   <li><b>Linger positive: a timed wait, as before natural batching.</b> A batch is sent when
  *       it holds {@code maxIds} ids or {@code linger} after its first id arrived, whichever
  *       comes first, however many batches are in flight: linger is the upper bound on an id's

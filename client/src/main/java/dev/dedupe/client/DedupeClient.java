@@ -55,8 +55,8 @@ import java.util.function.Function;
  * and otherwise gathers the ids of the callers who come meanwhile, and is sent the moment one
  * of those batches is answered (or when it is full). A lone caller waits for nothing; under
  * concurrency a batch holds about as many ids as there are waiting callers, so many calls share
- * one RPC, one server queue slot and one fsync of the server's write-ahead log, which is what
- * limits a node's throughput. A positive {@link Builder#linger} instead holds each batch up to
+ * one RPC and, on each shard the batch touches, one trip through the shard's write queue and
+ * one fsync of its write-ahead log. A positive {@link Builder#linger} instead holds each batch up to
  * that long for company (the behaviour before natural batching, when the default was 5 ms), for
  * fewer, larger requests at the price of latency. Set maxBatchIds to one to send every call on
  * its own. Callers with different fingerprints share batches; callers with different leases do
@@ -869,9 +869,8 @@ public final class DedupeClient implements AutoCloseable {
     static final Duration DEFAULT_LINGER = Duration.ZERO;
 
     /**
-     * The default {@link #maxInFlightBatches}. Chosen by measuring 16 threads calling
-     * checkAndInsert one id at a time through one client against one node (load-bench
-     * workload client-16; docs/benchmarks.md): see the Javadoc of the setter.
+     * The default {@link #maxInFlightBatches}, chosen by measuring 1, 2 and 4 with 1 to 16
+     * threads calling checkAndInsert one id at a time (docs/benchmarks.md): see the setter.
      */
     static final int DEFAULT_MAX_IN_FLIGHT_BATCHES = 2;
 
@@ -1054,14 +1053,16 @@ public final class DedupeClient implements AutoCloseable {
      * retry backoff (a node is down) does not hold up the ids that come after it. A full
      * batch ({@link #maxBatchIds}) is sent at once regardless.
      *
-     * <p>Lower means fewer, larger requests under load (fewer RPCs and fsyncs of the server's
-     * write-ahead log, which limit a node's throughput) and a wait of about one round trip
+     * <p>Lower means fewer, larger requests under load (fewer RPCs, and more ids per write
+     * round on each of the server's shards) and a wait of about one round trip
      * for ids that arrive while the bound is reached; higher lets more small requests
      * overlap, which helps latency while the server has idle capacity and costs throughput
-     * when it has not. The default was chosen by measuring 1, 2 and 4 with 16 threads each
-     * calling checkAndInsert one id at a time (docs/benchmarks.md, workload client-16). In a
-     * cluster, a batch goes to several nodes at once and counts as one. With a positive
-     * {@link #linger} this setting has no effect.
+     * when it has not. The default was measured (docs/benchmarks.md, "The Java client's
+     * batching"): with 4 to 16 threads calling checkAndInsert one id at a time, 1 and 2 were
+     * level within the noise and 4 behind; with 2 threads, 1 made the two calls take turns
+     * (each waiting out the other's round trip, never sharing a batch) and 2 went 1.7 times
+     * as fast. In a cluster, a batch goes to several nodes at once and counts as one. With a
+     * positive {@link #linger} this setting has no effect.
      *
      * @throws IllegalArgumentException if not in [1, 1000]
      * @throws IllegalStateException if already set

@@ -70,6 +70,8 @@ final class Dispatcher {
    */
   record Deferred<I>(I item, IdStatus status) {}
 
+  private static final CompletableFuture<Void> DONE = CompletableFuture.completedFuture(null);
+
   private final ShardRouter router;
   private final ChannelPool channels;
   private final RetryPolicy retry;
@@ -130,8 +132,6 @@ final class Dispatcher {
     });
     return over;
   }
-
-  private static final CompletableFuture<Void> DONE = CompletableFuture.completedFuture(null);
 
   /** Sends one group; the returned future completes when its reply or failure is handled. */
   private <I extends Item<?>> CompletableFuture<?> send(String namespace, String address,
