@@ -56,11 +56,12 @@ import java.util.function.Function;
  * of those batches is answered (or when it is full). A lone caller waits for nothing; under
  * concurrency a batch holds about as many ids as there are waiting callers, so many calls share
  * one RPC and, on each shard the batch touches, one trip through the shard's write queue and
- * one fsync of its write-ahead log. A positive {@link Builder#linger} instead holds each batch up to
- * that long for company (the behaviour before natural batching, when the default was 5 ms), for
- * fewer, larger requests at the price of latency. Set maxBatchIds to one to send every call on
- * its own. Callers with different fingerprints share batches; callers with different leases do
- * not. {@code check}, {@code forget} and the lease operations are not batched across callers.
+ * one fsync of its write-ahead log. A positive {@link Builder#linger} instead holds each batch
+ * up to that long for company (the behaviour before natural batching, when the default was
+ * 5 ms), for fewer, larger requests at the price of latency. Set maxBatchIds to one to send
+ * every call on its own. Callers with different fingerprints share batches; callers with
+ * different leases do not. {@code check}, {@code forget} and the lease operations are not
+ * batched across callers.
  *
  * <h2>Memory</h2>
  * At most {@link Builder#maxPendingIds} checkAndInsert ids wait in the client at a time (in a
@@ -101,7 +102,7 @@ import java.util.function.Function;
  * block in stages chained to them without an executor of your own ({@code thenApplyAsync}).
  * The client owns one daemon timer thread (linger expiry, retry backoff, lease renewal), and
  * the callers' threads do the rest; a batch that waited for an in-flight one is sent on the
- * thread that completes that one's last answer. {@link #once} runs its action on the calling thread.
+ * thread that handles that one's reply. {@link #once} runs its action on the calling thread.
  */
 public final class DedupeClient implements AutoCloseable {
 
@@ -1047,7 +1048,7 @@ public final class DedupeClient implements AutoCloseable {
     /**
      * With linger zero (the default), how many batches of one namespace and lease (and
      * attempt token of the callers' own) may be in flight at once before further ids wait
-     * for one of them to be answered (default {@value #DEFAULT_MAX_IN_FLIGHT_BATCHES}). A
+     * for one of them to be answered (default 2). A
      * batch is in flight from when it is sent until its first attempt is answered or has
      * failed: a failed batch gives its place back like an answered one, and one waiting out a
      * retry backoff (a node is down) does not hold up the ids that come after it. A full

@@ -146,7 +146,8 @@ class NaturalBatchingTest {
       node.awaitHeld(2);
       assertEquals(8, client.idsWaitingToBeSent());
       // (Two requests in flight at once may reach the node's handlers in either order.)
-      assertEquals(Set.of(List.of("b-0"), List.of("b-1")), Set.copyOf(node.receivedIds().subList(1, 3)));
+      assertEquals(Set.of(List.of("b-0"), List.of("b-1")),
+          Set.copyOf(node.receivedIds().subList(1, 3)));
 
       node.answerOldest();
       node.awaitHeld(2);
