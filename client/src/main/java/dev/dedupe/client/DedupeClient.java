@@ -36,7 +36,6 @@ import java.util.function.Function;
  * try (DedupeClient client = DedupeClient.builder()
  *     .target("dedupe.internal:50051")
  *     .requestDeadline(Duration.ofSeconds(2))
- *     .linger(Duration.ofMillis(5))
  *     .build()) {
  *
  *   // Record-then-act: exactly one caller gets NEW for an id.
@@ -49,15 +48,20 @@ import java.util.function.Function;
  * }</pre>
  *
  * <h2>Batching</h2>
- * {@code checkAndInsert} ids from all threads are gathered per (namespace, lease) into one
- * request of up to {@link Builder#maxBatchIds} ids, sent when full or {@link Builder#linger}
- * after its first id, whichever is first (Kafka-producer style). Each caller's future gets the
- * results of its own ids. Linger adds up to its length to a lone caller's latency; in exchange,
- * under concurrency many calls share one RPC, one server queue slot and one fsync of the
- * server's write-ahead log, which is what limits a node's throughput. Set linger to zero (or
- * maxBatchIds to one) to send every call on its own. Callers with different fingerprints share
- * batches; callers with different leases do not. {@code check}, {@code forget} and the lease
- * operations are not batched across callers.
+ * {@code checkAndInsert} ids from all threads are gathered per (namespace, lease) into requests
+ * of up to {@link Builder#maxBatchIds} ids; each caller's future gets the results of its own
+ * ids. By default the batching is natural, with no timer: a batch is sent at once while fewer
+ * than {@link Builder#maxInFlightBatches} batches of its namespace and lease are in flight,
+ * and otherwise gathers the ids of the callers who come meanwhile, and is sent the moment one
+ * of those batches is answered (or when it is full). A lone caller waits for nothing; under
+ * concurrency a batch holds about as many ids as there are waiting callers, so many calls share
+ * one RPC and, on each shard the batch touches, one trip through the shard's write queue and
+ * one fsync of its write-ahead log. A positive {@link Builder#linger} instead holds each batch
+ * up to that long for company (the behaviour before natural batching, when the default was
+ * 5 ms), for fewer, larger requests at the price of latency. Set maxBatchIds to one to send
+ * every call on its own. Callers with different fingerprints share batches; callers with
+ * different leases do not. {@code check}, {@code forget} and the lease operations are not
+ * batched across callers.
  *
  * <h2>Memory</h2>
  * At most {@link Builder#maxPendingIds} checkAndInsert ids wait in the client at a time (in a
@@ -97,7 +101,8 @@ import java.util.function.Function;
  * are completed on gRPC callback threads, or on {@link Builder#executor} if one is set: do not
  * block in stages chained to them without an executor of your own ({@code thenApplyAsync}).
  * The client owns one daemon timer thread (linger expiry, retry backoff, lease renewal), and
- * the callers' threads do the rest. {@link #once} runs its action on the calling thread.
+ * the callers' threads do the rest; a batch that waited for an in-flight one is sent on the
+ * thread that handles that one's reply. {@link #once} runs its action on the calling thread.
  */
 public final class DedupeClient implements AutoCloseable {
 
@@ -128,7 +133,8 @@ public final class DedupeClient implements AutoCloseable {
     this.router = new ShardRouter(settings.targets, channels, timer);
     this.dispatcher = new Dispatcher(router, channels, settings.retry, settings.maxBatchIds,
         timer, () -> state.get() == State.CLOSED);
-    this.accumulator = new Accumulator(settings.maxBatchIds, settings.linger, timer, this::sendBatch);
+    this.accumulator = new Accumulator(settings.maxBatchIds, settings.linger,
+        settings.maxInFlightBatches, timer, this::sendBatch);
     this.onceRunner = new OnceRunner(this, timer, settings.defaultLease);
     this.pendingRoom = new Semaphore(settings.maxPendingIds, true);
   }
@@ -337,18 +343,19 @@ public final class DedupeClient implements AutoCloseable {
 
   /**
    * Accumulator callback: a batch closed; give it a token (the callers' own, or a fresh one)
-   * and send it. Never throws.
+   * and send it. Never throws; the future completes when the first attempt is over.
    */
-  private void sendBatch(Accumulator.Key key, List<Entry> entries) {
+  private CompletableFuture<?> sendBatch(Accumulator.Key key, List<Entry> entries) {
     boolean callers = key.attemptToken() != null;
     Rpcs.InsertCall call = new Rpcs.InsertCall(dispatcher, key.namespace(), key.lease(),
         callers ? key.attemptToken() : Rpcs.newToken(), callers, false);
     try {
-      dispatcher.dispatch(key.namespace(), entries, call, 1);
+      return dispatcher.dispatch(key.namespace(), entries, call, 1);
     } catch (RuntimeException e) {
       call.fail(entries, new DedupeException("CheckAndInsert in namespace '" + key.namespace()
           + "' failed in the client: " + e, Status.INTERNAL.withCause(e), e,
           List.of(call.attemptToken())));
+      return CompletableFuture.completedFuture(null);
     }
   }
 
@@ -734,17 +741,28 @@ public final class DedupeClient implements AutoCloseable {
     }
   }
 
-  /**
-   * Stops taking new calls, sends every batch still lingering, waits up to the request
-   * deadline plus the longest backoff for calls in flight (lease operations may still be made
-   * meanwhile, so that running {@link #once} calls can commit), then cancels whatever is left
-   * (those futures fail with CANCELLED) and closes the connections. Safe to call twice.
-   */
+  /** CheckAndInsert ids gathered in batches not yet sent; for tests in this package. */
+  int idsWaitingToBeSent() {
+    return accumulator.waitingIds();
+  }
+
+  /** Batching keys with batches waiting or in flight; for tests in this package. */
+  int batchKeysHeld() {
+    return accumulator.keysHeld();
+  }
+
   /** The routing table this client goes by now; for tests in this package. */
   ShardRouter.Table routingTable() {
     return router.table().join();
   }
 
+  /**
+   * Stops taking new calls, sends every batch still gathering ids (lingering, or waiting for
+   * an in-flight batch of its key to be answered) at once, waits up to the request deadline
+   * plus the longest backoff for calls in flight (lease operations may still be made
+   * meanwhile, so that running {@link #once} calls can commit), then cancels whatever is left
+   * (those futures fail with CANCELLED) and closes the connections. Safe to call twice.
+   */
   @Override
   public void close() {
     if (!state.compareAndSet(State.OPEN, State.CLOSING)) {
@@ -814,6 +832,7 @@ public final class DedupeClient implements AutoCloseable {
       RetryPolicy retry,
       int maxBatchIds,
       Duration linger,
+      int maxInFlightBatches,
       int maxPendingIds,
       Duration maxBlock,
       Duration defaultLease,
@@ -833,7 +852,7 @@ public final class DedupeClient implements AutoCloseable {
    *     .backoff(Duration.ofMillis(50), Duration.ofSeconds(2))
    *     .jitter(0.2)
    *     .maxBatchIds(500)
-   *     .linger(Duration.ofMillis(5))
+   *     .maxInFlightBatches(2)                                  // natural batching (linger zero)
    *     .maxPendingIds(100_000)
    *     .maxBlock(Duration.ofSeconds(1))
    *     .defaultLease(Duration.ofSeconds(30))
@@ -847,6 +866,18 @@ public final class DedupeClient implements AutoCloseable {
     /** The most ids the server takes in one request by default (limits.batch.max-ids). */
     public static final int SERVER_MAX_IDS_PER_REQUEST = 10_000;
 
+    /** The default {@link #linger}: zero, natural batching with no timed wait. */
+    static final Duration DEFAULT_LINGER = Duration.ZERO;
+
+    /**
+     * The default {@link #maxInFlightBatches}, chosen by measuring 1, 2 and 4 with 1 to 16
+     * threads calling checkAndInsert one id at a time (docs/benchmarks.md): see the setter.
+     */
+    static final int DEFAULT_MAX_IN_FLIGHT_BATCHES = 2;
+
+    /** The largest {@link #maxInFlightBatches} accepted. */
+    static final int MAX_IN_FLIGHT_BATCHES_LIMIT = 1_000;
+
     private List<String> targets;
     private Duration requestDeadline;
     private Integer maxAttempts;
@@ -855,6 +886,7 @@ public final class DedupeClient implements AutoCloseable {
     private Double jitter;
     private Integer maxBatchIds;
     private Duration linger;
+    private Integer maxInFlightBatches;
     private Integer maxPendingIds;
     private Duration maxBlock;
     private Duration defaultLease;
@@ -989,9 +1021,19 @@ public final class DedupeClient implements AutoCloseable {
     }
 
     /**
-     * How long a batch waits for more ids after its first (default 5 ms). Zero sends each
-     * call's ids at once; a longer linger adds up to its length to latency when traffic is
-     * light, and saves RPCs and server fsyncs when it is not.
+     * How long a batch waits for more ids after its first (default zero).
+     *
+     * <p>Zero means natural batching: a batch is sent at once while fewer than
+     * {@link #maxInFlightBatches} batches of its namespace and lease are in flight; otherwise
+     * its ids gather until one of those is answered (or the batch is full). A lone caller
+     * waits for nothing, and under load batches grow to the number of waiting callers.
+     *
+     * <p>A positive linger is a timed wait, as the client did before natural batching (its
+     * default was 5 ms): each batch is sent when it holds {@link #maxBatchIds} ids, or
+     * {@code linger} after its first id, whichever comes first, and {@link #maxInFlightBatches}
+     * does not hold it back; so linger is the upper bound on the wait. Choose it for fewer,
+     * larger requests (fewer RPCs and server fsyncs) at the price of adding up to its length
+     * to every call's latency when traffic is light.
      *
      * @throws IllegalArgumentException if not in [0, 10 s]
      * @throws IllegalStateException if already set
@@ -1000,6 +1042,39 @@ public final class DedupeClient implements AutoCloseable {
     public Builder linger(Duration linger) {
       setOnce("linger", this.linger);
       this.linger = Validation.inRange("linger", linger, true, Duration.ofSeconds(10));
+      return this;
+    }
+
+    /**
+     * With linger zero (the default), how many batches of one namespace and lease (and
+     * attempt token of the callers' own) may be in flight at once before further ids wait
+     * for one of them to be answered (default 2). A
+     * batch is in flight from when it is sent until its first attempt is answered or has
+     * failed: a failed batch gives its place back like an answered one, and one waiting out a
+     * retry backoff (a node is down) does not hold up the ids that come after it. A full
+     * batch ({@link #maxBatchIds}) is sent at once regardless.
+     *
+     * <p>Lower means fewer, larger requests under load (fewer RPCs, and more ids per write
+     * round on each of the server's shards) and a wait of about one round trip
+     * for ids that arrive while the bound is reached; higher lets more small requests
+     * overlap, which helps latency while the server has idle capacity and costs throughput
+     * when it has not. The default was measured (docs/benchmarks.md, "The Java client's
+     * batching"): with 4 to 16 threads calling checkAndInsert one id at a time, 1 and 2 were
+     * level within the noise and 4 behind; with 2 threads, 1 made the two calls take turns
+     * (each waiting out the other's round trip, never sharing a batch) and 2 went 1.7 times
+     * as fast. In a cluster, a batch goes to several nodes at once and counts as one. With a
+     * positive {@link #linger} this setting has no effect.
+     *
+     * @throws IllegalArgumentException if not in [1, 1000]
+     * @throws IllegalStateException if already set
+     */
+    public Builder maxInFlightBatches(int batches) {
+      setOnce("maxInFlightBatches", maxInFlightBatches);
+      if (batches < 1 || batches > MAX_IN_FLIGHT_BATCHES_LIMIT) {
+        throw new IllegalArgumentException("maxInFlightBatches must be in [1, "
+            + MAX_IN_FLIGHT_BATCHES_LIMIT + "], was " + batches);
+      }
+      maxInFlightBatches = batches;
       return this;
     }
 
@@ -1137,7 +1212,8 @@ public final class DedupeClient implements AutoCloseable {
               maxBackoff != null ? maxBackoff : Duration.ofSeconds(2),
               jitter != null ? jitter : 0.2),
           batch,
-          linger != null ? linger : Duration.ofMillis(5),
+          linger != null ? linger : DEFAULT_LINGER,
+          maxInFlightBatches != null ? maxInFlightBatches : DEFAULT_MAX_IN_FLIGHT_BATCHES,
           pending,
           maxBlock != null ? maxBlock : Duration.ofSeconds(1),
           defaultLease != null ? defaultLease : Duration.ofSeconds(30),

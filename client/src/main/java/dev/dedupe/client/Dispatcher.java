@@ -70,6 +70,8 @@ final class Dispatcher {
    */
   record Deferred<I>(I item, IdStatus status) {}
 
+  private static final CompletableFuture<Void> DONE = CompletableFuture.completedFuture(null);
+
   private final ShardRouter router;
   private final ChannelPool channels;
   private final RetryPolicy retry;
@@ -87,16 +89,26 @@ final class Dispatcher {
     this.closed = closed;
   }
 
-  /** Sends {@code items} of {@code namespace}, attempt {@code attempt} (1 for the first). */
-  <I extends Item<?>> void dispatch(String namespace, List<I> items, GroupCall<I> call, int attempt) {
+  /**
+   * Sends {@code items} of {@code namespace}, attempt {@code attempt} (1 for the first).
+   * Returns a future that completes (never exceptionally) when this attempt is over: every RPC
+   * it made has been answered or has failed, and its outcome has been handled (items
+   * completed, or their next attempt scheduled), or nothing was sent. Retries are not waited
+   * for: the accumulator's in-flight bound counts round trips, so that a batch waiting out a
+   * backoff (a node is down) does not hold up ids bound for healthy nodes.
+   */
+  <I extends Item<?>> CompletableFuture<Void> dispatch(
+      String namespace, List<I> items, GroupCall<I> call, int attempt) {
     if (closed.getAsBoolean()) {
       // An earlier attempt may have been sent (and recorded): the token goes with the failure.
       call.fail(items, new DedupeException(call.rpcName() + " of " + items.size()
           + " id(s) in namespace '" + namespace + "' was not sent (again): the client is closed",
           Status.CANCELLED.withDescription("client closed"), null, Rpcs.tokens(call.attemptToken())));
-      return;
+      return DONE;
     }
+    CompletableFuture<Void> over = new CompletableFuture<>();
     router.table().whenComplete((table, failure) -> {
+      List<CompletableFuture<?>> rpcs = new ArrayList<>();
       try {
         if (failure != null) {
           throw new IllegalStateException("no shard map", failure);
@@ -105,7 +117,7 @@ final class Dispatcher {
           List<I> ids = group.getValue();
           for (int from = 0; from < ids.size(); from += maxIdsPerRequest) {
             List<I> part = ids.subList(from, Math.min(ids.size(), from + maxIdsPerRequest));
-            send(namespace, group.getKey(), List.copyOf(part), call, attempt, table);
+            rpcs.add(send(namespace, group.getKey(), List.copyOf(part), call, attempt, table));
           }
         }
       } catch (RuntimeException e) {
@@ -113,19 +125,24 @@ final class Dispatcher {
         call.fail(items, new DedupeException(call.rpcName() + " in namespace '" + namespace
             + "' failed in the client: " + e, Status.INTERNAL.withCause(e), e,
             Rpcs.tokens(call.attemptToken())));
+      } finally {
+        CompletableFuture.allOf(rpcs.toArray(CompletableFuture[]::new))
+            .whenComplete((done, ignored) -> over.complete(null));
       }
     });
+    return over;
   }
 
-  private <I extends Item<?>> void send(String namespace, String address, List<I> group,
-      GroupCall<I> call, int attempt, ShardRouter.Table table) {
+  /** Sends one group; the returned future completes when its reply or failure is handled. */
+  private <I extends Item<?>> CompletableFuture<?> send(String namespace, String address,
+      List<I> group, GroupCall<I> call, int attempt, ShardRouter.Table table) {
     CompletableFuture<List<Deferred<I>>> sent;
     try {
       sent = call.send(channels.stub(address), group);
     } catch (RuntimeException e) {
       sent = CompletableFuture.failedFuture(e);
     }
-    sent.whenComplete((deferred, failure) -> {
+    return sent.whenComplete((deferred, failure) -> {
       if (failure != null) {
         onFailure(namespace, address, group, call, attempt, table, unwrap(failure));
       } else if (!deferred.isEmpty()) {

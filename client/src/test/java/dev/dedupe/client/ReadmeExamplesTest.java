@@ -106,7 +106,7 @@ class ReadmeExamplesTest {
     DedupeClient dedupe = DedupeClient.builder()
         .targets(List.of(address))                // seeds; the map names the rest
         .requestDeadline(Duration.ofSeconds(2))   // per attempt; retried with backoff
-        .linger(Duration.ofMillis(5))             // gather concurrent calls into one RPC
+        .maxInFlightBatches(2)                    // batching: more calls wait for one of these
         .defaultLease(Duration.ofMinutes(2))      // how long once() owns an id
         .build();
     return dedupe;

@@ -11,8 +11,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * Drives a node through the Java client ({@code dev.dedupe.client.DedupeClient}), as an
  * application would: each of several threads calls the blocking {@code checkAndInsert} with
  * one id, waits for its decision, and calls again. The client gathers the threads' ids into
- * batches (its linger and batch size at their defaults), which is what this measures against
- * the raw single-id calls of {@link DedupeDriver}. Latency is per {@code checkAndInsert} call.
+ * batches (its batching settings at their defaults: natural batching, no linger), which is
+ * what this measures against the raw single-id calls of {@link DedupeDriver}. Latency is per
+ * {@code checkAndInsert} call.
  */
 final class ClientDriver {
 
