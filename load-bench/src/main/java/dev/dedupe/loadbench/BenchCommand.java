@@ -62,24 +62,7 @@ public final class BenchCommand {
       return VsRedisSuite.run(options, out, err);
     }
     BenchCommand command = new BenchCommand(options, out);
-    // Ctrl-C or SIGTERM must not leave the started node or redis-server running.
-    Thread hook = new Thread(command::cleanUp, "bench-cleanup");
-    Runtime.getRuntime().addShutdownHook(hook);
-    try {
-      command.execute();
-      return 0;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      err.println("dedupe: interrupted");
-      return 1;
-    } finally {
-      command.cleanUp();
-      try {
-        Runtime.getRuntime().removeShutdownHook(hook);
-      } catch (IllegalStateException e) {
-        // already shutting down: the hook is running or ran
-      }
-    }
+    return StopsWhatItStarted.run(command::execute, command::cleanUp, err);
   }
 
   private void execute() throws InterruptedException {

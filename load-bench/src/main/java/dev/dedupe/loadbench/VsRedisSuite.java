@@ -59,24 +59,7 @@ final class VsRedisSuite {
   /** Runs the suite; returns the exit code. Failures are exceptions, printed by {@link Main}. */
   static int run(BenchOptions options, PrintStream out, PrintStream err) {
     VsRedisSuite s = new VsRedisSuite(options, out);
-    // Ctrl-C or SIGTERM must not leave the started node or redis-server running.
-    Thread hook = new Thread(s::cleanUp, "bench-cleanup");
-    Runtime.getRuntime().addShutdownHook(hook);
-    try {
-      s.execute();
-      return 0;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      err.println("dedupe: interrupted");
-      return 1;
-    } finally {
-      s.cleanUp();
-      try {
-        Runtime.getRuntime().removeShutdownHook(hook);
-      } catch (IllegalStateException e) {
-        // already shutting down: the hook is running or ran
-      }
-    }
+    return StopsWhatItStarted.run(s::execute, s::cleanUp, err);
   }
 
   private void execute() throws InterruptedException {
