@@ -16,7 +16,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.ToLongFunction;
-import java.util.stream.Stream;
 
 /**
  * {@code bin/dedupe bench}: measures batched CheckAndInsert on a node (one it starts, or a
@@ -209,24 +208,12 @@ public final class BenchCommand {
    * figures; says so when it gives up. Each run still reports the CPU others took during it.
    */
   private void awaitQuietMachine() throws InterruptedException {
-    if (options.quietWait().isZero()) {
-      return;
+    String warning = QuietMachine.await(options.quietWait(), server == null ? -1 : server.pid(),
+        privateRedis == null ? -1 : privateRedis.pid());
+    if (warning != null) {
+      out.println("WARNING: " + warning);
+      notes.add("WARNING: " + warning + ".");
     }
-    long deadline = System.nanoTime() + options.quietWait().toNanos();
-    double others = 0;
-    do {
-      CpuClock clock = new CpuClock(server == null ? -1 : server.pid(),
-          privateRedis == null ? -1 : privateRedis.pid());
-      Thread.sleep(2_000);
-      others = clock.used().others() / 2.0;
-      if (others >= 0 && others < 0.1) {
-        return;
-      }
-    } while (System.nanoTime() < deadline);
-    String msg = String.format(Locale.ROOT, "the machine stayed busy: other processes used %.2f CPUs"
-        + " when a run began (after waiting %s)", others, human(options.quietWait()));
-    out.println("WARNING: " + msg);
-    notes.add("WARNING: " + msg + ".");
   }
 
   /** CPUs that other processes took on average during a run, or 0 when not known. */
@@ -423,16 +410,14 @@ public final class BenchCommand {
         notes.add(msg);
         return;
       }
-      Path dir = tempDir("dedupe-bench-redis");
+      Path dir = ScratchDirs.create("dedupe-bench-redis");
       redisDir = dir;
       privateRedis = RedisServer.start(executable.get(), dir, options.out().resolve("redis.log"));
       redis = new RedisDriver("127.0.0.1", privateRedis.port());
       out.println("started a private redis-server on " + redis.address() + " (" + RedisServer.PERSISTENCE
           + ", data in " + dir + ")");
     } else {
-      int colon = options.vsRedis().lastIndexOf(':');
-      redis = new RedisDriver(options.vsRedis().substring(0, colon),
-          Integer.parseInt(options.vsRedis().substring(colon + 1)));
+      redis = RedisDriver.at(options.vsRedis());
     }
     String persistence = redis.persistence();
     environment.put("redis_version", redis.info("server").getOrDefault("redis_version", "?"));
@@ -457,7 +442,7 @@ public final class BenchCommand {
       if (options.dataDir() != null) {
         dataDir = options.dataDir();
       } else {
-        dataDir = tempDir("dedupe-bench-data");
+        dataDir = ScratchDirs.create("dedupe-bench-data");
         tempDataDir = !options.keepData();
       }
     }
@@ -490,26 +475,10 @@ public final class BenchCommand {
     }
     if (privateRedis != null) {
       privateRedis.close();
-      deleteTree(redisDir);
+      ScratchDirs.delete(redisDir);
     }
     if (tempDataDir && dataDir != null) {
-      deleteTree(dataDir);
-    }
-  }
-
-  private Path tempDir(String prefix) {
-    try {
-      return Files.createTempDirectory(prefix);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot make a temporary directory", e);
-    }
-  }
-
-  private static void deleteTree(Path root) {
-    try (Stream<Path> files = Files.walk(root)) {
-      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException e) {
-      // best effort: a temporary directory
+      ScratchDirs.delete(dataDir);
     }
   }
 

@@ -29,6 +29,13 @@ final class RedisDriver {
     this.address = new HostAndPort(host, port);
   }
 
+  /** A driver for the Redis at "host:port" (checked by the command line). */
+  static RedisDriver at(String hostPort) {
+    int colon = hostPort.lastIndexOf(':');
+    return new RedisDriver(hostPort.substring(0, colon),
+        Integer.parseInt(hostPort.substring(colon + 1)));
+  }
+
   String address() {
     return address.toString();
   }

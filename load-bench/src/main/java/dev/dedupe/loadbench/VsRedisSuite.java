@@ -9,13 +9,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Stream;
 
 /**
  * {@code bin/dedupe bench --vs-redis} without {@code --preload}: issue 10's comparison, measured
@@ -282,15 +280,13 @@ final class VsRedisSuite {
         throw new IllegalStateException("the --vs-redis suite needs redis-server on the PATH"
             + " (Debian: apt-get install redis-server), or --vs-redis HOST:PORT");
       }
-      redisDir = tempDir("dedupe-bench-redis");
+      redisDir = ScratchDirs.create("dedupe-bench-redis");
       privateRedis = RedisServer.start(executable.get(), redisDir, options.out().resolve("redis.log"));
       redis = new RedisDriver("127.0.0.1", privateRedis.port());
       out.println("started a private redis-server (pid " + privateRedis.pid() + ") on "
           + redis.address() + " (" + RedisServer.PERSISTENCE + ", data in " + redisDir + ")");
     } else {
-      int colon = options.vsRedis().lastIndexOf(':');
-      redis = new RedisDriver(options.vsRedis().substring(0, colon),
-          Integer.parseInt(options.vsRedis().substring(colon + 1)));
+      redis = RedisDriver.at(options.vsRedis());
     }
     environment.put("redis_version", redis.info("server").getOrDefault("redis_version", "?"));
     environment.put("redis_persistence", redis.persistence());
@@ -306,7 +302,7 @@ final class VsRedisSuite {
     if (options.dataDir() != null) {
       dataDir = options.dataDir();
     } else {
-      dataDir = tempDir("dedupe-bench-data");
+      dataDir = ScratchDirs.create("dedupe-bench-data");
       tempDataDir = !options.keepData();
     }
     server = EmbeddedServer.start(dataDir, options.durability(), options.serverJavaOptions(),
@@ -342,10 +338,10 @@ final class VsRedisSuite {
     if (privateRedis != null) {
       privateRedis.close();
       privateRedis = null;
-      deleteTree(redisDir);
+      ScratchDirs.delete(redisDir);
     }
     if (tempDataDir && dataDir != null) {
-      deleteTree(dataDir);
+      ScratchDirs.delete(dataDir);
       dataDir = null;
     }
   }
@@ -376,22 +372,6 @@ final class VsRedisSuite {
       return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+")[0]);
     } catch (IOException | RuntimeException e) {
       return -1;
-    }
-  }
-
-  private static Path tempDir(String prefix) {
-    try {
-      return Files.createTempDirectory(prefix);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot make a temporary directory", e);
-    }
-  }
-
-  private static void deleteTree(Path root) {
-    try (Stream<Path> files = Files.walk(root)) {
-      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException e) {
-      // best effort: a temporary directory
     }
   }
 
