@@ -16,8 +16,9 @@ import org.slf4j.LoggerFactory;
  * Age-out, run periodically: opens the current bucket on every shard, drops buckets that are
  * past every namespace's window, and, when the node holds more than the disk budget (every
  * shard's table files plus the write-ahead log they share, counted once), drops the oldest
- * bucket on every shard until it fits (the window shrinks instead of the disk filling up). Each drop removes a column family whole: no per-key deletes, no tombstones, no
- * scans. Reads never rely on this having run: every lookup checks the record's own time.
+ * bucket on every shard until it fits (the window shrinks instead of the disk filling up).
+ * Each drop removes a column family whole: no per-key deletes, no tombstones, no scans. Reads
+ * never rely on this having run: every lookup checks the record's own time.
  */
 public final class Retention {
 

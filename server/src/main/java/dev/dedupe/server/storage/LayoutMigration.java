@@ -9,14 +9,12 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
-import java.util.OptionalLong;
 import java.util.stream.Stream;
 import org.rocksdb.Checkpoint;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ExportImportFilesMetaData;
 import org.rocksdb.FlushOptions;
-import org.rocksdb.Options;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.slf4j.Logger;
@@ -147,24 +145,17 @@ final class LayoutMigration {
     deleteRecursively(exports);
   }
 
+  /** The old database's column families, default first; each other one must be a bucket. */
   private static List<byte[]> columnFamilies(Path source) throws RocksDBException {
-    List<byte[]> ordered = new ArrayList<>();
-    ordered.add(RocksDB.DEFAULT_COLUMN_FAMILY);
-    try (Options options = new Options()) {
-      for (byte[] name : RocksDB.listColumnFamilies(options, source.toString())) {
-        if (Arrays.equals(name, RocksDB.DEFAULT_COLUMN_FAMILY)) {
-          continue;
-        }
-        String text = new String(name, StandardCharsets.UTF_8);
-        OptionalLong start = BucketGrid.parseColumnFamilyName(text);
-        if (start.isEmpty()) {
-          throw new StorageException(
-              "shard database " + source + " has an unknown column family '" + text + "'");
-        }
-        ordered.add(name);
+    List<byte[]> names = NodeStore.existingColumnFamilies(source);
+    for (byte[] name : names.subList(1, names.size())) {
+      String text = new String(name, StandardCharsets.UTF_8);
+      if (BucketGrid.parseColumnFamilyName(text).isEmpty()) {
+        throw new StorageException(
+            "shard database " + source + " has an unknown column family '" + text + "'");
       }
     }
-    return ordered;
+    return names;
   }
 
   private static void checkShardId(byte[] stored, int shard, Path source) {

@@ -114,7 +114,11 @@ public final class NodeStore implements AutoCloseable {
     }
   }
 
-  private static List<byte[]> existingColumnFamilies(Path path) throws RocksDBException {
+  /**
+   * The column families of the database at {@code path}, the default one first (so that the
+   * first handle RocksDB opens is its handle); just the default one if there is no database.
+   */
+  static List<byte[]> existingColumnFamilies(Path path) throws RocksDBException {
     List<byte[]> ordered = new ArrayList<>();
     // The default column family comes first, so that handles.get(0) is its handle.
     ordered.add(RocksDB.DEFAULT_COLUMN_FAMILY);

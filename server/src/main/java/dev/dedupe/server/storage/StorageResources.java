@@ -69,9 +69,10 @@ public final class StorageResources implements AutoCloseable {
             // forever; past this size RocksDB flushes the families holding the oldest file.
             .setMaxTotalWalSize(256L << 20)
             // Reuse old WAL files instead of growing new ones: fdatasync of a write that does not
-            // grow the file need not also write the inode, which halved the sync time measured
-            // here (docs/benchmarks.md, "Syncing the WAL"). Safe with the default
-            // point-in-time recovery since RocksDB 9 (facebook/rocksdb#12403).
+            // grow the file need not also write the inode, which more than halved the median
+            // sync time measured on the development disk (docs/benchmarks.md, issue 10's section,
+            // "WAL files are recycled"). Safe with the default point-in-time recovery since
+            // facebook/rocksdb#12403.
             .setRecycleLogFileNum(4);
 
     BlockBasedTableConfig table =
