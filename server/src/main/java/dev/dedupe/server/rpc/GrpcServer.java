@@ -34,8 +34,9 @@ public final class GrpcServer implements AutoCloseable {
     this.service = service;
     // Every method of the API only validates, hashes and enqueues (or answers at once), and
     // every service here is non-blocking; so calls run on the transport's threads instead of
-    // hopping to an executor and back. That hop cost a thread wake-up per call, the largest
-    // share of a single-id call's CPU (docs/benchmarks.md, "The single-id path").
+    // hopping to an executor and back: each hop cost a thread wake-up per call, and the
+    // profile of single-id calls was mostly scheduler work (docs/benchmarks.md, issue 10's
+    // section, "Single ids, 16 in flight").
     this.server = builder
         .directExecutor()
         .addService(ServerInterceptors.intercept(
