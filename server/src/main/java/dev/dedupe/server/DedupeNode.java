@@ -12,6 +12,10 @@ import dev.dedupe.server.rpc.ClusterStats;
 import dev.dedupe.server.rpc.DedupeGrpcService;
 import dev.dedupe.server.rpc.GrpcServer;
 import dev.dedupe.server.rpc.RequestValidator;
+import dev.dedupe.server.replication.ReplicationRuntime;
+import dev.dedupe.server.replication.ReplicationSettings;
+import dev.dedupe.server.replication.ShardReplica;
+import dev.dedupe.server.replication.SnapshotShipping;
 import dev.dedupe.server.shard.Retention;
 import dev.dedupe.server.shard.ShardSet;
 import dev.dedupe.server.storage.BucketGrid;
@@ -63,6 +67,19 @@ public final class DedupeNode implements AutoCloseable {
   private GrpcServer grpc;
   private OpsServer ops;
   private ScheduledExecutorService maintenance;
+  private ReplicationRuntime replication;
+  /** Channels to other nodes, by host:port; kept until the node closes. */
+  private final java.util.Map<String, io.grpc.ManagedChannel> peerChannels =
+      new java.util.concurrent.ConcurrentHashMap<>();
+  private final PeerChannelSource peers = new PeerChannelSource();
+
+  /** Channels to peers for replication, one per address. */
+  private final class PeerChannelSource {
+    io.grpc.ManagedChannel channel(String address) {
+      return peerChannels.computeIfAbsent(address,
+          a -> NettyChannelBuilder.forTarget(a).usePlaintext().build());
+    }
+  }
 
   private DedupeNode(ServerConfig config) {
     this.config = config;
@@ -120,12 +137,21 @@ public final class DedupeNode implements AutoCloseable {
     if (config.cluster().enabled()) {
       // A member opens the shards the assignment gives it, once it has joined.
       ServingFence fence = new ServingFence(System::nanoTime);
-      shards = new ShardSet(nodeStore, grid, clock, fence);
+      closers.push(() -> peerChannels.values().forEach(io.grpc.ManagedChannel::shutdownNow));
+      replication = new ReplicationRuntime(ClusterMember.nodeIdOf(config.cluster(), directory), replicationSettings(),
+          fence::mayServe, peers::channel, System::nanoTime);
+      shards = new ShardSet(nodeStore, grid, clock, replication.logs());
       closers.push(shards);
+      // Closed before the shards: no append or snapshot is in flight when their stores close.
+      closers.push(replication);
       member = new ClusterMember(config.cluster(), directory, shards, fence);
+      member.setReplicaRoles(replication);
+      replication.onRefreshNeeded(shard -> member.refreshSoon());
+      replication.start(shards, null, new SnapshotShipping(member.nodeId(), shards, peers::channel));
       shardDirectory = member;
     } else {
-      shards = ShardSet.openAll(nodeStore, grid, clock);
+      // The same write path as a replicated shard's, with the leader alone and no followers.
+      shards = ShardSet.openAll(nodeStore, grid, clock, ShardReplica::alone);
       closers.push(shards);
       shardDirectory = new StandaloneDirectory(shards, this::advertisedAddress);
     }
@@ -183,6 +209,12 @@ public final class DedupeNode implements AutoCloseable {
         config.storage().durability().configName(),
         member == null ? ", standalone"
             : ", node " + member.nodeId() + " of cluster " + config.cluster().name());
+  }
+
+  /** How this node replicates its shards. */
+  private ReplicationSettings replicationSettings() {
+    return new ReplicationSettings(1, java.time.Duration.ofSeconds(10),
+        java.time.Duration.ofSeconds(5), ReplicationSettings.DEFAULT_TAIL_BYTES);
   }
 
   private long diskBudget(DataDirectory directory) {

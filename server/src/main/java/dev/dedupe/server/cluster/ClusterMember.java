@@ -6,6 +6,9 @@ import dev.dedupe.server.core.ShardDirectory;
 import dev.dedupe.server.core.ShardRoute;
 import dev.dedupe.server.decision.ShardMap;
 import dev.dedupe.server.decision.Unhandled;
+import dev.dedupe.server.replication.ReplicaRoles;
+import dev.dedupe.server.replication.ShardState;
+import dev.dedupe.server.replication.VersionedShardState;
 import dev.dedupe.server.shard.ShardSet;
 import dev.dedupe.server.shard.ShardWriter;
 import dev.dedupe.server.storage.DataDirectory;
@@ -67,6 +70,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   /** Set by close(): no more re-reads are scheduled, and their failures are not news. */
   private volatile boolean closed;
   private final Set<Runnable> mapListeners = new CopyOnWriteArraySet<>();
+  private volatile ReplicaRoles replicaRoles = (states, addresses) -> { };
   private final ServingFence fence;
   private CuratorFramework zk;
   private SessionHeartbeat heartbeat;
@@ -87,7 +91,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
       ClusterConfig config, DataDirectory directory, ShardSet shards, ServingFence fence) {
     this.config = config;
     this.fence = fence;
-    this.nodeId = config.nodeId().isEmpty() ? directory.nodeId() : config.nodeId();
+    this.nodeId = nodeIdOf(config, directory);
     this.paths = ClusterPaths.forCluster(config.name());
     this.shards = shards;
     this.events = Executors.newSingleThreadScheduledExecutor(
@@ -96,6 +100,11 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
 
   public String nodeId() {
     return nodeId;
+  }
+
+  /** A node's id: {@code cluster.node-id}, or else the one its data directory made. */
+  public static String nodeIdOf(ClusterConfig config, DataDirectory directory) {
+    return config.nodeId().isEmpty() ? directory.nodeId() : config.nodeId();
   }
 
   /** The controller of this node (elected or not). */
@@ -213,6 +222,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
         }
         shards.open(mine);
         publishStores(assignment.get());
+        replicaRoles.update(states(assignment.get()), addresses);
       }
       View before = view;
       view = new View(assignment.orElse(null), addresses);
@@ -233,6 +243,29 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
       log.warn("node {}: cannot read the cluster state ({}); will retry", nodeId, e.toString());
       scheduleRefresh(500);
     }
+  }
+
+  /**
+   * The assignment as replication states: each shard led by its owner, in sync alone (one
+   * replica per shard until the assignment records replicas).
+   */
+  private static Map<Integer, VersionedShardState> states(ShardAssignment assignment) {
+    Map<Integer, VersionedShardState> states = new HashMap<>();
+    for (ShardAssignment.Entry e : assignment.shards()) {
+      states.put(e.shard(), new VersionedShardState(new ShardState(e.shard(), List.of(e.owner()),
+          e.owner(), e.epoch(), Map.of(e.owner(), e.storeId())), -1));
+    }
+    return states;
+  }
+
+  /** Who to tell every shard's state after each read (the replication runtime). */
+  public void setReplicaRoles(ReplicaRoles roles) {
+    this.replicaRoles = roles;
+  }
+
+  /** Reads the cluster state again soon (a replica saw something newer than it read). */
+  public void refreshSoon() {
+    scheduleRefresh();
   }
 
   private Map<String, String> readAddresses() throws Exception {

@@ -2,10 +2,13 @@ package dev.dedupe.server.shard;
 
 import dev.dedupe.server.config.WindowConfig;
 import dev.dedupe.server.storage.BucketGrid;
+import dev.dedupe.server.storage.LogEntry;
 import dev.dedupe.server.storage.ShardStore;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
+import java.util.concurrent.CompletableFuture;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,22 +53,35 @@ public final class Retention {
     return lastFigures;
   }
 
-  /** One pass of rotation, expiry and budget enforcement; returns the figures after it. */
+  /**
+   * One pass of rotation, expiry and budget enforcement; returns the figures after it.
+   *
+   * <p>Only the shards this node leads decide: their drops and the new budget horizon become
+   * entries of the shard's log ({@link ShardWriter#maintain}), so that each follower makes the
+   * same drops at the same point of the log instead of deciding by its own clock and disk. A
+   * follower's data counts towards this node's disk figure all the same; when only followers
+   * hold the excess, the pass says so and leaves the drops to their leaders.
+   */
   public synchronized NodeFigures runOnce() {
     long now = clock.millis();
     BucketGrid grid = shards.grid();
     long current = grid.startOf(now);
     long expiredBefore = now - windows.longest().toMillis();
-    List<ShardFigures> figures = shards.onEveryShard(store -> {
-      store.ensureBucket(current);
+    for (CompletableFuture<Boolean> f : onLeaders(store -> {
+      List<LogEntry.Op> ops = new ArrayList<>();
+      if (!store.bucketStarts().contains(current)) {
+        ops.add(new LogEntry.EnsureBucket(current));
+      }
       for (long start : store.bucketStarts()) {
         if (start != current && grid.endOf(start) <= expiredBefore) {
-          store.dropBucket(start);
+          ops.add(new LogEntry.DropBucket(start));
         }
       }
-      return ShardFigures.collect(store);
-    });
-    NodeFigures node = NodeFigures.sum(now, figures, shards.sharedDiskBytes());
+      return ops;
+    })) {
+      f.join();
+    }
+    NodeFigures node = figures(now);
     while (diskBudgetBytes > 0 && node.diskBytes() > diskBudgetBytes) {
       long oldest = node.oldestBucketStartMillis();
       if (oldest < 0 || oldest >= current) {
@@ -75,27 +91,57 @@ public final class Retention {
         break;
       }
       long horizon = grid.endOf(oldest);
-      log.warn("disk budget {} bytes exceeded ({} bytes held): dropping bucket {} on every shard;"
-              + " ids first seen before {} may be NEW again",
-          diskBudgetBytes, node.diskBytes(), Instant.ofEpochMilli(oldest), Instant.ofEpochMilli(horizon));
-      figures = shards.onEveryShard(store -> {
-        dropThrough(store, oldest);
-        store.advanceBudgetHorizon(horizon);
-        return ShardFigures.collect(store);
-      });
-      node = NodeFigures.sum(now, figures, shards.sharedDiskBytes());
+      log.warn("disk budget {} bytes exceeded ({} bytes held): dropping bucket {} on every shard"
+              + " this node leads; ids first seen before {} may be NEW again",
+          diskBudgetBytes, node.diskBytes(), Instant.ofEpochMilli(oldest),
+          Instant.ofEpochMilli(horizon));
+      boolean dropped = false;
+      for (CompletableFuture<Boolean> f : onLeaders(store -> {
+        List<LogEntry.Op> ops = new ArrayList<>();
+        for (long s : store.bucketStarts()) {
+          if (s <= oldest) {
+            ops.add(new LogEntry.DropBucket(s));
+          }
+        }
+        if (!ops.isEmpty() || store.budgetHorizonMillis() < horizon) {
+          ops.add(LogEntry.budgetHorizon(horizon));
+        }
+        return ops;
+      })) {
+        dropped |= f.join();
+      }
+      NodeFigures after = figures(now);
+      node = after;
+      if (!dropped || after.oldestBucketStartMillis() == oldest) {
+        log.warn("disk budget {} bytes exceeded ({} bytes held), but the oldest bucket {} is held"
+                + " by shards this node follows; their leaders drop it",
+            diskBudgetBytes, after.diskBytes(), Instant.ofEpochMilli(oldest));
+        break;
+      }
     }
     warnBelowFloor(node, now);
     lastFigures = node;
     return node;
   }
 
-  private static void dropThrough(ShardStore store, long start) {
-    for (long s : store.bucketStarts()) {
-      if (s <= start) {
-        store.dropBucket(s);
-      }
+  /** Runs {@code decide} on every open shard as a maintenance step (see ShardWriter#maintain). */
+  private List<CompletableFuture<Boolean>> onLeaders(
+      java.util.function.Function<ShardStore, List<LogEntry.Op>> decide) {
+    List<CompletableFuture<Boolean>> steps = new ArrayList<>();
+    for (ShardWriter w : shards.writers()) {
+      steps.add(w.maintain(decide).exceptionally(e -> {
+        log.warn("shard {}: maintenance step failed: {}", w.shardId(), e.toString());
+        return false;
+      }));
     }
+    return steps;
+  }
+
+  private NodeFigures figures(long now) {
+    List<ShardFigures> figures = shards.onEveryShard(
+        store -> store == null ? null : ShardFigures.collect(store));
+    figures = figures.stream().filter(java.util.Objects::nonNull).toList();
+    return NodeFigures.sum(now, figures, shards.sharedDiskBytes());
   }
 
   private void warnBelowFloor(NodeFigures node, long now) {

@@ -14,6 +14,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
+import java.util.function.IntFunction;
 
 /**
  * The shards open on this node, each behind its own {@link ShardWriter}, each store a view over
@@ -35,7 +36,7 @@ public final class ShardSet implements AutoCloseable {
   private final NodeStore nodeStore;
   private final BucketGrid grid;
   private final InstantSource clock;
-  private final ServingCheck servingCheck;
+  private final IntFunction<ShardLog> logs;
   private final AtomicReferenceArray<ShardWriter> writers;
   /** Orders open, close and close-all; lookups do not take it. */
   private final ReentrantLock lifecycle = new ReentrantLock();
@@ -43,21 +44,22 @@ public final class ShardSet implements AutoCloseable {
   private boolean closed;
 
   /**
-   * @param servingCheck whether this node may decide ids now; every writer asks it before and
-   *     after each round ({@link ServingCheck#ALWAYS} for a standalone node)
+   * @param logs the log of each shard replica this set opens (the replication runtime's),
+   *     made when the shard opens
    */
   public ShardSet(
-      NodeStore nodeStore, BucketGrid grid, InstantSource clock, ServingCheck servingCheck) {
+      NodeStore nodeStore, BucketGrid grid, InstantSource clock, IntFunction<ShardLog> logs) {
     this.nodeStore = nodeStore;
     this.grid = grid;
     this.clock = clock;
-    this.servingCheck = servingCheck;
+    this.logs = logs;
     this.writers = new AtomicReferenceArray<>(nodeStore.shardCount());
   }
 
   /** A standalone set with every shard of the node open. */
-  public static ShardSet openAll(NodeStore nodeStore, BucketGrid grid, InstantSource clock) {
-    ShardSet set = new ShardSet(nodeStore, grid, clock, ServingCheck.ALWAYS);
+  public static ShardSet openAll(NodeStore nodeStore, BucketGrid grid, InstantSource clock,
+      IntFunction<ShardLog> logs) {
+    ShardSet set = new ShardSet(nodeStore, grid, clock, logs);
     List<Integer> all = new ArrayList<>();
     for (int s = 0; s < nodeStore.shardCount(); s++) {
       all.add(s);
@@ -92,7 +94,8 @@ public final class ShardSet implements AutoCloseable {
     RuntimeException failure = null;
     for (CompletableFuture<RocksShardStore> f : opening) {
       try {
-        opened.add(new ShardWriter(f.join(), grid, clock, QUEUE_CAPACITY, servingCheck));
+        RocksShardStore store = f.join();
+        opened.add(new ShardWriter(store, grid, clock, QUEUE_CAPACITY, logs.apply(store.shardId())));
       } catch (CompletionException e) {
         failure = e.getCause() instanceof RuntimeException re ? re : e;
       }
@@ -167,6 +170,11 @@ public final class ShardSet implements AutoCloseable {
   /** True when every open shard's writer is serving and its last write succeeded. */
   public boolean isHealthy() {
     return writers().stream().allMatch(ShardWriter::isHealthy);
+  }
+
+  /** The node's store, for snapshot installs. */
+  public NodeStore nodeStore() {
+    return nodeStore;
   }
 
   /** Runs {@code action} on every open shard's writer thread; results in shard order. */

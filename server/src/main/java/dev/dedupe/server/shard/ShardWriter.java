@@ -5,6 +5,7 @@ import dev.dedupe.server.decision.LeaseOpResult;
 import dev.dedupe.server.decision.Verdict;
 import dev.dedupe.server.storage.BucketGrid;
 import dev.dedupe.server.storage.Holding;
+import dev.dedupe.server.storage.LogEntry;
 import dev.dedupe.server.storage.ShardStore;
 import dev.dedupe.server.storage.ShardWrite;
 import dev.dedupe.server.storage.StorageException;
@@ -35,8 +36,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Serial execution is what makes "exactly one NEW per id and window" hold without locks: two
  * requests for the same id are decided one after the other, and the second sees the first's
- * record (in the store, or in this round's key states). Replication will hook in here: a round's
- * write batch is the unit to forward before replying.
+ * record (in the store, or in this round's key states).
+ *
+ * <p>Replication: a round's write is the shard's next log entry ({@link ShardLog}). The writer
+ * applies it locally and hands it to the log, which sends it to the followers; the round's
+ * replies wait until the log says the entry is committed, while the writer goes on with the
+ * next round. The writer of a follower replica decides nothing: it applies its leader's
+ * entries, handed to it with {@link #submit}.
  *
  * <p>Threads: the request methods ({@link #checkAndInsert} to {@link #extendLease}) and
  * {@link #submit} may be called from any thread; everything else, the store included, runs on
@@ -76,43 +82,52 @@ public final class ShardWriter implements AutoCloseable {
 
   private record Stop() implements Task {}
 
-  private final ShardStore store;
+  /** Writer thread only; null while a snapshot replaces the shard's data. */
+  private ShardStore store;
+  /** The store's identity, for any thread. */
+  private volatile String storeId;
+  private final int shardId;
   private final BucketGrid grid;
-  private final ServingCheck servingCheck;
+  private final ShardLog log;
   private final InstantSource clock;
   private final int queueCapacity;
   private final BlockingQueue<Task> queue;
   private final Thread thread;
   private final AtomicReference<State> state = new AtomicReference<>(State.CREATED);
-  private final Logger log;
+  private final Logger logger;
   private volatile boolean lastWriteFailed;
   /** Writer thread only: the newest time seen, so that the clock never runs backwards here. */
   private long lastNowMillis;
 
   /**
-   * @param servingCheck asked before and after every round; a round decided while it says no
-   *     fails with {@link ShardFencedException}
+   * @param log the shard replica's log: asked before every round whether this replica leads,
+   *     told of every entry, and the one that says when a round's replies may go
    */
   public ShardWriter(ShardStore store, BucketGrid grid, InstantSource clock, int queueCapacity,
-      ServingCheck servingCheck) {
+      ShardLog log) {
     this.store = store;
+    this.storeId = store.storeId();
+    this.shardId = store.shardId();
     this.grid = grid;
-    this.servingCheck = servingCheck;
+    this.log = log;
     this.clock = clock;
     this.queueCapacity = queueCapacity;
     this.queue = new ArrayBlockingQueue<>(queueCapacity + 1);
-    String name = String.format("shard-%04d-writer", store.shardId());
+    String name = String.format("shard-%04d-writer", shardId);
     this.thread = Thread.ofPlatform().name(name).unstarted(this::run);
-    this.log = LoggerFactory.getLogger(ShardWriter.class.getName() + ".shard-" + store.shardId());
+    this.logger = LoggerFactory.getLogger(ShardWriter.class.getName() + ".shard-" + shardId);
   }
 
   public int shardId() {
-    return store.shardId();
+    return shardId;
   }
 
-  /** The identity of the store this writer owns (see {@link ShardStore#storeId}). */
+  /**
+   * The identity of the store this writer owns (see {@link ShardStore#storeId}), or "" while a
+   * snapshot replaces it.
+   */
   public String storeId() {
-    return store.storeId();
+    return storeId;
   }
 
   public void start() {
@@ -235,6 +250,7 @@ public final class ShardWriter implements AutoCloseable {
   private void run() {
     List<Task> round = new ArrayList<>();
     try {
+      log.opened(store);
       while (true) {
         Task first = queue.take();
         if (first instanceof Stop) {
@@ -253,7 +269,7 @@ public final class ShardWriter implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (RuntimeException | Error e) {
-      log.error("shard {}: writer thread failed", shardId(), e);
+      logger.error("shard {}: writer thread failed", shardId(), e);
     } finally {
       // Only this thread ever touches the store, so only this thread closes it: no round can
       // run on a closed store, however close() was called or interrupted.
@@ -263,7 +279,9 @@ public final class ShardWriter implements AutoCloseable {
       queue.drainTo(leftover);
       failAll(leftover, new StorageException("shard " + shardId() + " closed"));
       try {
-        store.close();
+        if (store != null) {
+          store.close();
+        }
       } finally {
         state.set(State.CLOSED);
       }
@@ -302,14 +320,15 @@ public final class ShardWriter implements AutoCloseable {
     if (tasks.isEmpty()) {
       return;
     }
-    if (!servingCheck.mayServe()) {
+    long epoch = log.leaderEpoch();
+    if (epoch < 0 || store == null) {
       fail(tasks, new ShardFencedException(shardId(), false));
       return;
     }
     Object[] results = new Object[tasks.size()];
+    long readPoint;
     try {
       Round round = new Round(nowMillis(), grid);
-      store.ensureBucket(round.currentBucket);
 
       long since = Long.MAX_VALUE;
       List<byte[]> digests = new ArrayList<>();
@@ -357,24 +376,83 @@ public final class ShardWriter implements AutoCloseable {
         }
         results[t] = task.kind() == Kind.FORGET ? removed : answers;
       }
-      store.write(round.write);
+      if (!round.write.isEmpty()) {
+        appendEntry(epoch, store.prepare(round.write, epoch, store.position().seq() + 1));
+      }
+      // The round's answers rest on every entry up to here, its own included: they go only once
+      // all of those are committed, so no answer (a DUPLICATE included) rests on an entry that
+      // a failover could still discard.
+      readPoint = store.position().seq();
       lastWriteFailed = false;
     } catch (RuntimeException e) {
       lastWriteFailed = true;
-      log.error("shard {}: round of {} requests failed: {}", shardId(), tasks.size(), e.toString());
+      logger.error("shard {}: round of {} requests failed: {}", shardId(), tasks.size(),
+          e.toString());
       fail(tasks, e instanceof StorageException se ? se
           : new StorageException("shard " + shardId() + ": round failed: " + e, e));
       return;
     }
-    // Asked again after the write: a node paused mid-round (GC, SIGSTOP) past its lease must
-    // not acknowledge. The ids may be recorded; their callers retry with their tokens.
-    if (!servingCheck.mayServe()) {
-      fail(tasks, new ShardFencedException(shardId(), true));
-      return;
-    }
-    for (int t = 0; t < tasks.size(); t++) {
-      tasks.get(t).future().complete(results[t]);
-    }
+    log.whenCommitted(readPoint, () -> {
+      for (int t = 0; t < tasks.size(); t++) {
+        tasks.get(t).future().complete(results[t]);
+      }
+    }, failure -> fail(tasks, failure));
+  }
+
+  /** Applies an entry to the local store and hands it to the log. Writer thread. */
+  private void appendEntry(long epoch, LogEntry entry) {
+    store.apply(entry);
+    log.appended(entry);
+  }
+
+  /**
+   * Runs a maintenance step on the writer thread if this replica leads: {@code decide} returns
+   * the ops it wants made (bucket creations and drops, the budget horizon), and they become
+   * the shard's next entry, so that every replica makes them at the same point of the log.
+   * A replica that does not lead does nothing (its leader decides for it).
+   *
+   * @return whether this replica led and made the ops
+   */
+  public CompletableFuture<Boolean> maintain(Function<ShardStore, List<LogEntry.Op>> decide) {
+    return submit(s -> {
+      long epoch = log.leaderEpoch();
+      if (epoch < 0 || s == null) {
+        return false;
+      }
+      List<LogEntry.Op> ops = decide.apply(s);
+      if (!ops.isEmpty()) {
+        appendEntry(epoch, new LogEntry(epoch, s.position().seq() + 1, ops));
+      }
+      return true;
+    });
+  }
+
+  /**
+   * Closes the store (its data about to be replaced by a snapshot); until {@link #attachStore},
+   * rounds fail as not served and store tasks get null.
+   */
+  public CompletableFuture<Void> detachStore() {
+    return submit(old -> {
+      if (old != null) {
+        old.close();
+        store = null;
+        storeId = "";
+      }
+      return null;
+    });
+  }
+
+  /** Serves from {@code next}, a store opened after a snapshot install (or a failed one). */
+  public CompletableFuture<Void> attachStore(ShardStore next) {
+    return submit(old -> {
+      if (old != null) {
+        old.close();
+      }
+      store = next;
+      storeId = next.storeId();
+      log.opened(next);
+      return null;
+    });
   }
 
   /** The tasks whose callers still wait; the others are failed here, with nothing recorded. */

@@ -55,6 +55,8 @@ public final class NodeStore implements AutoCloseable {
   private final Map<Integer, ShardColumnFamilies> closedShards = new HashMap<>();
   /** Shards lent to a shard store now; guarded by lock. */
   private final Set<Integer> openShards = new TreeSet<>();
+  /** Shards being replaced by a snapshot now (see ShardInstall); guarded by lock. */
+  private final Set<Integer> installing = new TreeSet<>();
   /** Guarded by lock. */
   private boolean closed;
 
@@ -205,6 +207,9 @@ public final class NodeStore implements AutoCloseable {
       if (openShards.contains(shard)) {
         throw new StorageException("shard " + shard + " is open already");
       }
+      if (installing.contains(shard)) {
+        throw new StorageException("shard " + shard + " is being installed from a snapshot");
+      }
       ShardColumnFamilies cfs = closedShards.remove(shard);
       if (cfs == null) {
         cfs = new ShardColumnFamilies(shard);
@@ -354,6 +359,115 @@ public final class NodeStore implements AutoCloseable {
       }
     } finally {
       lock.unlock();
+    }
+  }
+
+  /**
+   * Begins replacing a closed shard's data with a leader's snapshot: deletes what the node
+   * holds of it, then takes the snapshot's chunks (see {@link ShardInstall}).
+   *
+   * @throws IllegalStateException if the shard is open
+   */
+  public ShardInstall beginInstall(int shard) {
+    lock.lock();
+    try {
+      checkOpen();
+      if (openShards.contains(shard)) {
+        throw new IllegalStateException("shard " + shard + " is open; close it before installing");
+      }
+      deleteShard(shard);
+      closedShards.put(shard, new ShardColumnFamilies(shard));
+      installing.add(shard);
+      return new ShardInstall(this, shard);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  void installBucket(int shard, long start) {
+    lock.lock();
+    try {
+      checkOpen();
+      ShardColumnFamilies cfs = closedShards.get(shard);
+      if (!cfs.buckets.containsKey(start)) {
+        cfs.buckets.put(start, db.createColumnFamily(new ColumnFamilyDescriptor(
+            bytes(ShardColumnFamilyNames.bucket(shard, start)), resources.bucketOptions())));
+      }
+    } catch (RocksDBException e) {
+      throw new StorageException("shard " + shard + ": cannot create bucket " + start, e);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  void installData(int shard, SnapshotChunk.Data data) {
+    ColumnFamilyHandle cf;
+    lock.lock();
+    try {
+      checkOpen();
+      cf = closedShards.get(shard).buckets.get(data.bucketStart());
+      try (WriteBatch batch = new WriteBatch()) {
+        for (int i = 0; i < data.keys().size(); i++) {
+          batch.put(cf, data.keys().get(i), data.values().get(i));
+        }
+        db.write(resources.unsyncedWriteOptions(), batch);
+      }
+    } catch (RocksDBException e) {
+      throw new StorageException("shard " + shard + ": cannot write snapshot data", e);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The install's last step: the metadata, synced, the shard id last (see ShardInstall). */
+  void installMeta(int shard, SnapshotChunk.Header header) {
+    lock.lock();
+    try {
+      checkOpen();
+      ShardColumnFamilies cfs = closedShards.get(shard);
+      cfs.meta = db.createColumnFamily(new ColumnFamilyDescriptor(
+          bytes(ShardColumnFamilyNames.meta(shard)), resources.metadataOptions()));
+      try (WriteBatch batch = new WriteBatch();
+          WriteOptions synced = new WriteOptions().setSync(true)) {
+        batch.put(cfs.meta, ShardMetaKeys.STORE_ID,
+            ShardMetaKeys.storeId(java.util.UUID.randomUUID().toString()));
+        batch.put(cfs.meta, ShardMetaKeys.LOG_POSITION, ShardMetaKeys.position(header.position()));
+        batch.put(cfs.meta, ShardMetaKeys.EPOCH_HISTORY, ShardMetaKeys.epochHistory(header.epochs()));
+        if (header.budgetHorizonMillis() > 0) {
+          batch.put(cfs.meta, ShardMetaKeys.BUDGET_HORIZON,
+              ShardMetaKeys.millis(header.budgetHorizonMillis()));
+        }
+        batch.put(cfs.meta, ShardMetaKeys.SHARD_ID, ShardMetaKeys.shardId(shard));
+        db.write(synced, batch);
+      }
+      installing.remove(shard);
+      log.info("shard {}: installed a snapshot at {} ({} buckets)", shard, header.position(),
+          cfs.buckets.size());
+    } catch (RocksDBException e) {
+      throw new StorageException("shard " + shard + ": cannot complete the install", e);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  void abortInstall(int shard) {
+    lock.lock();
+    try {
+      installing.remove(shard);
+      if (!closed) {
+        deleteShard(shard);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Makes every write before it durable: one fsync of the log for a follower's batch. */
+  public void syncWal() {
+    try {
+      db.syncWal();
+    } catch (RocksDBException e) {
+      throw new StorageException("cannot sync the write-ahead log", e);
     }
   }
 

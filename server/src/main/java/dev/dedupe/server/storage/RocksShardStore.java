@@ -39,6 +39,12 @@ public final class RocksShardStore implements ShardStore {
   private final TreeMap<Long, ColumnFamilyHandle> buckets;
   private long budgetHorizonMillis;
   private String storeId;
+  private LogPosition position = LogPosition.EMPTY;
+  private List<EpochStart> epochHistory = List.of();
+  /** Snapshots open on this store; a dropped bucket's handle waits for them (see dropBucket). */
+  private final java.util.concurrent.atomic.AtomicInteger openSnapshots =
+      new java.util.concurrent.atomic.AtomicInteger();
+  private final List<ColumnFamilyHandle> deferredCloses = new ArrayList<>();
   /** Read by any thread that asks a closed store for something; written by its owner. */
   private volatile boolean closed;
 
@@ -91,6 +97,8 @@ public final class RocksShardStore implements ShardStore {
       log.debug("shard {}: new store {}", shardId, storeId);
     }
     budgetHorizonMillis = ShardMetaKeys.millis(db.get(metadata, ShardMetaKeys.BUDGET_HORIZON));
+    position = ShardMetaKeys.position(db.get(metadata, ShardMetaKeys.LOG_POSITION));
+    epochHistory = List.copyOf(ShardMetaKeys.epochHistory(db.get(metadata, ShardMetaKeys.EPOCH_HISTORY)));
   }
 
   @Override
@@ -137,6 +145,14 @@ public final class RocksShardStore implements ShardStore {
     } catch (RocksDBException e) {
       buckets.put(start, handle);
       throw new StorageException("shard " + shardId + ": cannot drop bucket " + start, e);
+    }
+    // A snapshot being read on another thread may still iterate the family: RocksDB keeps a
+    // dropped family's data while a handle to it is open, so the handle closes after it.
+    synchronized (deferredCloses) {
+      if (openSnapshots.get() > 0) {
+        deferredCloses.add(handle);
+        return;
+      }
     }
     handle.close();
   }
@@ -192,55 +208,155 @@ public final class RocksShardStore implements ShardStore {
 
   @Override
   public void write(ShardWrite write) {
-    checkOpen();
-    if (write.isEmpty()) {
-      return;
-    }
-    // One operation per key (the key's final state in this round), so the batch's order is
-    // irrelevant; see ShardWrite.
-    try (WriteBatch batch = new WriteBatch()) {
-      for (ShardWrite.Change change : write.changes()) {
-        if (change.after() != null) {
-          batch.put(bucket(change.bucketStart()), change.digest(),
-              RecordCodec.encode(change.bucketStart(), change.after()));
-        } else if (change.heldBefore()) {
-          batch.delete(bucket(change.bucketStart()), change.digest());
-        }
-      }
-      putCounters(batch, write.counterDeltas());
-      db.write(resources.writeOptions(), batch);
-    } catch (RocksDBException e) {
-      throw new StorageException(
-          "shard " + shardId + ": write of " + write.changeCount() + " keys failed", e);
-    }
+    apply(prepare(write, Math.max(1, position.epoch()), position.seq() + 1));
+  }
+
+  @Override
+  public LogPosition position() {
+    return position;
+  }
+
+  @Override
+  public List<EpochStart> epochHistory() {
+    return epochHistory;
   }
 
   /**
-   * Adds the new value of each counter the round changes, read-modify-write: one batched read
-   * of the counters, then a put of each. The counters were merge operands before the shards
-   * shared a database, but when any batch of a write group holds a merge, RocksDB turns off
-   * parallel memtable inserts for the group and its leader inserts every batch on its own
-   * thread; with one database per node a group holds other shards' rounds. A put is safe here
-   * because this shard's writer is the only writer of its counters. The merge operator stays
-   * configured, to read counters that older versions wrote as merges.
+   * The round's changes as the shard's next log entry: a put or delete per key (its final
+   * state; see ShardWrite), the buckets it writes to that do not exist yet, and the new total of
+   * each counter it changes, read now (read-modify-write: this shard's writer is the only writer
+   * of its counters, and it applies each entry before it prepares the next).
    */
-  private void putCounters(WriteBatch batch, Map<ShardWrite.CounterKey, Long> deltas)
+  @Override
+  public LogEntry prepare(ShardWrite write, long epoch, long seq) {
+    checkOpen();
+    List<LogEntry.Op> ops = new ArrayList<>(write.changeCount() + 4);
+    java.util.Set<Long> missing = new java.util.TreeSet<>();
+    for (ShardWrite.Change change : write.changes()) {
+      if (!buckets.containsKey(change.bucketStart())) {
+        missing.add(change.bucketStart());
+      }
+    }
+    missing.forEach(b -> ops.add(new LogEntry.EnsureBucket(b)));
+    for (ShardWrite.Change change : write.changes()) {
+      if (change.after() != null) {
+        ops.add(new LogEntry.Put(change.bucketStart(), change.digest(),
+            RecordCodec.encode(change.bucketStart(), change.after())));
+      } else if (change.heldBefore()) {
+        ops.add(new LogEntry.Delete(change.bucketStart(), change.digest()));
+      }
+    }
+    try {
+      counterTotals(write.counterDeltas(), ops);
+    } catch (RocksDBException e) {
+      throw new StorageException("shard " + shardId + ": cannot read counters", e);
+    }
+    return new LogEntry(epoch, seq, ops);
+  }
+
+  @Override
+  public void apply(LogEntry entry) {
+    apply(entry, resources.writeOptions());
+  }
+
+  @Override
+  public void applyWithoutSync(LogEntry entry) {
+    apply(entry, resources.unsyncedWriteOptions());
+  }
+
+  /**
+   * Applies an entry: its buckets are created and dropped first (each idempotent, so an entry
+   * cut short by a crash is applied again whole), then one atomic batch holds its puts, deletes
+   * and metadata together with the shard's new log position (and the epoch, if it is new to
+   * the history): the position says exactly which entries the data holds.
+   */
+  private void apply(LogEntry entry, org.rocksdb.WriteOptions options) {
+    checkOpen();
+    if (entry.seq() != position.seq() + 1 || entry.epoch() < position.epoch()) {
+      throw new IllegalStateException("shard " + shardId + ": entry " + entry.position()
+          + " does not follow the store's position " + position);
+    }
+    for (LogEntry.Op op : entry.ops()) {
+      switch (op) {
+        case LogEntry.EnsureBucket e -> ensureBucket(e.bucketStart());
+        case LogEntry.Put p -> ensureBucket(p.bucketStart());
+        case LogEntry.Delete d -> ensureBucket(d.bucketStart());
+        case LogEntry.DropBucket d -> dropBucket(d.bucketStart());
+        case LogEntry.PutMeta m -> { }
+      }
+    }
+    List<EpochStart> history = epochHistory;
+    if (history.isEmpty() || history.get(history.size() - 1).epoch() != entry.epoch()) {
+      List<EpochStart> next = new ArrayList<>(history);
+      next.add(new EpochStart(entry.epoch(), entry.seq()));
+      history = List.copyOf(next);
+    }
+    long horizon = budgetHorizonMillis;
+    try (WriteBatch batch = new WriteBatch()) {
+      for (LogEntry.Op op : entry.ops()) {
+        switch (op) {
+          case LogEntry.Put p -> batch.put(bucket(p.bucketStart()), p.key(), p.value());
+          case LogEntry.Delete d -> batch.delete(bucket(d.bucketStart()), d.key());
+          case LogEntry.PutMeta m -> {
+            batch.put(metadata, m.key(), m.value());
+            if (java.util.Arrays.equals(m.key(), ShardMetaKeys.BUDGET_HORIZON)) {
+              horizon = Math.max(horizon, ShardMetaKeys.millis(m.value()));
+            }
+          }
+          case LogEntry.EnsureBucket e -> { }
+          case LogEntry.DropBucket d -> { }
+        }
+      }
+      batch.put(metadata, ShardMetaKeys.LOG_POSITION, ShardMetaKeys.position(entry.position()));
+      if (history != epochHistory) {
+        batch.put(metadata, ShardMetaKeys.EPOCH_HISTORY, ShardMetaKeys.epochHistory(history));
+      }
+      db.write(options, batch);
+    } catch (RocksDBException e) {
+      throw new StorageException("shard " + shardId + ": entry " + entry.position() + " of "
+          + entry.ops().size() + " ops failed", e);
+    }
+    position = entry.position();
+    epochHistory = history;
+    budgetHorizonMillis = horizon;
+  }
+
+  /**
+   * Adds the new total of each counter the round changes, read-modify-write: one batched read
+   * of the counters, then a put of each total. Totals rather than deltas: applying an entry
+   * must not depend on what the replica held before. Puts rather than merge operands: when
+   * any batch of a RocksDB write group holds a merge, the group's memtable inserts run on one
+   * thread, and with one database per node a group holds other shards' rounds. The merge
+   * operator stays configured, to read counters that older versions wrote as merges.
+   */
+  private void counterTotals(Map<ShardWrite.CounterKey, Long> deltas, List<LogEntry.Op> ops)
       throws RocksDBException {
     if (deltas.isEmpty()) {
       return;
     }
     List<ColumnFamilyHandle> cfs = new ArrayList<>(deltas.size());
     List<byte[]> keys = new ArrayList<>(deltas.size());
-    List<Long> changes = new ArrayList<>(deltas.size());
+    List<Map.Entry<ShardWrite.CounterKey, Long>> existing = new ArrayList<>(deltas.size());
     for (Map.Entry<ShardWrite.CounterKey, Long> e : deltas.entrySet()) {
-      cfs.add(bucket(e.getKey().bucketStart()));
-      keys.add(CounterKeys.keyFor(e.getKey().namespace()));
-      changes.add(e.getValue());
+      ColumnFamilyHandle cf = buckets.get(e.getKey().bucketStart());
+      byte[] key = CounterKeys.keyFor(e.getKey().namespace());
+      if (cf == null) {
+        // A bucket this entry creates holds no counter yet.
+        ops.add(new LogEntry.Put(e.getKey().bucketStart(), key, CounterKeys.operand(e.getValue())));
+        continue;
+      }
+      cfs.add(cf);
+      keys.add(key);
+      existing.add(e);
+    }
+    if (keys.isEmpty()) {
+      return;
     }
     List<byte[]> current = db.multiGetAsList(resources.readOptions(), cfs, keys);
     for (int i = 0; i < keys.size(); i++) {
       long before = current.get(i) == null ? 0 : CounterKeys.decode(current.get(i));
-      batch.put(cfs.get(i), keys.get(i), CounterKeys.operand(before + changes.get(i)));
+      ops.add(new LogEntry.Put(existing.get(i).getKey().bucketStart(), keys.get(i),
+          CounterKeys.operand(before + existing.get(i).getValue())));
     }
   }
 
@@ -296,6 +412,26 @@ public final class RocksShardStore implements ShardStore {
       budgetHorizonMillis = millis;
     } catch (RocksDBException e) {
       throw new StorageException("shard " + shardId + ": cannot record budget horizon", e);
+    }
+  }
+
+  @Override
+  public ShardSnapshot openSnapshot() {
+    checkOpen();
+    List<Map.Entry<Long, ColumnFamilyHandle>> held = new ArrayList<>(buckets.entrySet());
+    SnapshotChunk.Header header = new SnapshotChunk.Header(position, epochHistory,
+        List.copyOf(buckets.keySet()), budgetHorizonMillis);
+    openSnapshots.incrementAndGet();
+    return new ShardSnapshot(db, held, header, this::snapshotClosed);
+  }
+
+  /** A snapshot closed: once none is open, the handles of buckets dropped meanwhile close. */
+  private void snapshotClosed() {
+    synchronized (deferredCloses) {
+      if (openSnapshots.decrementAndGet() == 0) {
+        deferredCloses.forEach(ColumnFamilyHandle::close);
+        deferredCloses.clear();
+      }
     }
   }
 

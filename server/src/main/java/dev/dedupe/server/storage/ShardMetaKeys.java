@@ -17,7 +17,43 @@ final class ShardMetaKeys {
   /** The end of the newest bucket dropped for the disk budget (long, big-endian millis). */
   static final byte[] BUDGET_HORIZON = "meta/budget-horizon-millis".getBytes(StandardCharsets.UTF_8);
 
+  /** The shard's log position: epoch and seq of the last entry applied (two longs). */
+  static final byte[] LOG_POSITION = "meta/log-position".getBytes(StandardCharsets.UTF_8);
+  /** The epochs of the shard's log, each with its first seq (pairs of longs, in order). */
+  static final byte[] EPOCH_HISTORY = "meta/epoch-history".getBytes(StandardCharsets.UTF_8);
+
   private ShardMetaKeys() {}
+
+  static byte[] position(LogPosition p) {
+    return ByteBuffer.allocate(2 * Long.BYTES).putLong(p.epoch()).putLong(p.seq()).array();
+  }
+
+  static LogPosition position(byte[] value) {
+    if (value == null) {
+      return LogPosition.EMPTY;
+    }
+    ByteBuffer b = ByteBuffer.wrap(value);
+    return new LogPosition(b.getLong(), b.getLong());
+  }
+
+  static byte[] epochHistory(java.util.List<EpochStart> epochs) {
+    ByteBuffer b = ByteBuffer.allocate(epochs.size() * 2 * Long.BYTES);
+    for (EpochStart e : epochs) {
+      b.putLong(e.epoch()).putLong(e.startSeq());
+    }
+    return b.array();
+  }
+
+  static java.util.List<EpochStart> epochHistory(byte[] value) {
+    java.util.List<EpochStart> epochs = new java.util.ArrayList<>();
+    if (value != null) {
+      ByteBuffer b = ByteBuffer.wrap(value);
+      while (b.remaining() >= 2 * Long.BYTES) {
+        epochs.add(new EpochStart(b.getLong(), b.getLong()));
+      }
+    }
+    return epochs;
+  }
 
   static byte[] shardId(int shard) {
     return ByteBuffer.allocate(Integer.BYTES).putInt(shard).array();

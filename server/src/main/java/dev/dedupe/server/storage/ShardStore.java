@@ -39,8 +39,40 @@ public interface ShardStore extends AutoCloseable {
    */
   Holding[][] lookup(List<byte[]> digests, long sinceMillis);
 
-  /** Applies a write atomically, durable as the store's durability setting says. */
+  /**
+   * Applies a write atomically, durable as the store's durability setting says: the round's
+   * next entry at the store's own epoch. For tests and tools; the write path uses
+   * {@link #prepare} and {@link #apply}.
+   */
   void write(ShardWrite write);
+
+  /** The position of the last log entry applied; {@link LogPosition#EMPTY} for none. */
+  LogPosition position();
+
+  /** The epochs of the entries applied, each with its first seq, oldest first. */
+  List<EpochStart> epochHistory();
+
+  /** A round's write as the shard's next log entry (see {@link LogEntry}). */
+  LogEntry prepare(ShardWrite write, long epoch, long seq);
+
+  /**
+   * Applies the next log entry atomically, durable as the durability setting says.
+   *
+   * @throws IllegalStateException if its seq does not follow the store's position
+   */
+  void apply(LogEntry entry);
+
+  /**
+   * Applies the next log entry atomically without syncing the log; the caller makes it
+   * durable with {@link NodeStore#syncWal} before it tells anyone.
+   */
+  void applyWithoutSync(LogEntry entry);
+
+  /**
+   * A consistent copy of the shard as it is now, to read from another thread while this store
+   * goes on (see {@link ShardSnapshot}). Call on the store's thread.
+   */
+  ShardSnapshot openSnapshot();
 
   /** Keys held per namespace, summed over all buckets. */
   Map<String, Long> namespaceKeyCounts();

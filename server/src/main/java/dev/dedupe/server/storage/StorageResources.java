@@ -41,6 +41,8 @@ public final class StorageResources implements AutoCloseable {
   private final ColumnFamilyOptions bucketOptions;
   private final ColumnFamilyOptions metadataOptions;
   private final WriteOptions writeOptions;
+  /** For a follower's entries, made durable together by one sync of the log afterwards. */
+  private final WriteOptions unsyncedWriteOptions = new WriteOptions().setSync(false);
   private final ReadOptions readOptions;
 
   public StorageResources(StorageConfig config) {
@@ -114,6 +116,10 @@ public final class StorageResources implements AutoCloseable {
     return writeOptions;
   }
 
+  WriteOptions unsyncedWriteOptions() {
+    return unsyncedWriteOptions;
+  }
+
   ReadOptions readOptions() {
     return readOptions;
   }
@@ -132,6 +138,7 @@ public final class StorageResources implements AutoCloseable {
   public void close() {
     readOptions.close();
     writeOptions.close();
+    unsyncedWriteOptions.close();
     metadataOptions.close();
     bucketOptions.close();
     dbOptions.close();

@@ -1,5 +1,9 @@
 package dev.dedupe.server.shard;
 
+import dev.dedupe.server.replication.ShardReplica;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+
 import static dev.dedupe.server.decision.Verdict.DUPLICATE;
 import static dev.dedupe.server.decision.Verdict.NEW;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -48,14 +52,46 @@ class ShardWriterLifecycleTest {
   private NodeStore nodeStore;
   private ShardSet shards;
 
-  private ShardWriter open(ServingCheck check) {
+  /**
+   * A shard log for these tests: the replica leads while {@code leading} says so, and a round's
+   * commit fails while {@code commitFails} says so (a leader deposed, or paused past its
+   * lease, while the round was being written).
+   */
+  private record ScriptedLog(BooleanSupplier leading, BooleanSupplier commitFails)
+      implements ShardLog {
+    @Override
+    public void opened(dev.dedupe.server.storage.ShardStore store) { }
+
+    @Override
+    public long leaderEpoch() {
+      return leading.getAsBoolean() ? 1 : -1;
+    }
+
+    @Override
+    public void appended(dev.dedupe.server.storage.LogEntry entry) { }
+
+    @Override
+    public void whenCommitted(long seq, Runnable replies, Consumer<RuntimeException> failed) {
+      if (commitFails.getAsBoolean()) {
+        failed.accept(new ShardFencedException(0, true));
+      } else {
+        replies.run();
+      }
+    }
+  }
+
+  private ShardWriter open() {
+    return open(ShardReplica.alone(0));
+  }
+
+  private ShardWriter open(ShardLog log) {
     ServerConfig config = TestConfigs.forDataDir(dir, Map.of("storage.shards", "1"));
     DataDirectory data = DataDirectory.openOrCreate(config.storage().dataDir(), 1);
     if (resources == null) {
       resources = new StorageResources(config.storage());
       nodeStore = NodeStore.open(data, resources);
     }
-    shards = new ShardSet(nodeStore, new BucketGrid(config.storage().bucketWidth()), clock, check);
+    shards = new ShardSet(nodeStore, new BucketGrid(config.storage().bucketWidth()), clock, s -> log);
     shards.open(List.of(0));
     return shards.writer(0);
   }
@@ -75,7 +111,7 @@ class ShardWriterLifecycleTest {
 
   @Test
   void anInterruptedCloseStillLetsTheWriterFinishItsQueueBeforeTheStoreCloses() throws Exception {
-    ShardWriter writer = open(ServingCheck.ALWAYS);
+    ShardWriter writer = open();
     CountDownLatch hold = new CountDownLatch(1);
     CompletableFuture<Object> parked = writer.submit(store -> {
       awaitQuietly(hold);
@@ -102,7 +138,7 @@ class ShardWriterLifecycleTest {
         "a request queued before close is decided, not failed");
 
     shards.close();
-    ShardWriter reopened = open(ServingCheck.ALWAYS);
+    ShardWriter reopened = open();
     assertEquals(DUPLICATE, insert(reopened, "a", "", Caller.WAITING).join()[0].verdict(),
         "the request acknowledged before close is durable");
   }
@@ -110,7 +146,7 @@ class ShardWriterLifecycleTest {
   @Test
   void everyRequestCompletesWhenCloseRacesWithCallers() throws Exception {
     for (int round = 0; round < 6; round++) {
-      ShardWriter writer = open(ServingCheck.ALWAYS);
+      ShardWriter writer = open();
       List<CompletableFuture<IdResult[]>> sent = java.util.Collections.synchronizedList(
           new ArrayList<>());
       AtomicBoolean stop = new AtomicBoolean();
@@ -146,7 +182,7 @@ class ShardWriterLifecycleTest {
 
   @Test
   void aRequestWhoseCallerGaveUpBeforeItsRoundIsNotRecorded() throws Exception {
-    ShardWriter writer = open(ServingCheck.ALWAYS);
+    ShardWriter writer = open();
     CountDownLatch hold = new CountDownLatch(1);
     writer.submit(store -> {
       awaitQuietly(hold);
@@ -170,7 +206,7 @@ class ShardWriterLifecycleTest {
   @Test
   void aRoundWhileFencedRecordsNothing() {
     AtomicBoolean serving = new AtomicBoolean(false);
-    ShardWriter writer = open(serving::get);
+    ShardWriter writer = open(new ScriptedLog(serving::get, () -> false));
     CompletionException refused = org.junit.jupiter.api.Assertions.assertThrows(
         CompletionException.class, () -> insert(writer, "x", "t", Caller.WAITING).join());
     assertInstanceOf(ShardFencedException.class, refused.getCause());
@@ -183,9 +219,8 @@ class ShardWriterLifecycleTest {
   @Test
   void aRoundThatEndsAfterTheFenceClosedIsNotAcknowledgedAndItsTokenReplays() {
     // Serving when the round starts, fenced by the time its write returns: a pause mid-round.
-    AtomicInteger asked = new AtomicInteger();
     AtomicBoolean pausedMidRound = new AtomicBoolean(true);
-    ShardWriter writer = open(() -> !(pausedMidRound.get() && asked.incrementAndGet() == 2));
+    ShardWriter writer = open(new ScriptedLog(() -> true, pausedMidRound::get));
     CompletionException refused = org.junit.jupiter.api.Assertions.assertThrows(
         CompletionException.class, () -> insert(writer, "y", "mine", Caller.WAITING).join());
     assertInstanceOf(ShardFencedException.class, refused.getCause());

@@ -1,5 +1,6 @@
 package dev.dedupe.server.testing;
 
+import dev.dedupe.server.replication.ShardReplica;
 import dev.dedupe.server.config.ServerConfig;
 import dev.dedupe.server.core.DedupeEngine;
 import dev.dedupe.server.core.StandaloneDirectory;
@@ -38,7 +39,8 @@ public final class StorageFixture implements AutoCloseable {
     DataDirectory dir = DataDirectory.openOrCreate(config.storage().dataDir(), config.storage().shards());
     resources = new StorageResources(config.storage());
     nodeStore = NodeStore.open(dir, resources);
-    shards = ShardSet.openAll(nodeStore, new BucketGrid(config.storage().bucketWidth()), clock);
+    shards = ShardSet.openAll(nodeStore, new BucketGrid(config.storage().bucketWidth()), clock,
+        ShardReplica::alone);
     engine = new DedupeEngine(
         new StandaloneDirectory(shards, () -> "in-process"), shards, config.windows(), clock);
     retention = new Retention(shards, config.windows(), config.storage().diskBudgetBytes(), clock);

@@ -82,5 +82,35 @@ final class KeptOpenStore implements ShardStore {
 
   /** Leaves the store open: {@link ShardUnderTest} closes it. */
   @Override
+  public dev.dedupe.server.storage.LogPosition position() {
+    return store.position();
+  }
+
+  @Override
+  public List<dev.dedupe.server.storage.EpochStart> epochHistory() {
+    return store.epochHistory();
+  }
+
+  @Override
+  public dev.dedupe.server.storage.LogEntry prepare(ShardWrite write, long epoch, long seq) {
+    return store.prepare(write, epoch, seq);
+  }
+
+  @Override
+  public void apply(dev.dedupe.server.storage.LogEntry entry) {
+    store.apply(entry);
+  }
+
+  @Override
+  public void applyWithoutSync(dev.dedupe.server.storage.LogEntry entry) {
+    store.applyWithoutSync(entry);
+  }
+
+  @Override
+  public dev.dedupe.server.storage.ShardSnapshot openSnapshot() {
+    return store.openSnapshot();
+  }
+
+  @Override
   public void close() {}
 }

@@ -5,7 +5,7 @@ import static dev.dedupe.server.shard.Caller.WAITING;
 import dev.dedupe.contract.ShardHash;
 import dev.dedupe.server.config.ServerConfig;
 import dev.dedupe.server.decision.LeaseOpResult;
-import dev.dedupe.server.shard.ServingCheck;
+import dev.dedupe.server.replication.ShardReplica;
 import dev.dedupe.server.shard.ShardWriter;
 import dev.dedupe.server.storage.BucketGrid;
 import dev.dedupe.server.storage.DataDirectory;
@@ -63,7 +63,7 @@ final class ShardUnderTest implements AutoCloseable {
 
   private void startWriter() {
     writer = new ShardWriter(
-        new KeptOpenStore(store), grid, clock, QUEUE_CAPACITY, ServingCheck.ALWAYS);
+        new KeptOpenStore(store), grid, clock, QUEUE_CAPACITY, ShardReplica.alone(0));
     writer.start();
   }
 

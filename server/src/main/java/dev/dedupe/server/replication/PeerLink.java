@@ -1,0 +1,160 @@
+package dev.dedupe.server.replication;
+
+import com.google.protobuf.ByteString;
+import dev.dedupe.replica.v1.AppendRequest;
+import dev.dedupe.replica.v1.AppendResponse;
+import dev.dedupe.replica.v1.ReplicaServiceGrpc;
+import dev.dedupe.replica.v1.ShardAck;
+import dev.dedupe.replica.v1.ShardAppend;
+import dev.dedupe.server.storage.LogPosition;
+import io.grpc.ManagedChannel;
+import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * The link from this node to one follower node: carries the entries of every shard this node
+ * leads and that node follows, in one Append call at a time. While a call is in flight the next
+ * batch gathers, so under load each call carries many rounds of many shards and the follower
+ * makes them durable with one fsync (group commit across shards, as on the leader).
+ *
+ * <p>Threads: {@link #wake} from any thread; sending runs on the shared executor, one task at
+ * a time per link; answers arrive on gRPC's threads.
+ */
+final class PeerLink {
+
+  /** How much of the entries one call carries per shard, about. */
+  static final long MAX_BYTES_PER_SHARD = 1 << 20;
+  /** How long a follower has to answer an append. */
+  static final long APPEND_DEADLINE_MILLIS = 5_000;
+
+  private record Sent(ShardReplica replica, long epoch) {}
+
+  private final String self;
+  private final String follower;
+  private final Supplier<ManagedChannel> channel;
+  private final Supplier<Collection<ShardReplica>> replicas;
+  private final Executor executor;
+  private final Object lock = new Object();
+  private boolean running;
+  private boolean wanted;
+
+  PeerLink(String self, String follower, Supplier<ManagedChannel> channel,
+      Supplier<Collection<ShardReplica>> replicas, Executor executor) {
+    this.self = self;
+    this.follower = follower;
+    this.channel = channel;
+    this.replicas = replicas;
+    this.executor = executor;
+  }
+
+  String follower() {
+    return follower;
+  }
+
+  /** There may be something to send. */
+  void wake() {
+    synchronized (lock) {
+      wanted = true;
+      if (running) {
+        return;
+      }
+      running = true;
+    }
+    executor.execute(this::sendNext);
+  }
+
+  private void sendNext() {
+    synchronized (lock) {
+      wanted = false;
+    }
+    AppendRequest.Builder request = AppendRequest.newBuilder().setLeaderNode(self);
+    List<Sent> sent = new ArrayList<>();
+    for (ShardReplica r : replicas.get()) {
+      ShardReplica.Append a = r.nextAppend(follower, MAX_BYTES_PER_SHARD);
+      if (a == null) {
+        continue;
+      }
+      ShardAppend.Builder shard = ShardAppend.newBuilder().setShard(r.shard()).setEpoch(a.epoch())
+          .setPrevious(toProto(a.previous()));
+      a.entries().forEach(e -> shard.addEntries(ByteString.copyFrom(e)));
+      request.addShards(shard);
+      sent.add(new Sent(r, a.epoch()));
+    }
+    if (sent.isEmpty()) {
+      synchronized (lock) {
+        if (!wanted) {
+          running = false;
+          return;
+        }
+      }
+      executor.execute(this::sendNext);
+      return;
+    }
+    ManagedChannel ch = channel.get();
+    if (ch == null) {
+      // The follower is not registered now: its replicas retry after their backoff, when the
+      // runtime's timer wakes this link again.
+      sent.forEach(s -> s.replica().onSendFailed(follower));
+      synchronized (lock) {
+        running = false;
+      }
+      return;
+    }
+    ReplicaServiceGrpc.newStub(ch).withDeadlineAfter(APPEND_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
+        .append(request.build(), new StreamObserver<>() {
+          @Override
+          public void onNext(AppendResponse response) {
+            for (int i = 0; i < sent.size(); i++) {
+              Sent s = sent.get(i);
+              if (i < response.getShardsCount()) {
+                s.replica().onAck(follower, s.epoch(), fromProto(response.getShards(i)));
+              } else {
+                s.replica().onSendFailed(follower);
+              }
+            }
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            sent.forEach(s -> s.replica().onSendFailed(follower));
+            finished();
+          }
+
+          @Override
+          public void onCompleted() {
+            finished();
+          }
+        });
+  }
+
+  /** A call ended: go on with whatever gathered meanwhile. */
+  private void finished() {
+    executor.execute(this::sendNext);
+  }
+
+  static dev.dedupe.replica.v1.LogPosition toProto(LogPosition p) {
+    return dev.dedupe.replica.v1.LogPosition.newBuilder().setEpoch(p.epoch()).setSeq(p.seq())
+        .build();
+  }
+
+  static LogPosition fromProto(dev.dedupe.replica.v1.LogPosition p) {
+    return new LogPosition(p.getEpoch(), p.getSeq());
+  }
+
+  private static ShardReplica.AckView fromProto(ShardAck ack) {
+    ShardReplica.AckView.Outcome outcome = switch (ack.getOutcome()) {
+      case APPLIED -> ShardReplica.AckView.Outcome.APPLIED;
+      case STALE_EPOCH -> ShardReplica.AckView.Outcome.STALE_EPOCH;
+      case MISMATCH -> ShardReplica.AckView.Outcome.MISMATCH;
+      case NOT_FOLLOWING -> ShardReplica.AckView.Outcome.NOT_FOLLOWING;
+      default -> ShardReplica.AckView.Outcome.FAILED;
+    };
+    return new ShardReplica.AckView(outcome, fromProto(ack.getPosition()), ack.getKnownEpoch(),
+        ack.getStoreId(), ack.getDetail());
+  }
+}

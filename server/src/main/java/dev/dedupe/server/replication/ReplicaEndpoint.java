@@ -1,0 +1,135 @@
+package dev.dedupe.server.replication;
+
+import dev.dedupe.replica.v1.AppendRequest;
+import dev.dedupe.replica.v1.AppendResponse;
+import dev.dedupe.replica.v1.PositionRequest;
+import dev.dedupe.replica.v1.PositionResponse;
+import dev.dedupe.replica.v1.ReplicaServiceGrpc;
+import dev.dedupe.replica.v1.ShardAck;
+import dev.dedupe.replica.v1.ShardAppend;
+import dev.dedupe.replica.v1.SnapshotChunkRequest;
+import dev.dedupe.replica.v1.SnapshotChunkResponse;
+import dev.dedupe.server.shard.ShardSet;
+import dev.dedupe.server.shard.ShardWriter;
+import dev.dedupe.server.storage.StorageException;
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The follower's end of replication: the gRPC service other nodes' leaders call. Each shard's
+ * entries are applied on that shard's writer thread (which owns its store), without a sync;
+ * once every shard of the call has applied, one sync of the node's log makes them all durable,
+ * and only then does the answer say APPLIED. A thin adapter: the rules are in
+ * {@link ShardReplica} and {@link FollowerGate}.
+ */
+public final class ReplicaEndpoint extends ReplicaServiceGrpc.ReplicaServiceImplBase {
+
+  private final ReplicationRuntime runtime;
+  private final ShardSet shards;
+  private final SnapshotInstalls installer;
+
+  public ReplicaEndpoint(ReplicationRuntime runtime, ShardSet shards, SnapshotInstalls installer) {
+    this.runtime = runtime;
+    this.shards = shards;
+    this.installer = installer;
+  }
+
+  @Override
+  public void append(AppendRequest request, StreamObserver<AppendResponse> reply) {
+    List<CompletableFuture<ShardReplica.AckView>> acks = new ArrayList<>();
+    for (ShardAppend a : request.getShardsList()) {
+      acks.add(applyOne(a));
+    }
+    CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).whenComplete((done, e) -> {
+      AppendResponse.Builder response = AppendResponse.newBuilder();
+      boolean anyApplied = false;
+      for (int i = 0; i < acks.size(); i++) {
+        ShardReplica.AckView ack = acks.get(i).getNow(null);
+        anyApplied |= ack != null && ack.outcome() == ShardReplica.AckView.Outcome.APPLIED
+            && !request.getShards(i).getEntriesList().isEmpty();
+      }
+      String syncFailure = "";
+      if (anyApplied) {
+        try {
+          shards.nodeStore().syncWal();
+        } catch (StorageException failed) {
+          syncFailure = failed.getMessage();
+        }
+      }
+      for (int i = 0; i < acks.size(); i++) {
+        response.addShards(toProto(request.getShards(i).getShard(), acks.get(i), syncFailure));
+      }
+      reply.onNext(response.build());
+      reply.onCompleted();
+    });
+  }
+
+  private CompletableFuture<ShardReplica.AckView> applyOne(ShardAppend a) {
+    ShardWriter writer = shards.writer(a.getShard());
+    if (writer == null || a.getShard() < 0) {
+      return CompletableFuture.completedFuture(new ShardReplica.AckView(
+          ShardReplica.AckView.Outcome.NOT_FOLLOWING, dev.dedupe.server.storage.LogPosition.EMPTY,
+          0, "", "shard " + a.getShard() + " is not open on this node"));
+    }
+    ShardReplica replica = runtime.replica(a.getShard());
+    List<byte[]> entries = a.getEntriesList().stream().map(ByteString::toByteArray).toList();
+    return writer.submit(store -> replica.applyAppend(store, a.getEpoch(),
+        PeerLink.fromProto(a.getPrevious()), entries));
+  }
+
+  private static ShardAck toProto(
+      int shard, CompletableFuture<ShardReplica.AckView> future, String syncFailure) {
+    ShardAck.Builder ack = ShardAck.newBuilder().setShard(shard);
+    ShardReplica.AckView view;
+    try {
+      view = future.join();
+    } catch (RuntimeException e) {
+      return ack.setOutcome(ShardAck.Outcome.FAILED).setDetail(e.toString()).build();
+    }
+    ShardAck.Outcome outcome = switch (view.outcome()) {
+      case APPLIED -> syncFailure.isEmpty() ? ShardAck.Outcome.APPLIED : ShardAck.Outcome.FAILED;
+      case STALE_EPOCH -> ShardAck.Outcome.STALE_EPOCH;
+      case MISMATCH -> ShardAck.Outcome.MISMATCH;
+      case NOT_FOLLOWING -> ShardAck.Outcome.NOT_FOLLOWING;
+      case FAILED -> ShardAck.Outcome.FAILED;
+    };
+    return ack.setOutcome(outcome).setPosition(PeerLink.toProto(view.position()))
+        .setKnownEpoch(view.knownEpoch()).setStoreId(view.storeId())
+        .setDetail(syncFailure.isEmpty() ? view.detail() : "sync failed: " + syncFailure).build();
+  }
+
+  @Override
+  public void installSnapshot(
+      SnapshotChunkRequest request, StreamObserver<SnapshotChunkResponse> reply) {
+    installer.accept(request).whenComplete((response, e) -> {
+      if (e != null) {
+        reply.onNext(SnapshotChunkResponse.newBuilder().setAccepted(false)
+            .setDetail(e.toString()).build());
+      } else {
+        reply.onNext(response);
+      }
+      reply.onCompleted();
+    });
+  }
+
+  @Override
+  public void position(PositionRequest request, StreamObserver<PositionResponse> reply) {
+    ShardWriter writer = shards.writer(request.getShard());
+    if (writer == null) {
+      reply.onNext(PositionResponse.newBuilder().setHeld(false).build());
+    } else {
+      reply.onNext(PositionResponse.newBuilder().setHeld(true)
+          .setPosition(PeerLink.toProto(runtime.replica(request.getShard()).position()))
+          .setStoreId(writer.storeId()).build());
+    }
+    reply.onCompleted();
+  }
+
+  static Status notFollowing(int shard) {
+    return Status.FAILED_PRECONDITION.withDescription("shard " + shard + " is not followed here");
+  }
+}
