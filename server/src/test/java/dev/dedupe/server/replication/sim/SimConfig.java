@@ -36,7 +36,7 @@ public record SimConfig(
     return new SimConfig(nodes, sim.between(1, 3), rf, minIsr,
         sim.between(2, 20), sim.between(1, 6),
         sim.between(300, 600), sim.between(80, 250), sim.between(120, 300), sim.between(200, 400),
-        sim.between(2, 5), sim.between(4, 16), 2500,
+        sim.between(2, 5), sim.between(6, 40), 2500,
         calm ? 0 : sim.random.nextDouble() * 0.1,
         calm ? 0 : sim.random.nextDouble() * 0.05,
         calm ? 0 : sim.random.nextDouble() * 0.1,
