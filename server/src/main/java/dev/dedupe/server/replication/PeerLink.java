@@ -148,10 +148,10 @@ final class PeerLink {
 
   private static ShardReplica.AckView fromProto(ShardAck ack) {
     ShardReplica.AckView.Outcome outcome = switch (ack.getOutcome()) {
-      case APPLIED -> ShardReplica.AckView.Outcome.APPLIED;
-      case STALE_EPOCH -> ShardReplica.AckView.Outcome.STALE_EPOCH;
-      case MISMATCH -> ShardReplica.AckView.Outcome.MISMATCH;
-      case NOT_FOLLOWING -> ShardReplica.AckView.Outcome.NOT_FOLLOWING;
+      case OUTCOME_APPLIED -> ShardReplica.AckView.Outcome.APPLIED;
+      case OUTCOME_STALE_EPOCH -> ShardReplica.AckView.Outcome.STALE_EPOCH;
+      case OUTCOME_MISMATCH -> ShardReplica.AckView.Outcome.MISMATCH;
+      case OUTCOME_NOT_FOLLOWING -> ShardReplica.AckView.Outcome.NOT_FOLLOWING;
       default -> ShardReplica.AckView.Outcome.FAILED;
     };
     return new ShardReplica.AckView(outcome, fromProto(ack.getPosition()), ack.getKnownEpoch(),

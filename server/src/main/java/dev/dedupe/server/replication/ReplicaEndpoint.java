@@ -7,8 +7,8 @@ import dev.dedupe.replica.v1.PositionResponse;
 import dev.dedupe.replica.v1.ReplicaServiceGrpc;
 import dev.dedupe.replica.v1.ShardAck;
 import dev.dedupe.replica.v1.ShardAppend;
-import dev.dedupe.replica.v1.SnapshotChunkRequest;
-import dev.dedupe.replica.v1.SnapshotChunkResponse;
+import dev.dedupe.replica.v1.InstallSnapshotRequest;
+import dev.dedupe.replica.v1.InstallSnapshotResponse;
 import dev.dedupe.server.shard.ShardSet;
 import dev.dedupe.server.shard.ShardWriter;
 import dev.dedupe.server.storage.StorageException;
@@ -88,14 +88,14 @@ public final class ReplicaEndpoint extends ReplicaServiceGrpc.ReplicaServiceImpl
     try {
       view = future.join();
     } catch (RuntimeException e) {
-      return ack.setOutcome(ShardAck.Outcome.FAILED).setDetail(e.toString()).build();
+      return ack.setOutcome(ShardAck.Outcome.OUTCOME_FAILED).setDetail(e.toString()).build();
     }
     ShardAck.Outcome outcome = switch (view.outcome()) {
-      case APPLIED -> syncFailure.isEmpty() ? ShardAck.Outcome.APPLIED : ShardAck.Outcome.FAILED;
-      case STALE_EPOCH -> ShardAck.Outcome.STALE_EPOCH;
-      case MISMATCH -> ShardAck.Outcome.MISMATCH;
-      case NOT_FOLLOWING -> ShardAck.Outcome.NOT_FOLLOWING;
-      case FAILED -> ShardAck.Outcome.FAILED;
+      case APPLIED -> syncFailure.isEmpty() ? ShardAck.Outcome.OUTCOME_APPLIED : ShardAck.Outcome.OUTCOME_FAILED;
+      case STALE_EPOCH -> ShardAck.Outcome.OUTCOME_STALE_EPOCH;
+      case MISMATCH -> ShardAck.Outcome.OUTCOME_MISMATCH;
+      case NOT_FOLLOWING -> ShardAck.Outcome.OUTCOME_NOT_FOLLOWING;
+      case FAILED -> ShardAck.Outcome.OUTCOME_FAILED;
     };
     return ack.setOutcome(outcome).setPosition(PeerLink.toProto(view.position()))
         .setKnownEpoch(view.knownEpoch()).setStoreId(view.storeId())
@@ -104,10 +104,10 @@ public final class ReplicaEndpoint extends ReplicaServiceGrpc.ReplicaServiceImpl
 
   @Override
   public void installSnapshot(
-      SnapshotChunkRequest request, StreamObserver<SnapshotChunkResponse> reply) {
+      InstallSnapshotRequest request, StreamObserver<InstallSnapshotResponse> reply) {
     installer.accept(request).whenComplete((response, e) -> {
       if (e != null) {
-        reply.onNext(SnapshotChunkResponse.newBuilder().setAccepted(false)
+        reply.onNext(InstallSnapshotResponse.newBuilder().setAccepted(false)
             .setDetail(e.toString()).build());
       } else {
         reply.onNext(response);

@@ -1,7 +1,7 @@
 package dev.dedupe.server.replication;
 
-import dev.dedupe.replica.v1.SnapshotChunkRequest;
-import dev.dedupe.replica.v1.SnapshotChunkResponse;
+import dev.dedupe.replica.v1.InstallSnapshotRequest;
+import dev.dedupe.replica.v1.InstallSnapshotResponse;
 import dev.dedupe.server.shard.ShardSet;
 import dev.dedupe.server.shard.ShardWriter;
 import dev.dedupe.server.storage.LogPosition;
@@ -37,7 +37,7 @@ public final class SnapshotInstalls {
   }
 
   /** Takes one chunk; answers whether it was accepted (and, after the last, where it stands). */
-  synchronized CompletableFuture<SnapshotChunkResponse> accept(SnapshotChunkRequest request) {
+  synchronized CompletableFuture<InstallSnapshotResponse> accept(InstallSnapshotRequest request) {
     int shard = request.getShard();
     ShardWriter writer = shards.writer(shard);
     if (writer == null) {
@@ -69,14 +69,14 @@ public final class SnapshotInstalls {
       if (!request.getLast()) {
         running.put(shard, new Install(current.id(), current.nextIndex() + 1, current.install()));
         return CompletableFuture.completedFuture(
-            SnapshotChunkResponse.newBuilder().setAccepted(true).build());
+            InstallSnapshotResponse.newBuilder().setAccepted(true).build());
       }
       running.remove(shard);
       LogPosition at = current.install().finish();
       ShardStore store = shards.nodeStore().openShard(shard, shards.grid());
       writer.attachStore(store).join();
       runtime.storesChanged(shard);
-      return CompletableFuture.completedFuture(SnapshotChunkResponse.newBuilder()
+      return CompletableFuture.completedFuture(InstallSnapshotResponse.newBuilder()
           .setAccepted(true).setPosition(PeerLink.toProto(at)).setStoreId(store.storeId())
           .build());
     } catch (RuntimeException e) {
@@ -103,8 +103,8 @@ public final class SnapshotInstalls {
     }
   }
 
-  private static CompletableFuture<SnapshotChunkResponse> refused(String why) {
+  private static CompletableFuture<InstallSnapshotResponse> refused(String why) {
     return CompletableFuture.completedFuture(
-        SnapshotChunkResponse.newBuilder().setAccepted(false).setDetail(why).build());
+        InstallSnapshotResponse.newBuilder().setAccepted(false).setDetail(why).build());
   }
 }

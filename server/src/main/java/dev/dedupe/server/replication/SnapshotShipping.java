@@ -2,8 +2,8 @@ package dev.dedupe.server.replication;
 
 import com.google.protobuf.ByteString;
 import dev.dedupe.replica.v1.ReplicaServiceGrpc;
-import dev.dedupe.replica.v1.SnapshotChunkRequest;
-import dev.dedupe.replica.v1.SnapshotChunkResponse;
+import dev.dedupe.replica.v1.InstallSnapshotRequest;
+import dev.dedupe.replica.v1.InstallSnapshotResponse;
 import dev.dedupe.server.shard.ShardSet;
 import dev.dedupe.server.shard.ShardWriter;
 import dev.dedupe.server.storage.ShardSnapshot;
@@ -80,9 +80,9 @@ public final class SnapshotShipping {
         SnapshotChunk next = snapshot.next();
         byte[] encoded = SnapshotChunkCodec.encode(chunk);
         bytes += encoded.length;
-        SnapshotChunkResponse response = stub
+        InstallSnapshotResponse response = stub
             .withDeadlineAfter(CHUNK_DEADLINE_SECONDS, TimeUnit.SECONDS)
-            .installSnapshot(SnapshotChunkRequest.newBuilder().setLeaderNode(self)
+            .installSnapshot(InstallSnapshotRequest.newBuilder().setLeaderNode(self)
                 .setShard(shard).setEpoch(epoch).setInstallId(installId).setIndex(index++)
                 .setChunk(ByteString.copyFrom(encoded)).setLast(next == null).build());
         if (!response.getAccepted()) {
