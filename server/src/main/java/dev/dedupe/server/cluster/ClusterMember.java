@@ -186,11 +186,9 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     shardsCache.listenable().addListener((type, oldData, data) -> scheduleRefresh());
     shardsCache.start();
     nodesCache = CuratorCache.build(zk, paths.nodes());
-    nodesCache.listenable().addListener((type, oldData, data) -> {
-      scheduleRefresh();
-      // A node published its stores, or came or went: the controller may elect or record.
-      controller.nodesChanged();
-    });
+    // A node came, went or published its stores: addresses and readiness may change. (The
+    // controller watches the nodes itself, for its elections.)
+    nodesCache.listenable().addListener((type, oldData, data) -> scheduleRefresh());
     nodesCache.start();
     scheduleRefresh();
     log.info("node {} joined cluster {} at {}", nodeId, config.name(), config.zk());

@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.transaction.CuratorOp;
+import org.apache.curator.framework.recipes.cache.CuratorCache;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
 import org.apache.zookeeper.CreateMode;
@@ -72,6 +73,8 @@ public final class Controller implements AutoCloseable {
   private final int initialNodes;
   private final int replicationFactor;
   private final LeaderLatch latch;
+  /** Tells of every change of the nodes' registrations: a leader gone, a store published. */
+  private final CuratorCache nodesCache;
   /** Runs election callbacks and takeover retries, one at a time. */
   private final ScheduledExecutorService events;
   /** The controller-epoch znode version this controller was elected at; -1 before election. */
@@ -99,6 +102,7 @@ public final class Controller implements AutoCloseable {
     this.initialNodes = initialNodes;
     this.replicationFactor = replicationFactor;
     this.latch = new LeaderLatch(zk, paths.controllerLatch(), nodeId);
+    this.nodesCache = CuratorCache.build(zk, paths.nodes());
     this.events = Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().name("controller-" + nodeId).daemon(true).factory());
   }
@@ -117,6 +121,8 @@ public final class Controller implements AutoCloseable {
         log.info("node {}: no longer the controller", nodeId);
       }
     }, events);
+    nodesCache.listenable().addListener((type, oldData, data) -> nodesChanged());
+    nodesCache.start();
     // The safety net: elections also run on every change of the nodes, but a missed watch or
     // a failed write must not leave a shard leaderless until the next change.
     events.scheduleWithFixedDelay(this::reconcile, SAFETY_NET_MILLIS, SAFETY_NET_MILLIS,
@@ -326,7 +332,7 @@ public final class Controller implements AutoCloseable {
    * A node's registration changed (it came, went, or published its open stores): if this node
    * is the controller, elect where a leader cannot lead and record new leaders' stores.
    */
-  public void nodesChanged() {
+  private void nodesChanged() {
     if (latch.hasLeadership()) {
       runOnEvents(this::reconcile, 0);
     }
@@ -524,6 +530,7 @@ public final class Controller implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
+    nodesCache.close();
     try {
       latch.close(LeaderLatch.CloseMode.SILENT);
     } catch (Exception e) {
