@@ -420,12 +420,15 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
       return false;
     }
     ShardStates states = v.states();
-    // Ready: every shard it leads is open on its in-sync store, and no shard's data is missing.
+    // Ready: every shard it leads is open on its in-sync store, no shard's data is missing, and
+    // no leaderless shard waits for this node to be elected (it is in sync with what it has).
     boolean leading = states.ledBy(nodeId).stream().allMatch(s -> shards.isOpen(s)
         && states.state(s).isr().getOrDefault(nodeId, "").equals(shards.storeId(s)));
-    boolean nothingLost = states.replicaOf(nodeId).stream()
-        .noneMatch(s -> dataMissing(states.state(s), shards.storeId(s)));
-    return leading && nothingLost && shards.isHealthy();
+    boolean settled = states.replicaOf(nodeId).stream().noneMatch(s -> {
+      ShardState state = states.state(s);
+      return dataMissing(state, shards.storeId(s)) || (!state.hasLeader() && state.inSync(nodeId));
+    });
+    return leading && settled && shards.isHealthy();
   }
 
   /**
