@@ -59,6 +59,8 @@ final class TestNode implements AutoCloseable {
     settings.put("cluster.node-id", "node-" + i);
     settings.put("cluster.initial-nodes", Integer.toString(initialNodes));
     settings.put("cluster.session-timeout.seconds", "4");
+    // One replica per shard: these tests move ownership by hand (Controller.moveShard).
+    settings.put("cluster.replication-factor", "1");
     return DedupeNode.start(ConfigLoader.load(null, settings, Map.of()), InstantSource.system());
   }
 

@@ -3,9 +3,11 @@ package dev.dedupe.server.cli;
 import dev.dedupe.server.cluster.ClusterException;
 import dev.dedupe.server.cluster.ClusterPaths;
 import dev.dedupe.server.cluster.ClusterState;
-import dev.dedupe.server.cluster.DataLossAcceptance;
 import dev.dedupe.server.cluster.NodeRegistration;
-import dev.dedupe.server.cluster.ShardAssignment;
+import dev.dedupe.server.cluster.ShardStates;
+import dev.dedupe.server.cluster.UncleanElection;
+import dev.dedupe.server.replication.LeaderElection;
+import dev.dedupe.server.replication.ShardState;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -31,11 +33,13 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code bin/dedupe admin ...}: a view of a cluster straight from ZooKeeper ({@code status}),
- * and the explicit decision to accept a shard's lost data ({@code accept-data-loss}).
+ * and the explicit decision to let a replica lead a shard whose in-sync replicas are lost
+ * ({@code elect-unclean}).
  */
 @Command(name = "admin", mixinStandardHelpOptions = true,
     description = "Look at and administer a cluster, through its ZooKeeper.",
-    subcommands = {AdminCommand.Status.class, AdminCommand.AcceptDataLoss.class})
+    subcommands = {AdminCommand.Status.class, AdminCommand.ElectUnclean.class,
+        AdminCommand.AcceptDataLoss.class})
 final class AdminCommand {
 
   /** How long an admin command waits for ZooKeeper before it gives up. */
@@ -81,7 +85,8 @@ final class AdminCommand {
   }
 
   @Command(name = "status", mixinStandardHelpOptions = true,
-      description = "The controller, each node with its health and shards, and the shard map.")
+      description = {"The controller, each node with its health and shards, and each shard's",
+          "leader, epoch, replicas and in-sync set."})
   static final class Status implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin ClusterOptions where;
@@ -95,24 +100,59 @@ final class AdminCommand {
     }
   }
 
-  @Command(name = "accept-data-loss", mixinStandardHelpOptions = true,
-      description = {"A shard LOST on its owner (its store was replaced by an empty one): serve",
-          "it from the empty store. Ids acknowledged before the loss may be NEW again."})
-  static final class AcceptDataLoss implements Callable<Integer> {
+  @Command(name = "elect-unclean", mixinStandardHelpOptions = true,
+      description = {"Make a live replica lead a shard whose in-sync replicas cannot return,",
+          "with whatever its store holds. Ids acknowledged before may be NEW again.",
+          "Without --yes, prints what it would do and changes nothing."})
+  static final class ElectUnclean implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin ClusterOptions where;
 
-    @Option(names = "--shard", paramLabel = "N", required = true, description = "The shard.")
+    @Option(names = "--shard", paramLabel = "S", required = true, description = "The shard.")
     int shard;
+
+    @Option(names = "--node", paramLabel = "N", required = true,
+        description = "The node to lead: it must be running with the shard open.")
+    String node;
+
+    @Option(names = "--yes", description = "Do it, accepting the loss the warning describes.")
+    boolean yes;
 
     @Override
     public Integer call() throws Exception {
+      PrintWriter out = spec.commandLine().getOut();
       try (CuratorFramework zk = where.connect()) {
-        spec.commandLine().getOut().println(DataLossAcceptance.accept(zk, where.paths(), shard));
+        UncleanElection.Plan plan = UncleanElection.plan(zk, where.paths(), shard, node);
+        out.println(plan.warning());
+        out.println();
+        if (!yes) {
+          out.println("Would write: " + plan.describe());
+          out.println("Nothing was changed. Run again with --yes to do it.");
+          out.flush();
+          return Main.FAILED;
+        }
+        UncleanElection.execute(zk, where.paths(), plan);
+        out.println("Done: " + plan.describe().replace(" would lead", " leads"));
+        out.flush();
       } catch (ClusterException e) {
         throw new Failures.CommandFailure(e.getMessage(), e);
       }
       return 0;
+    }
+  }
+
+  /** The pre-replication command, kept so that old runbooks get directions, not "unknown". */
+  @Command(name = "accept-data-loss", hidden = true,
+      description = "Replaced by elect-unclean.")
+  static final class AcceptDataLoss implements Callable<Integer> {
+    @Option(names = "--shard", paramLabel = "N") Integer shard;
+    @Mixin ClusterOptions where;
+
+    @Override
+    public Integer call() {
+      throw new Failures.CommandFailure("accept-data-loss is replaced by 'bin/dedupe admin"
+          + " elect-unclean --shard S --node N': with replicas, accepting a loss means choosing"
+          + " which replica leads with what it holds; 'admin status' shows the candidates");
     }
   }
 
@@ -131,47 +171,91 @@ final class AdminCommand {
       out.println("controller none elected yet");
     }
 
-    Optional<ShardAssignment> assignment = ClusterState.readAssignment(zk, paths);
-    Map<String, NodeRegistration> live = new TreeMap<>();
-    for (String id : ClusterState.liveNodes(zk, paths)) {
-      ClusterState.readRegistration(zk, paths, id).ifPresent(r -> live.put(id, r));
-    }
-    Map<String, List<Integer>> byOwner = new TreeMap<>();
-    assignment.ifPresent(a -> a.shards().forEach(
-        e -> byOwner.computeIfAbsent(e.owner(), o -> new ArrayList<>()).add(e.shard())));
-    live.keySet().forEach(id -> byOwner.putIfAbsent(id, List.of()));
+    Optional<ShardStates> states = ClusterState.readShardStates(zk, paths);
+    Map<String, NodeRegistration> live = ClusterState.liveRegistrations(zk, paths);
+    Map<String, List<Integer>> leads = new TreeMap<>();
+    Map<String, List<Integer>> holds = new TreeMap<>();
+    states.ifPresent(all -> all.states().values().forEach(s -> {
+      if (s.hasLeader()) {
+        leads.computeIfAbsent(s.leader(), n -> new ArrayList<>()).add(s.shard());
+      }
+      s.replicas().forEach(r -> holds.computeIfAbsent(r, n -> new ArrayList<>()).add(s.shard()));
+    }));
+    java.util.Set<String> nodes = new java.util.TreeSet<>(live.keySet());
+    nodes.addAll(holds.keySet());
 
     out.println();
-    out.printf("%-14s %-22s %-10s %s%n", "NODE", "GRPC", "HEALTH", "SHARDS");
+    out.printf("%-14s %-22s %-10s %-12s %-24s %s%n",
+        "NODE", "GRPC", "ZONE", "HEALTH", "LEADS", "REPLICA OF");
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-    for (Map.Entry<String, List<Integer>> e : byOwner.entrySet()) {
-      NodeRegistration info = live.get(e.getKey());
-      String grpc = info == null ? "-" : info.grpc();
-      String health = info == null ? "DOWN" : ready(http, info.ops());
-      out.printf("%-14s %-22s %-10s %s%n", e.getKey(), grpc, health, e.getValue());
+    for (String id : nodes) {
+      NodeRegistration info = live.get(id);
+      out.printf("%-14s %-22s %-10s %-12s %-24s %s%n", id,
+          info == null ? "-" : info.grpc(),
+          info == null || info.zone().isEmpty() ? "-" : info.zone(),
+          info == null ? "DOWN" : ready(http, info.ops()),
+          leads.getOrDefault(id, List.of()), holds.getOrDefault(id, List.of()));
     }
     out.println();
-    if (assignment.isEmpty()) {
-      out.println("shard map: not formed yet (the controller waits for its initial nodes)");
+    if (states.isEmpty()) {
+      out.println("shards: not formed yet (the controller waits for its initial nodes and for"
+          + " replication-factor live nodes)");
       return;
     }
-    out.println("shard map (shard: owner@epoch):");
-    StringBuilder line = new StringBuilder();
-    for (ShardAssignment.Entry entry : assignment.get().shards()) {
-      NodeRegistration owner = live.get(entry.owner());
-      String cell = String.format("%3d: %s@%d%s", entry.shard(), entry.owner(), entry.epoch(),
-          owner == null ? " (unavailable)"
-              : entry.storeRecorded() && owner.stores().containsKey(entry.shard())
-                  && !entry.storeId().equals(owner.stores().get(entry.shard())) ? " (LOST)" : "");
-      line.append(String.format("%-32s", cell));
-      if ((entry.shard() + 1) % 3 == 0) {
-        out.println("  " + line.toString().stripTrailing());
-        line.setLength(0);
+    out.println("shards (* = replica not in sync):");
+    out.printf("%-6s %-14s %-6s %-36s %s%n", "SHARD", "LEADER", "EPOCH", "REPLICAS", "STATUS");
+    int full = 0;
+    int under = 0;
+    int offline = 0;
+    for (ShardState s : states.get().states().values()) {
+      String replicas = String.join(",", s.replicas().stream()
+          .map(r -> s.inSync(r) ? r : r + "*").toList());
+      String status;
+      if (!s.hasLeader()) {
+        offline++;
+        status = "OFFLINE: no in-sync replica is live (last in sync: "
+            + String.join(", ", s.isrInReplicaOrder()) + ")" + lost(s, live);
+      } else if (LeaderElection.fullyReplicated(s)) {
+        full++;
+        status = "ok" + leaderNote(s, live);
+      } else {
+        under++;
+        status = "UNDER-REPLICATED: " + LeaderElection.outOfSync(s) + " not in sync"
+            + leaderNote(s, live);
       }
+      out.printf("%-6d %-14s %-6d %-36s %s%n", s.shard(),
+          s.hasLeader() ? s.leader() : "(none)", s.epoch(), replicas, status);
     }
-    if (!line.isEmpty()) {
-      out.println("  " + line.toString().stripTrailing());
+    out.printf("%d shards: %d fully replicated, %d under-replicated, %d offline%n",
+        states.get().shardCount(), full, under, offline);
+  }
+
+  /** What the node table cannot show: a leader that is down or whose data is gone. */
+  private static String leaderNote(ShardState s, Map<String, NodeRegistration> live) {
+    NodeRegistration leader = live.get(s.leader());
+    if (leader == null) {
+      return "; leader DOWN (the controller elects another in-sync replica)";
     }
+    String open = leader.stores().get(s.shard());
+    String inSync = s.isr().getOrDefault(s.leader(), "");
+    if (open != null && !inSync.isEmpty() && !open.equals(inSync)) {
+      return "; leader's data LOST (it has another store than the one in sync)";
+    }
+    return "";
+  }
+
+  /** For an offline shard: in-sync members that are live but came back with another store. */
+  private static String lost(ShardState s, Map<String, NodeRegistration> live) {
+    List<String> lost = new ArrayList<>();
+    s.isr().forEach((node, store) -> {
+      NodeRegistration r = live.get(node);
+      String open = r == null ? null : r.stores().get(s.shard());
+      if (open != null && !store.isEmpty() && !open.equals(store)) {
+        lost.add(node);
+      }
+    });
+    return lost.isEmpty() ? "" : "; data LOST on " + lost + " (live with another store):"
+        + " restore it, or 'admin elect-unclean'";
   }
 
   private static String ready(HttpClient http, String opsAddress) {

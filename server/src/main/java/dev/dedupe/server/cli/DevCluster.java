@@ -31,6 +31,11 @@ final class DevCluster {
       Map<String, String> devDefaults, Map<String, String> flags, PrintWriter out) {
     int grpcBase = Integer.parseInt(flags.getOrDefault("grpc.port", "50051"));
     int opsBase = Integer.parseInt(flags.getOrDefault("ops.port", "8081"));
+    // Every node holds a replica of every shard with 2 or 3 nodes, as a small production
+    // cluster would; more nodes keep 3 replicas, the production default. Still a default: a
+    // file, the environment or --set beat it.
+    Map<String, String> defaults = new LinkedHashMap<>(devDefaults);
+    defaults.put("cluster.replication-factor", Integer.toString(Math.min(nodes, 3)));
     EmbeddedZooKeeper zookeeper = EmbeddedZooKeeper.start(root.resolve("zookeeper"), zkPort);
     List<DedupeNode> started = new ArrayList<>();
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -47,11 +52,11 @@ final class DevCluster {
       settings.put("cluster.node-id", "node-" + i);
       settings.put("cluster.initial-nodes", Integer.toString(nodes));
       ServerConfig config =
-          ConfigLoader.load(configFile, settings, System.getenv(), devDefaults);
+          ConfigLoader.load(configFile, settings, System.getenv(), defaults);
       started.add(DedupeNode.start(config, InstantSource.system()));
     }
-    out.printf("%ndedupe dev cluster is up: %d nodes, ZooKeeper at %s%n",
-        nodes, zookeeper.connectString());
+    out.printf("%ndedupe dev cluster is up: %d nodes, %d replicas per shard, ZooKeeper at %s%n",
+        nodes, started.get(0).config().cluster().replicationFactor(), zookeeper.connectString());
     for (DedupeNode node : started) {
       out.printf("  %-7s gRPC %s   ops http://localhost:%d/health/ready%n",
           node.clusterMember().nodeId(), node.advertisedAddress(), node.opsPort());
@@ -61,8 +66,8 @@ final class DevCluster {
         Try it from another terminal:
           bin/dedupe admin status --zk %s
           bin/dedupe insert --target %s orders order-1 order-2 order-3
-          (a node answers UNAVAILABLE with the owner's address for ids whose shard it does not
-           own; the Java client routes each id to its owner)
+          (a node answers UNAVAILABLE with the leader's address for ids of shards it does not
+           lead; the Java client routes each id to its shard's leader)
 
         Ctrl-C stops it.
         """, zookeeper.connectString(), started.get(0).advertisedAddress());

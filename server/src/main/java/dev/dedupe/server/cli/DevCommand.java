@@ -69,6 +69,8 @@ final class DevCommand implements Callable<Integer> {
     defaults.put("storage.data-dir", Path.of(home, "data", "dev").toString());
     defaults.put("storage.block-cache.bytes", "64MiB");
     defaults.put("storage.write-buffer.bytes", "64MiB");
+    // One node holds one copy; 'dev --nodes N' raises it (DevCluster).
+    defaults.put("cluster.replication-factor", "1");
     return defaults;
   }
 

@@ -6,9 +6,9 @@ import dev.dedupe.server.core.ShardDirectory;
 import dev.dedupe.server.core.ShardRoute;
 import dev.dedupe.server.decision.ShardMap;
 import dev.dedupe.server.decision.Unhandled;
+import dev.dedupe.server.replication.InSyncWriter;
 import dev.dedupe.server.replication.ReplicaRoles;
 import dev.dedupe.server.replication.ShardState;
-import dev.dedupe.server.replication.VersionedShardState;
 import dev.dedupe.server.shard.ShardSet;
 import dev.dedupe.server.shard.ShardWriter;
 import dev.dedupe.server.storage.DataDirectory;
@@ -39,15 +39,17 @@ import org.slf4j.LoggerFactory;
 
 /**
  * This node as a member of a cluster: it registers itself, takes part in the controller
- * election, follows the shard assignment, opens the shards it owns and closes the ones it
- * loses, and tells the engine where every other shard lives.
+ * election, follows every shard's state, opens every shard it holds a replica of (leader or
+ * follower) and closes the ones it no longer holds, publishes the stores it has open, tells
+ * the replication runtime the shards' states ({@link ReplicaRoles}), and tells the engine
+ * where every shard's leader is.
  *
- * <p>Self-fencing ({@link ServingFence} holds the rule): a node answers for its shards only
- * while its ZooKeeper session is connected, it has read the assignment under that connection,
- * and its local lease on the session, renewed by {@link SessionHeartbeat}, has not run out.
- * On SUSPENDED or LOST it stops at once (every id of its shards is answered UNAVAILABLE). On
- * RECONNECTED it re-reads the assignment before it serves again, because the assignment may
- * have changed while it was cut off (Curator's advice: treat SUSPENDED as lost for anything
+ * <p>Self-fencing ({@link ServingFence} holds the rule): a node answers for the shards it
+ * leads only while its ZooKeeper session is connected, it has read the shard states under that
+ * connection, and its local lease on the session, renewed by {@link SessionHeartbeat}, has not
+ * run out. On SUSPENDED or LOST it stops at once (every id of its shards is answered
+ * UNAVAILABLE). On RECONNECTED it re-reads the shard states before it serves again, because
+ * they may have changed while it was cut off (Curator's advice: treat SUSPENDED as lost for anything
  * that fences). The lease covers what Curator cannot report in time: a node paused past its
  * session timeout.
  *
@@ -59,8 +61,11 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(ClusterMember.class);
 
-  /** What this node knows of the cluster: the assignment and the live nodes' addresses. */
-  private record View(ShardAssignment assignment, Map<String, String> addresses) {}
+  /**
+   * What this node knows of the cluster: every shard's state (null before the cluster formed)
+   * and the live nodes' addresses.
+   */
+  private record View(ShardStates states, Map<String, String> addresses) {}
 
   private final ClusterConfig config;
   private final String nodeId;
@@ -76,7 +81,8 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   private SessionHeartbeat heartbeat;
   private Membership membership;
   private Controller controller;
-  private CuratorCache assignmentCache;
+  private CuratorCache shardsCache;
+  private volatile PositionProbe positionProbe = PositionProbe.NONE;
   private CuratorCache nodesCache;
   private volatile View view;
   /** Shards already logged as lost here; event thread only. */
@@ -112,6 +118,37 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     return controller;
   }
 
+  /**
+   * The replication runtime's listener, told every shard's state and the live nodes' addresses
+   * after each re-read. Set before {@link #start}; without one, nothing is told.
+   */
+  public void setReplicaRoles(ReplicaRoles roles) {
+    this.replicaRoles = java.util.Objects.requireNonNull(roles, "roles");
+  }
+
+  /** How the controller, when this node is elected, learns candidates' log positions. */
+  public void setPositionProbe(PositionProbe probe) {
+    this.positionProbe = java.util.Objects.requireNonNull(probe, "probe");
+    Controller c = controller;
+    if (c != null) {
+      c.setPositionProbe(probe);
+    }
+  }
+
+  /** How this node, leading a shard, writes its in-sync set; available after {@link #start}. */
+  public InSyncWriter inSyncWriter() {
+    return new ZkInSyncWriter(zk, paths, nodeId);
+  }
+
+  /**
+   * Every shard's state as last read (leader, replicas, in-sync set, epoch), for the admin
+   * view and the metrics; empty before the cluster formed.
+   */
+  public Map<Integer, ShardState> shardStates() {
+    View v = view;
+    return v == null || v.states() == null ? Map.of() : v.states().states();
+  }
+
   /** The ZooKeeper client, for tests that inject faults. */
   public CuratorFramework zookeeper() {
     return zk;
@@ -119,7 +156,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
 
   /**
    * Connects, registers with the given addresses, joins the election and starts following the
-   * assignment. Returns once connected and registered; shards open as the assignment arrives.
+   * shard states. Returns once connected and registered; shards open as their states arrive.
    */
   public void start(String grpcAddress, String opsAddress) {
     zk = CuratorFrameworkFactory.builder()
@@ -144,19 +181,19 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     } catch (Exception e) {
       throw new ClusterException("cannot join cluster " + config.name() + " at " + config.zk(), e);
     }
-    membership = new Membership(zk, paths, nodeId, grpcAddress, opsAddress);
+    membership = new Membership(zk, paths, nodeId, grpcAddress, opsAddress, config.zone());
     membership.start(config.sessionTimeout().toMillis());
-    controller = new Controller(zk, paths, nodeId, shards.shardCount(), config.initialNodes());
+    controller = new Controller(zk, paths, nodeId, shards.shardCount(), config.initialNodes(),
+        config.replicationFactor());
+    controller.setPositionProbe(positionProbe);
     controller.start();
-    assignmentCache = CuratorCache.build(zk, paths.assignment());
-    assignmentCache.listenable().addListener((type, oldData, data) -> scheduleRefresh());
-    assignmentCache.start();
+    shardsCache = CuratorCache.build(zk, paths.shards());
+    shardsCache.listenable().addListener((type, oldData, data) -> scheduleRefresh());
+    shardsCache.start();
     nodesCache = CuratorCache.build(zk, paths.nodes());
-    nodesCache.listenable().addListener((type, oldData, data) -> {
-      scheduleRefresh();
-      // A node published its stores, or came or went: the controller may record stores.
-      controller.nodesChanged();
-    });
+    // A node came, went or published its stores: addresses and readiness may change. (The
+    // controller watches the nodes itself, for its elections.)
+    nodesCache.listenable().addListener((type, oldData, data) -> scheduleRefresh());
     nodesCache.start();
     scheduleRefresh();
     log.info("node {} joined cluster {} at {}", nodeId, config.name(), config.zk());
@@ -198,7 +235,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   }
 
   /**
-   * Reads the assignment and the live nodes from ZooKeeper (not from a cache: after a
+   * Reads the shard states and the live nodes from ZooKeeper (not from a cache: after a
    * reconnect the read must be fresh), opens and closes shards to match, and marks the fence
    * caught up if no connection change happened since the read began.
    */
@@ -210,29 +247,31 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     long epoch = fence.epoch();
     try {
       zk.sync().forPath(paths.root());
-      Optional<ShardAssignment> assignment = ClusterState.readAssignment(zk, paths);
+      Optional<ShardStates> states = ClusterState.readShardStates(zk, paths);
       Map<String, String> addresses = readAddresses();
-      if (assignment.isPresent()) {
-        List<Integer> mine = assignment.get().ownedBy(nodeId);
+      if (states.isPresent()) {
+        List<Integer> mine = states.get().replicaOf(nodeId);
         for (int s = 0; s < shards.shardCount(); s++) {
           if (!mine.contains(s) && shards.isOpen(s)) {
-            log.info("node {}: shard {} is no longer mine; closing it", nodeId, s);
+            log.info("node {}: shard {} has no replica here any more; closing it", nodeId, s);
             shards.close(s);
           }
         }
         shards.open(mine);
-        publishStores(assignment.get());
-        replicaRoles.update(states(assignment.get()), addresses);
+        publishStores(states.get());
       }
       View before = view;
-      view = new View(assignment.orElse(null), addresses);
+      view = new View(states.orElse(null), addresses);
       boolean wasServing = fence.mayServe();
-      if (fence.caughtUp(epoch) && !wasServing && assignment.isPresent()) {
-        log.info("node {}: assignment read; serving shards {}", nodeId,
-            assignment.get().ownedBy(nodeId));
+      if (fence.caughtUp(epoch) && !wasServing && states.isPresent()) {
+        log.info("node {}: shard states read; leading shards {}, replica of {}", nodeId,
+            states.get().ledBy(nodeId), states.get().replicaOf(nodeId));
       }
       if (before == null || !map(before).equals(map(view))) {
         mapListeners.forEach(Runnable::run);
+      }
+      if (states.isPresent()) {
+        replicaRoles.update(states.get().byShard(), Map.copyOf(addresses));
       }
     } catch (Exception e) {
       if (closed) {
@@ -243,24 +282,6 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
       log.warn("node {}: cannot read the cluster state ({}); will retry", nodeId, e.toString());
       scheduleRefresh(500);
     }
-  }
-
-  /**
-   * The assignment as replication states: each shard led by its owner, in sync alone (one
-   * replica per shard until the assignment records replicas).
-   */
-  private static Map<Integer, VersionedShardState> states(ShardAssignment assignment) {
-    Map<Integer, VersionedShardState> states = new HashMap<>();
-    for (ShardAssignment.Entry e : assignment.shards()) {
-      states.put(e.shard(), new VersionedShardState(new ShardState(e.shard(), List.of(e.owner()),
-          e.owner(), e.epoch(), Map.of(e.owner(), e.storeId())), -1));
-    }
-    return states;
-  }
-
-  /** Who to tell every shard's state after each read (the replication runtime). */
-  public void setReplicaRoles(ReplicaRoles roles) {
-    this.replicaRoles = roles;
   }
 
   /** Reads the cluster state again soon (a replica saw something newer than it read). */
@@ -277,26 +298,32 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   }
 
   /**
-   * Tells the cluster which stores this node has open, and logs each owned shard whose store
-   * is not the one the assignment recorded: its data is missing here.
+   * Tells the cluster which stores this node has open (every replica it holds), and logs each
+   * shard whose in-sync set names this node with another store than the one it has open: its
+   * data is missing here.
    */
-  private void publishStores(ShardAssignment assignment) throws Exception {
+  private void publishStores(ShardStates states) throws Exception {
     Map<Integer, String> open = new TreeMap<>();
-    for (int s : assignment.ownedBy(nodeId)) {
+    for (int s : states.replicaOf(nodeId)) {
       String store = shards.storeId(s);
       if (!store.isEmpty()) {
         open.put(s, store);
       }
-      ShardAssignment.Entry entry = assignment.shard(s);
-      if (entry.storeRecorded() && !store.isEmpty() && !entry.storeId().equals(store)
-          && reportedLost.add(s)) {
-        log.error("node {}: shard {} is LOST here: the cluster recorded store {} for it, but this"
-            + " node has store {} (created empty: its data directory was lost or replaced)."
-            + " Not serving it. Restore the data, or accept the loss with 'bin/dedupe admin"
-            + " accept-data-loss --shard {}'", nodeId, s, entry.storeId(), store, s);
+      if (dataMissing(states.state(s), store) && reportedLost.add(s)) {
+        log.error("node {}: shard {} is LOST here: it is in sync with store {}, but this node"
+            + " has store {} (created empty: its data directory was lost or replaced). Not"
+            + " serving it. Restore the data, or, if no in-sync replica can return, make one"
+            + " lead with what it holds: 'bin/dedupe admin elect-unclean --shard {} --node {}'",
+            nodeId, s, states.state(s).isr().get(nodeId), store, s, nodeId);
       }
     }
     membership.publishStores(open);
+  }
+
+  /** Whether the in-sync set names this node with a recorded store other than {@code open}. */
+  private boolean dataMissing(ShardState state, String open) {
+    String inSync = state.isr().get(nodeId);
+    return inSync != null && !inSync.isEmpty() && !open.isEmpty() && !inSync.equals(open);
   }
 
   @Override
@@ -307,34 +334,44 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   @Override
   public ShardRoute route(int shard) {
     View v = view;
-    if (v == null || v.assignment() == null) {
-      return new ShardRoute.NotHere(new Unhandled(
-          "the cluster has not formed yet (waiting for " + config.initialNodes() + " nodes)", null));
+    if (v == null || v.states() == null) {
+      return new ShardRoute.NotHere(new Unhandled("the cluster has not formed yet (waiting for "
+          + config.initialNodes() + " nodes to register and " + config.replicationFactor()
+          + " to be live)", null));
     }
-    ShardAssignment.Entry entry = v.assignment().shard(shard);
-    ShardMap.Owner owner = owner(v, entry);
+    ShardState state = v.states().state(shard);
+    ShardMap.Owner owner = owner(v, state);
     ServingFence.Standing standing = fence.standing();
     if (standing != ServingFence.Standing.SERVING) {
       return new ShardRoute.NotHere(new Unhandled(notServingReason(standing), owner));
     }
-    if (!entry.owner().equals(nodeId)) {
-      String where = owner.address().isEmpty() ? " (down now)" : " at " + owner.address();
-      return new ShardRoute.NotHere(new Unhandled("shard " + shard + " is owned by node "
-          + entry.owner() + where + ", epoch " + entry.epoch(), owner));
-    }
     ShardWriter writer = shards.writer(shard);
+    String open = writer == null ? "" : writer.storeId();
+    if (!state.hasLeader()) {
+      String missing = dataMissing(state, open) ? "; its data is missing on node " + nodeId
+          + " (its store was replaced by an empty one)" : "";
+      return new ShardRoute.NotHere(new Unhandled("shard " + shard + " has no leader: no"
+          + " in-sync replica is live (last in sync: " + String.join(", ",
+              state.isrInReplicaOrder()) + ")" + missing, owner));
+    }
+    if (!state.isLeader(nodeId)) {
+      String where = owner.address().isEmpty() ? " (down now)" : " at " + owner.address();
+      return new ShardRoute.NotHere(new Unhandled("shard " + shard + " is led by node "
+          + state.leader() + where + ", epoch " + state.epoch(), owner));
+    }
     if (writer == null) {
       return new ShardRoute.NotHere(new Unhandled(
           "shard " + shard + " is opening on node " + nodeId, owner));
     }
-    if (!entry.storeRecorded()) {
+    String inSync = state.isr().getOrDefault(nodeId, "");
+    if (inSync.isEmpty()) {
       return new ShardRoute.NotHere(new Unhandled("shard " + shard + " on node " + nodeId
           + " waits for the controller to record its store", owner));
     }
-    if (!entry.storeId().equals(writer.storeId())) {
+    if (!inSync.equals(open)) {
       return new ShardRoute.NotHere(new Unhandled("shard " + shard + "'s data is missing on node "
           + nodeId + " (its store was replaced by an empty one); it serves nothing until the"
-          + " data is back or an admin accepts the loss", owner));
+          + " data is back or an admin elects a leader unclean", owner));
     }
     return new ShardRoute.Local(writer);
   }
@@ -352,9 +389,16 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     };
   }
 
-  private static ShardMap.Owner owner(View v, ShardAssignment.Entry e) {
-    return new ShardMap.Owner(e.shard(), v.addresses().getOrDefault(e.owner(), ""), e.epoch(),
-        e.owner());
+  /**
+   * A shard's entry in the map: its leader. A shard with no leader names its first in-sync
+   * replica, the one that leads again when it returns, with no address: callers see it as
+   * down, and cluster-wide stats count that node's data as missing rather than leave it out.
+   */
+  private static ShardMap.Owner owner(View v, ShardState s) {
+    String node = s.hasLeader() ? s.leader()
+        : s.isrInReplicaOrder().stream().findFirst().orElse("");
+    String address = s.hasLeader() ? v.addresses().getOrDefault(node, "") : "";
+    return new ShardMap.Owner(s.shard(), address, s.epoch(), node);
   }
 
   @Override
@@ -366,9 +410,9 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   private ShardMap map(View v) {
     List<ShardMap.Owner> owners = new ArrayList<>();
     for (int s = 0; s < shards.shardCount(); s++) {
-      owners.add(v.assignment() == null
+      owners.add(v.states() == null
           ? new ShardMap.Owner(s, "", 0, "")
-          : owner(v, v.assignment().shard(s)));
+          : owner(v, v.states().state(s)));
     }
     return new ShardMap(shards.shardCount(), ShardHash.NAME, owners);
   }
@@ -382,12 +426,19 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   @Override
   public boolean isServing() {
     View v = view;
-    if (!fence.mayServe() || v == null || v.assignment() == null) {
+    if (!fence.mayServe() || v == null || v.states() == null) {
       return false;
     }
-    return v.assignment().ownedBy(nodeId).stream().allMatch(s ->
-        shards.isOpen(s) && v.assignment().shard(s).storeId().equals(shards.storeId(s)))
-        && shards.isHealthy();
+    ShardStates states = v.states();
+    // Ready: every shard it leads is open on its in-sync store, no shard's data is missing, and
+    // no leaderless shard waits for this node to be elected (it is in sync with what it has).
+    boolean leading = states.ledBy(nodeId).stream().allMatch(s -> shards.isOpen(s)
+        && states.state(s).isr().getOrDefault(nodeId, "").equals(shards.storeId(s)));
+    boolean settled = states.replicaOf(nodeId).stream().noneMatch(s -> {
+      ShardState state = states.state(s);
+      return dataMissing(state, shards.storeId(s)) || (!state.hasLeader() && state.inSync(nodeId));
+    });
+    return leading && settled && shards.isHealthy();
   }
 
   /**
@@ -409,7 +460,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     fence.disconnected();
     closeQuietly(heartbeat);
     closeQuietly(nodesCache);
-    closeQuietly(assignmentCache);
+    closeQuietly(shardsCache);
     closeQuietly(controller);
     closeQuietly(membership);
     events.shutdownNow();

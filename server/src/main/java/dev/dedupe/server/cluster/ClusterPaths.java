@@ -6,15 +6,22 @@ package dev.dedupe.server.cluster;
  * <pre>
  * /dedupe/&lt;cluster&gt;/
  *   config                 persistent  {"shards":N,"hash":"murmur3_x64_128-v1"}, fixed at creation
- *   nodes/&lt;node-id&gt;        ephemeral   {"grpc":"host:port","ops":"host:port",
- *                                      "stores":{"&lt;shard&gt;":"&lt;store id&gt;",...}}
+ *   nodes/&lt;node-id&gt;        ephemeral   {"grpc":"host:port","ops":"host:port","zone":"&lt;zone&gt;",
+ *                                      "stores":{"&lt;shard&gt;":"&lt;store id&gt;",...}} (every replica
+ *                                      the node has open, leader or follower)
  *   controller/latch       Curator LeaderLatch participants
  *   controller/epoch       persistent  its znode version is the controller epoch: every new
  *                                      controller bumps it (checking its own latch znode in the
- *                                      same transaction), every assignment write checks it
- *   assignment             persistent  {"shards":[{"shard":0,"owner":"node-a","epoch":1,
- *                                      "store":"&lt;store id, or empty until recorded&gt;"},...]}
+ *                                      same transaction), every controller write checks it
+ *   shards/&lt;NNNN&gt;          persistent  one per shard (4 digits): {"replicas":["n1","n2","n3"],
+ *                                      "leader":"n1","epoch":7,"isr":{"n1":"&lt;store id&gt;",...}};
+ *                                      written by the controller (fenced by its epoch) and by
+ *                                      the shard's leader (its in-sync set), both at the
+ *                                      version they read
  * </pre>
+ *
+ * <p>Clusters formed before replication hold one {@code assignment} znode instead of
+ * {@code shards}; the first controller that finds it migrates it ({@link AssignmentMigration}).
  */
 public record ClusterPaths(String root) {
 
@@ -42,7 +49,23 @@ public record ClusterPaths(String root) {
     return root + "/controller/epoch";
   }
 
-  public String assignment() {
+  /** The parent of every shard's state znode. */
+  public String shards() {
+    return root + "/shards";
+  }
+
+  /** One shard's state znode: its number in 4 digits, so that listings sort by shard. */
+  public String shard(int shard) {
+    return shards() + "/" + String.format("%04d", shard);
+  }
+
+  /** The shard number a child of {@link #shards()} names. */
+  static int shardOf(String childName) {
+    return Integer.parseInt(childName);
+  }
+
+  /** The single assignment of clusters formed before replication; only migration reads it. */
+  public String oldAssignment() {
     return root + "/assignment";
   }
 }

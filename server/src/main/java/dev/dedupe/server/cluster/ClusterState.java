@@ -5,25 +5,80 @@ import jakarta.json.Json;
 import jakarta.json.JsonObject;
 import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
+import dev.dedupe.server.replication.VersionedShardState;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.data.Stat;
 
 /** Reads of the cluster's znodes, shared by the controller, members and the admin view. */
 public final class ClusterState {
 
-
   private ClusterState() {}
 
-  /** The current assignment, or empty before the cluster first formed. */
-  public static Optional<ShardAssignment> readAssignment(CuratorFramework zk, ClusterPaths paths)
+  /**
+   * Every shard's state with its version, or empty before the cluster first formed. The shard
+   * znodes are created in one transaction, so a cluster has all of them or none.
+   */
+  public static Optional<ShardStates> readShardStates(CuratorFramework zk, ClusterPaths paths)
       throws Exception {
+    List<String> children;
     try {
-      return ShardAssignment.fromJson(zk.getData().forPath(paths.assignment()));
+      children = zk.getChildren().forPath(paths.shards());
     } catch (KeeperException.NoNodeException e) {
       return Optional.empty();
     }
+    if (children.isEmpty()) {
+      return Optional.empty();
+    }
+    SortedMap<Integer, VersionedShardState> states = new TreeMap<>();
+    for (String child : children) {
+      int shard = ClusterPaths.shardOf(child);
+      readShard(zk, paths, shard).ifPresent(v -> states.put(shard, v));
+    }
+    return Optional.of(new ShardStates(states));
+  }
+
+  /** One shard's state with the version it was read at, or empty if its znode is absent. */
+  public static Optional<VersionedShardState> readShard(
+      CuratorFramework zk, ClusterPaths paths, int shard) throws Exception {
+    Stat stat = new Stat();
+    try {
+      byte[] data = zk.getData().storingStatIn(stat).forPath(paths.shard(shard));
+      return Optional.of(
+          new VersionedShardState(ShardStateJson.fromJson(shard, data), stat.getVersion()));
+    } catch (KeeperException.NoNodeException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** The registrations of the nodes registered now, by node id. */
+  public static Map<String, NodeRegistration> liveRegistrations(
+      CuratorFramework zk, ClusterPaths paths) throws Exception {
+    Map<String, NodeRegistration> live = new TreeMap<>();
+    for (String id : liveNodes(zk, paths)) {
+      readRegistration(zk, paths, id).ifPresent(r -> live.put(id, r));
+    }
+    return live;
+  }
+
+  /**
+   * For one shard, the store each live node publishes for it: what {@code LeaderElection}
+   * calls the live stores. A node without the shard open is absent.
+   */
+  public static Map<String, String> liveStores(Map<String, NodeRegistration> live, int shard) {
+    Map<String, String> stores = new TreeMap<>();
+    live.forEach((id, r) -> {
+      String store = r.stores().get(shard);
+      if (store != null && !store.isEmpty()) {
+        stores.put(id, store);
+      }
+    });
+    return stores;
   }
 
   /** A registered node's registration, or empty if it is not registered now. */

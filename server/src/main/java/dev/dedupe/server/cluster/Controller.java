@@ -1,8 +1,14 @@
 package dev.dedupe.server.cluster;
 
+import dev.dedupe.server.replication.ReplicaPlacement;
+import dev.dedupe.server.replication.ShardState;
+import dev.dedupe.server.replication.VersionedShardState;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -10,25 +16,27 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.transaction.CuratorOp;
-import org.apache.curator.framework.api.transaction.CuratorTransactionResult;
+import org.apache.curator.framework.recipes.cache.CuratorCache;
 import org.apache.curator.framework.recipes.leader.LeaderLatch;
 import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
-import org.apache.zookeeper.OpResult;
 import org.apache.zookeeper.data.Stat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The cluster's controller when elected: the only writer of the shard assignment.
+ * The cluster's controller when elected: it forms the cluster (places every shard's replicas),
+ * elects each shard's leader when the one named cannot lead, and records leaders' stores.
  *
  * <p>Election is Curator's {@link LeaderLatch}, which gives up leadership on SUSPENDED. That
  * alone cannot stop a write that a deposed controller already sent, so every write is also
  * fenced: on election the controller bumps the version of the controller-epoch znode, and
- * each assignment write is a transaction that checks that version. A controller that was
- * deposed, even one that does not know it yet, gets {@link NotControllerException} instead of
- * overwriting its successor's assignment (Kafka's controller epoch, in ZooKeeper terms).
+ * each write is a transaction that checks that version. A controller that was deposed, even
+ * one that does not know it yet, gets {@link NotControllerException} instead of overwriting
+ * its successor's decisions (Kafka's controller epoch, in ZooKeeper terms). A shard write also
+ * names the shard znode's version it read, since the shard's leader writes its in-sync set
+ * there too: a BADVERSION is read again and decided again, never overwritten.
  *
  * <p>The bump is fenced too, on the latch itself: it is one transaction that checks that this
  * node's latch znode, the one that was lowest when it was elected, still exists, and sets the
@@ -38,10 +46,13 @@ import org.slf4j.LoggerFactory;
  * holds the latch, a failed takeover (a ZooKeeper hiccup, a lost race) is retried with
  * backoff, so that a leader never sits elected without a usable epoch.
  *
- * <p>Shards never change owner here without their data: until replication exists, the
- * controller assigns shards once, when the cluster first forms ({@code initialNodes} nodes
- * have registered), and keeps that assignment; a node that is down leaves its shards
- * unavailable rather than handing them to an empty store.
+ * <p>Shards never move without their data: leaders are only ever elected from a shard's
+ * in-sync set, and only a member live with the store it is in sync with
+ * ({@link dev.dedupe.server.replication.LeaderElection}). A shard with no such member has no
+ * leader, and is unavailable rather than handed to an empty store.
+ *
+ * <p>Threads: one thread of its own runs every takeover step, election and store recording,
+ * so that they never interleave.
  */
 public final class Controller implements AutoCloseable {
 
@@ -52,13 +63,18 @@ public final class Controller implements AutoCloseable {
   private static final long MAX_RETRY_MILLIS = 5_000;
   /** How long close() waits for a takeover step in progress to see it is closed. */
   private static final long CLOSE_WAIT_MILLIS = 2_000;
+  /** How often the controller reconciles every shard without being told of a change. */
+  private static final long SAFETY_NET_MILLIS = 5_000;
 
   private final CuratorFramework zk;
   private final ClusterPaths paths;
   private final String nodeId;
   private final int shardCount;
   private final int initialNodes;
+  private final int replicationFactor;
   private final LeaderLatch latch;
+  /** Tells of every change of the nodes' registrations: a leader gone, a store published. */
+  private final CuratorCache nodesCache;
   /** Runs election callbacks and takeover retries, one at a time. */
   private final ScheduledExecutorService events;
   /** The controller-epoch znode version this controller was elected at; -1 before election. */
@@ -69,15 +85,24 @@ public final class Controller implements AutoCloseable {
    * tests run {@link #onElected} on their own thread.
    */
   private volatile ScheduledFuture<?> retry;
+  private volatile PositionProbe positionProbe = PositionProbe.NONE;
+  /** Leader changes written by this node as controller. */
+  private final AtomicLong elections = new AtomicLong();
 
-  public Controller(
-      CuratorFramework zk, ClusterPaths paths, String nodeId, int shardCount, int initialNodes) {
+  /**
+   * @param initialNodes how many nodes must register before the cluster forms
+   * @param replicationFactor replicas per shard; the cluster forms only with this many live
+   */
+  public Controller(CuratorFramework zk, ClusterPaths paths, String nodeId, int shardCount,
+      int initialNodes, int replicationFactor) {
     this.zk = zk;
     this.paths = paths;
     this.nodeId = nodeId;
     this.shardCount = shardCount;
     this.initialNodes = initialNodes;
+    this.replicationFactor = replicationFactor;
     this.latch = new LeaderLatch(zk, paths.controllerLatch(), nodeId);
+    this.nodesCache = CuratorCache.build(zk, paths.nodes());
     this.events = Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().name("controller-" + nodeId).daemon(true).factory());
   }
@@ -96,6 +121,12 @@ public final class Controller implements AutoCloseable {
         log.info("node {}: no longer the controller", nodeId);
       }
     }, events);
+    nodesCache.listenable().addListener((type, oldData, data) -> nodesChanged());
+    nodesCache.start();
+    // The safety net: elections also run on every change of the nodes, but a missed watch or
+    // a failed write must not leave a shard leaderless until the next change.
+    events.scheduleWithFixedDelay(this::reconcile, SAFETY_NET_MILLIS, SAFETY_NET_MILLIS,
+        TimeUnit.MILLISECONDS);
     try {
       latch.start();
     } catch (Exception e) {
@@ -135,8 +166,8 @@ public final class Controller implements AutoCloseable {
       epoch.set(myEpoch);
       log.info("node {}: elected controller at epoch {}", nodeId, myEpoch);
       ClusterState.ensureConfig(zk, paths, shardCount);
-      assignIfFirstFormed(myEpoch);
-      recordStores();
+      formOrMigrate(myEpoch);
+      reconcile();
     } catch (Exception e) {
       if (closed) {
         // close() interrupts a takeover in progress; stopping is not a failure.
@@ -190,144 +221,201 @@ public final class Controller implements AutoCloseable {
         throw new ClusterException("node " + nodeId + ": " + paths.controllerEpoch()
             + " disappeared; it must never be deleted", null);
       }
-      int failedOp;
-      int code;
-      try {
-        List<CuratorTransactionResult> results = zk.transaction().forOperations(
-            zk.transactionOp().check().forPath(latchNode),
-            zk.transactionOp().setData().withVersion(read.getVersion())
-                .forPath(paths.controllerEpoch(), nodeId.getBytes(StandardCharsets.UTF_8)));
-        failedOp = indexOfFirst(results.stream().map(CuratorTransactionResult::getError).toList());
-        if (failedOp < 0) {
-          return results.get(1).getResultStat().getVersion();
-        }
-        code = results.get(failedOp).getError();
-      } catch (KeeperException e) {
-        if (e.getResults() == null) {
-          throw e;
-        }
-        List<Integer> errors = e.getResults().stream()
-            .map(r -> r instanceof OpResult.ErrorResult err ? err.getErr() : 0).toList();
-        failedOp = indexOfFirst(errors);
-        if (failedOp < 0) {
-          throw e;
-        }
-        code = errors.get(failedOp);
+      FencedTransaction.Failure failed = FencedTransaction.commit(zk, List.of(
+          zk.transactionOp().check().forPath(latchNode),
+          zk.transactionOp().setData().withVersion(read.getVersion())
+              .forPath(paths.controllerEpoch(), nodeId.getBytes(StandardCharsets.UTF_8))));
+      if (failed == null) {
+        // The epoch znode's version after this node's setData: one more than the one read.
+        return read.getVersion() + 1;
       }
-      if (failedOp == 0 && code == KeeperException.Code.NONODE.intValue()) {
+      int failedOp = failed.op();
+      KeeperException.Code code = failed.code();
+      if (failedOp == 0 && code == KeeperException.Code.NONODE) {
         throw new NotControllerException(epoch.get(), what);
       }
-      if (failedOp == 1 && code == KeeperException.Code.BADVERSION.intValue()
+      if (failedOp == 1 && code == KeeperException.Code.BADVERSION
           && !closed && latch.hasLeadership()) {
         log.info("node {}: the controller epoch moved under the bump; reading it again", nodeId);
         continue;
       }
       throw new ClusterException("node " + nodeId + ": " + what + " failed: "
-          + KeeperException.Code.get(code) + " on operation " + failedOp, null);
+          + code + " on operation " + failedOp, null);
     }
   }
 
   /**
-   * The operation of a failed transaction that caused the failure: the first error that is not
-   * the RUNTIMEINCONSISTENCY ZooKeeper gives the operations after it; -1 if none failed.
+   * Makes sure the shard znodes exist: migrates a cluster formed before replication, or forms
+   * a new one once enough nodes are there. Returns when they exist or leadership is gone.
    */
-  private static int indexOfFirst(List<Integer> errors) {
-    for (int i = 0; i < errors.size(); i++) {
-      int err = errors.get(i);
-      if (err != 0 && err != KeeperException.Code.RUNTIMEINCONSISTENCY.intValue()) {
-        return i;
-      }
-    }
-    return -1;
-  }
-
-  /** Waits for the first nodes, then writes the initial spread, unless an assignment exists. */
-  private void assignIfFirstFormed(long myEpoch) throws Exception {
-    while (latch.hasLeadership() && epoch.get() == myEpoch) {
-      if (ClusterState.readAssignment(zk, paths).isPresent()) {
+  private void formOrMigrate(long myEpoch) throws Exception {
+    String lastWait = "";
+    while (!closed && latch.hasLeadership() && epoch.get() == myEpoch) {
+      if (ClusterState.readShardStates(zk, paths).isPresent()) {
         return;
       }
-      List<String> live = ClusterState.liveNodes(zk, paths);
-      if (live.size() >= initialNodes) {
-        ShardAssignment first = ShardAssignment.spread(shardCount, live);
-        createFenced(first, myEpoch);
-        log.info("node {}: cluster formed; {} shards spread over {}", nodeId, shardCount, live);
+      Stat oldStat = new Stat();
+      byte[] old = null;
+      try {
+        old = zk.getData().storingStatIn(oldStat).forPath(paths.oldAssignment());
+      } catch (KeeperException.NoNodeException none) {
+        // A new cluster, not one to migrate.
+      }
+      if (old != null && old.length > 0) {
+        migrate(myEpoch, old, oldStat.getVersion());
         return;
       }
-      log.info("node {}: waiting for {} nodes before assigning shards ({} registered)",
-          nodeId, initialNodes, live.size());
+      Map<String, NodeRegistration> live = ClusterState.liveRegistrations(zk, paths);
+      if (live.size() >= initialNodes && live.size() >= replicationFactor) {
+        form(myEpoch, live);
+        return;
+      }
+      String wait = live.size() < initialNodes
+          ? "waiting for " + initialNodes + " nodes (cluster.initial-nodes) to register before"
+              + " placing shards; " + live.size() + " registered: " + live.keySet()
+          : "waiting for " + replicationFactor + " live nodes (cluster.replication-factor)"
+              + " before placing shards; " + live.size() + " live: " + live.keySet();
+      if (!wait.equals(lastWait)) {
+        log.info("node {}: {}", nodeId, wait);
+        lastWait = wait;
+      }
       TimeUnit.MILLISECONDS.sleep(200);
     }
   }
 
+  /** Places every shard's replicas and creates all shard znodes in one fenced transaction. */
+  private void form(long myEpoch, Map<String, NodeRegistration> live) throws Exception {
+    Map<String, String> zones = new TreeMap<>();
+    live.forEach((id, r) -> zones.put(id, r.zone()));
+    List<List<String>> placement = ReplicaPlacement.place(shardCount, zones, replicationFactor);
+    List<ShardState> states = new ArrayList<>();
+    for (int s = 0; s < shardCount; s++) {
+      states.add(ShardState.formed(s, placement.get(s)));
+    }
+    List<CuratorOp> ops = new ArrayList<>();
+    ops.add(epochCheck(myEpoch));
+    ops.addAll(createShards(states));
+    commitFenced(myEpoch, "the cluster's formation", ops);
+    log.info("node {}: cluster formed; {} shards, {} replicas each, over {} (zones {})",
+        nodeId, shardCount, replicationFactor, live.keySet(), zones);
+  }
+
+  /**
+   * Turns a pre-replication assignment into shard znodes, and deletes it, in one fenced
+   * transaction: no node ever sees both layouts, or neither.
+   */
+  private void migrate(long myEpoch, byte[] old, int oldVersion) throws Exception {
+    List<ShardState> states = AssignmentMigration.statesOf(old, shardCount);
+    List<CuratorOp> ops = new ArrayList<>();
+    ops.add(epochCheck(myEpoch));
+    ops.addAll(createShards(states));
+    ops.add(zk.transactionOp().delete().withVersion(oldVersion).forPath(paths.oldAssignment()));
+    commitFenced(myEpoch, "the migration of the old assignment", ops);
+    log.info("node {}: migrated the old assignment to per-shard states: {} shards, each led by"
+        + " its old owner in sync alone, at its old epoch + 1", nodeId, shardCount);
+  }
+
+  private List<CuratorOp> createShards(List<ShardState> states) throws Exception {
+    List<CuratorOp> ops = new ArrayList<>();
+    if (zk.checkExists().forPath(paths.shards()) == null) {
+      ops.add(zk.transactionOp().create().withMode(CreateMode.PERSISTENT)
+          .forPath(paths.shards(), new byte[0]));
+    }
+    for (ShardState state : states) {
+      ops.add(zk.transactionOp().create().withMode(CreateMode.PERSISTENT)
+          .forPath(paths.shard(state.shard()), ShardStateJson.toJson(state)));
+    }
+    return ops;
+  }
+
   /**
    * A node's registration changed (it came, went, or published its open stores): if this node
-   * is the controller, record the stores of shards that have none recorded yet.
+   * is the controller, elect where a leader cannot lead and record new leaders' stores.
    */
-  public void nodesChanged() {
+  private void nodesChanged() {
     if (latch.hasLeadership()) {
-      runOnEvents(this::recordStores, 0);
+      runOnEvents(this::reconcile, 0);
     }
   }
 
   /**
-   * Records, for each shard whose store is not recorded yet, the store its owner has opened
-   * (from the owner's registration). A recorded store is never replaced here: an owner that
-   * shows another store for a shard lost its data, and only an admin's explicit acceptance
-   * ({@link DataLossAcceptance}) may record the new one. Controller thread only.
+   * Runs {@link ShardStewardship} for every shard and writes what it decides, fenced.
+   * Controller thread only.
    */
-  private void recordStores() {
+  private void reconcile() {
     long myEpoch = epoch.get();
-    if (myEpoch < 0 || !latch.hasLeadership()) {
+    if (closed || myEpoch < 0 || !latch.hasLeadership()) {
       return;
     }
     try {
-      Stat stat = new Stat();
-      Optional<ShardAssignment> read;
-      try {
-        read = ShardAssignment.fromJson(
-            zk.getData().storingStatIn(stat).forPath(paths.assignment()));
-      } catch (KeeperException.NoNodeException notFormed) {
-        return;
-      }
+      Optional<ShardStates> read = ClusterState.readShardStates(zk, paths);
       if (read.isEmpty()) {
-        return;
+        return; // not formed yet: the takeover forms it, then reconciles
       }
-      ShardAssignment next = read.get();
-      List<Integer> recorded = new java.util.ArrayList<>();
-      // One read per owner, not per shard: an owner's registration lists all its stores.
-      java.util.Map<String, Optional<NodeRegistration>> owners = new java.util.HashMap<>();
-      for (ShardAssignment.Entry entry : read.get().shards()) {
-        if (entry.storeRecorded()) {
-          continue;
-        }
-        if (!owners.containsKey(entry.owner())) {
-          owners.put(entry.owner(), ClusterState.readRegistration(zk, paths, entry.owner()));
-        }
-        String store = owners.get(entry.owner())
-            .map(r -> r.stores().get(entry.shard())).orElse(null);
-        if (store != null) {
-          next = next.withStore(entry.shard(), store);
-          recorded.add(entry.shard());
-        }
-      }
-      if (!recorded.isEmpty()) {
-        writeFenced(next, stat.getVersion(), myEpoch);
-        log.info("node {}: recorded the owners' stores of shards {}", nodeId, recorded);
+      Map<String, NodeRegistration> live = ClusterState.liveRegistrations(zk, paths);
+      for (VersionedShardState shard : read.get().byShard().values()) {
+        steward(myEpoch, shard, live);
       }
     } catch (NotControllerException e) {
-      // Either deposed, or the assignment changed between the read and the write: if still
-      // the controller at this epoch, read again.
+      // Deposed: the new controller reconciles. Still the controller at this epoch means the
+      // epoch check failed for another reason; read again later.
       if (latch.hasLeadership() && epoch.get() == myEpoch) {
-        retryLater(this::recordStores);
+        retryLater(this::reconcile);
       }
     } catch (Exception e) {
       if (closed) {
         return;
       }
-      log.warn("node {}: cannot record shard stores ({}); will retry", nodeId, e.toString());
-      retryLater(this::recordStores);
+      log.warn("node {}: cannot reconcile shard states ({}); will retry", nodeId, e.toString());
+      retryLater(this::reconcile);
     }
+  }
+
+  /** One shard: decide, write at the version read; on a concurrent change, read and decide again. */
+  private void steward(long myEpoch, VersionedShardState read, Map<String, NodeRegistration> live)
+      throws Exception {
+    VersionedShardState current = read;
+    int shard = read.state().shard();
+    Map<String, String> liveStores = ClusterState.liveStores(live, shard);
+    while (!closed) {
+      ShardState before = current.state();
+      Optional<ShardState> next =
+          ShardStewardship.next(before, live.keySet(), liveStores, positionProbe);
+      if (next.isEmpty()) {
+        return;
+      }
+      if (writeShard(myEpoch, current, next.get())) {
+        logChange(before, next.get());
+        return;
+      }
+      // The leader changed its in-sync set (or the shard changed otherwise) since the read.
+      Optional<VersionedShardState> again = ClusterState.readShard(zk, paths, shard);
+      if (again.isEmpty()) {
+        return;
+      }
+      current = again.get();
+    }
+  }
+
+  private void logChange(ShardState before, ShardState after) {
+    if (after.epoch() == before.epoch()) {
+      log.info("node {}: shard {}: recorded leader {}'s store {}", nodeId, after.shard(),
+          after.leader(), after.isr().get(after.leader()));
+      return;
+    }
+    elections.incrementAndGet();
+    if (after.hasLeader()) {
+      log.info("node {}: shard {}: elected leader {} (was {}) at epoch {}; in sync {}", nodeId,
+          after.shard(), after.leader(), describe(before.leader()), after.epoch(), after.isr());
+    } else {
+      log.warn("node {}: shard {}: no leader at epoch {} (was {}): no in-sync replica is live"
+          + " with its in-sync store; in sync {}. It leads again when one returns", nodeId,
+          after.shard(), after.epoch(), describe(before.leader()), after.isr());
+    }
+  }
+
+  private static String describe(String leader) {
+    return leader.isEmpty() ? "none" : leader;
   }
 
   private void retryLater(Runnable task) {
@@ -342,24 +430,45 @@ public final class Controller implements AutoCloseable {
     try {
       events.schedule(task, delayMillis, TimeUnit.MILLISECONDS);
     } catch (java.util.concurrent.RejectedExecutionException closing) {
-      // close() shut the executor down meanwhile: nothing left to record.
+      // close() shut the executor down meanwhile: nothing left to do.
     }
   }
 
+  /** How many leader changes this node has written as controller (its metrics read it). */
+  public long electionCount() {
+    return elections.get();
+  }
+
+  /** Where elections learn candidates' log positions; the replication runtime sets a real one. */
+  public void setPositionProbe(PositionProbe probe) {
+    this.positionProbe = java.util.Objects.requireNonNull(probe, "probe");
+  }
+
   /**
-   * Moves a shard to another node, as an admin-driven move will once it copies data. There is
+   * Makes {@code newOwner} the shard's leader, in sync alone with its store to be recorded, at
+   * the next epoch; if it holds no replica of the shard, it replaces the old leader's. This
+   * moves leadership without data: the move that copies data first will use it. There is
    * deliberately no "am I the leader" pre-check: the fence is the ZooKeeper transaction.
    *
+   * @return the state written
    * @throws NotControllerException if another controller was elected since this one
+   * @throws ClusterException if the shard changed meanwhile, or ZooKeeper failed
    */
-  public ShardAssignment moveShard(int shard, String newOwner) {
+  public ShardState moveShard(int shard, String newOwner) {
     try {
-      Stat stat = new Stat();
-      byte[] data = zk.getData().storingStatIn(stat).forPath(paths.assignment());
-      ShardAssignment current = ShardAssignment.fromJson(data).orElseThrow(
-          () -> new ClusterException("no assignment to change yet", null));
-      ShardAssignment next = current.withOwner(shard, newOwner);
-      writeFenced(next, stat.getVersion(), epoch.get());
+      VersionedShardState read = ClusterState.readShard(zk, paths, shard).orElseThrow(
+          () -> new ClusterException("shard " + shard + " has no state yet", null));
+      ShardState current = read.state();
+      List<String> replicas = new ArrayList<>(current.replicas());
+      if (!replicas.contains(newOwner)) {
+        int replaced = current.hasLeader() ? replicas.indexOf(current.leader()) : 0;
+        replicas.set(replaced, newOwner);
+      }
+      ShardState next = new ShardState(shard, replicas, newOwner, current.epoch() + 1,
+          Map.of(newOwner, ""));
+      if (!writeShard(epoch.get(), read, next)) {
+        throw new ClusterException("shard " + shard + " changed while moving it; try again", null);
+      }
       return next;
     } catch (NotControllerException | ClusterException e) {
       throw e;
@@ -368,40 +477,60 @@ public final class Controller implements AutoCloseable {
     }
   }
 
-  private void createFenced(ShardAssignment assignment, long myEpoch) throws Exception {
-    commitFenced(myEpoch, "the initial assignment",
-        zk.transactionOp().check().withVersion((int) myEpoch).forPath(paths.controllerEpoch()),
-        zk.transactionOp().create().withMode(CreateMode.PERSISTENT)
-            .forPath(paths.assignment(), assignment.toJson()));
-  }
-
-  void writeFenced(ShardAssignment assignment, int expectedVersion, long myEpoch) throws Exception {
-    commitFenced(myEpoch, "an assignment change",
-        zk.transactionOp().check().withVersion((int) myEpoch).forPath(paths.controllerEpoch()),
-        zk.transactionOp().setData().withVersion(expectedVersion)
-            .forPath(paths.assignment(), assignment.toJson()));
-  }
-
-  private void commitFenced(long myEpoch, String what, CuratorOp check, CuratorOp write)
-      throws Exception {
+  /**
+   * Writes {@code next} over {@code read}, in one transaction with the check of the controller
+   * epoch. Package-private for tests, which write in-sync sets as a leader would.
+   *
+   * @return false if the shard znode is no longer at {@code read}'s version (re-read it)
+   * @throws NotControllerException if another controller took over since {@code myEpoch}
+   */
+  boolean writeShard(long myEpoch, VersionedShardState read, ShardState next) throws Exception {
+    String what = "a change of shard " + next.shard();
     if (myEpoch < 0) {
       throw new NotControllerException(myEpoch, what);
     }
-    try {
-      List<CuratorTransactionResult> results = zk.transaction().forOperations(check, write);
-      Optional<CuratorTransactionResult> failed =
-          results.stream().filter(r -> r.getError() != 0).findFirst();
-      if (failed.isPresent()) {
-        throw new NotControllerException(myEpoch, what);
-      }
-    } catch (KeeperException.BadVersionException | KeeperException.NodeExistsException e) {
+    FencedTransaction.Failure failed = FencedTransaction.commit(zk, List.of(
+        epochCheck(myEpoch),
+        zk.transactionOp().setData().withVersion(read.version())
+            .forPath(paths.shard(next.shard()), ShardStateJson.toJson(next))));
+    if (failed == null) {
+      return true;
+    }
+    if (failed.op() == 0) {
       throw new NotControllerException(myEpoch, what);
+    }
+    if (failed.code() == KeeperException.Code.BADVERSION
+        || failed.code() == KeeperException.Code.NONODE) {
+      return false;
+    }
+    throw new ClusterException(what + " failed: " + failed.code(), null);
+  }
+
+  /** {@link #writeShard} at this controller's epoch, for tests. */
+  boolean writeShard(VersionedShardState read, ShardState next) throws Exception {
+    return writeShard(epoch.get(), read, next);
+  }
+
+  private CuratorOp epochCheck(long myEpoch) throws Exception {
+    return zk.transactionOp().check().withVersion((int) myEpoch).forPath(paths.controllerEpoch());
+  }
+
+  /** Commits a creation or migration; any failure means another controller's epoch or work. */
+  private void commitFenced(long myEpoch, String what, List<CuratorOp> ops) throws Exception {
+    if (myEpoch < 0) {
+      throw new NotControllerException(myEpoch, what);
+    }
+    FencedTransaction.Failure failed = FencedTransaction.commit(zk, ops);
+    if (failed != null) {
+      throw new NotControllerException(myEpoch, what + " (" + failed.code() + " on operation "
+          + failed.op() + ")");
     }
   }
 
   @Override
   public void close() {
     closed = true;
+    nodesCache.close();
     try {
       latch.close(LeaderLatch.CloseMode.SILENT);
     } catch (Exception e) {

@@ -8,8 +8,9 @@ import org.apache.zookeeper.CreateMode;
 
 /**
  * This node's registration: an ephemeral znode with its {@link NodeRegistration}, which Curator
- * re-creates after a session loss. The controller counts these to form the cluster and records
- * the store identities they carry; the admin view lists them.
+ * re-creates after a session loss. The controller counts these to form the cluster, places
+ * replicas by the zones they name, and elects leaders by the store identities they carry; the
+ * admin view lists them.
  *
  * <p>Threads: {@link #publishStores} is called from the cluster member's event thread only.
  */
@@ -18,15 +19,17 @@ public final class Membership implements AutoCloseable {
   private final PersistentNode node;
   private final String grpcAddress;
   private final String opsAddress;
+  private final String zone;
   /** Event thread only: what was last published. */
   private Map<Integer, String> published = Map.of();
 
   public Membership(CuratorFramework zk, ClusterPaths paths, String nodeId, String grpcAddress,
-      String opsAddress) {
+      String opsAddress, String zone) {
     this.grpcAddress = grpcAddress;
     this.opsAddress = opsAddress;
+    this.zone = zone;
     this.node = new PersistentNode(zk, CreateMode.EPHEMERAL, false, paths.node(nodeId),
-        new NodeRegistration(grpcAddress, opsAddress, Map.of()).toJson()) {
+        new NodeRegistration(grpcAddress, opsAddress, zone, Map.of()).toJson()) {
       /**
        * PersistentNode.close deletes the znode in the foreground, with the client's retry
        * policy: while ZooKeeper is unreachable that blocks a stop for minutes. The znode is
@@ -65,7 +68,7 @@ public final class Membership implements AutoCloseable {
     if (stores.equals(published)) {
       return;
     }
-    node.setData(new NodeRegistration(grpcAddress, opsAddress, stores).toJson());
+    node.setData(new NodeRegistration(grpcAddress, opsAddress, zone, stores).toJson());
     published = Map.copyOf(stores);
   }
 

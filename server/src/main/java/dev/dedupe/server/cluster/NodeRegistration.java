@@ -13,26 +13,35 @@ import java.util.TreeMap;
 /**
  * What a node says of itself in its ephemeral {@code nodes/<id>} znode: where to reach it, and
  * the identity of each shard store it has open. The controller records those identities in
- * the assignment; a node that comes back with an empty store shows a new identity there.
+ * the shards' in-sync sets and elect leaders by them; a node that comes back with an empty
+ * store shows a new identity there.
  *
  * @param grpc the API address, host:port
  * @param ops the ops address, host:port
- * @param stores shard to the identity of the store this node has open for it
+ * @param zone the node's zone ({@code cluster.zone}), "" for none: placement spreads replicas
+ *     across zones
+ * @param stores shard to the identity of the store this node has open for it, for every
+ *     replica it holds, leader or follower
  */
-public record NodeRegistration(String grpc, String ops, Map<Integer, String> stores) {
+public record NodeRegistration(String grpc, String ops, String zone, Map<Integer, String> stores) {
 
   public NodeRegistration {
+    java.util.Objects.requireNonNull(zone, "zone");
     stores = Map.copyOf(stores);
   }
 
   public byte[] toJson() {
     JsonObjectBuilder byShard = Json.createObjectBuilder();
     new TreeMap<>(stores).forEach((shard, id) -> byShard.add(Integer.toString(shard), id));
-    return Json.createObjectBuilder().add("grpc", grpc).add("ops", ops).add("stores", byShard)
+    return Json.createObjectBuilder().add("grpc", grpc).add("ops", ops).add("zone", zone)
+        .add("stores", byShard)
         .build().toString().getBytes(StandardCharsets.UTF_8);
   }
 
-  /** Parses a node znode's data; "stores" is absent in registrations of older versions. */
+  /**
+   * Parses a node znode's data; "stores" and "zone" are absent in registrations of older
+   * versions.
+   */
   public static NodeRegistration fromJson(byte[] data) {
     try (JsonReader reader = Json.createReader(
         new StringReader(new String(data, StandardCharsets.UTF_8)))) {
@@ -43,7 +52,8 @@ public record NodeRegistration(String grpc, String ops, Map<Integer, String> sto
         byShard.forEach((shard, id) -> stores.put(Integer.parseInt(shard),
             ((JsonString) id).getString()));
       }
-      return new NodeRegistration(root.getString("grpc"), root.getString("ops"), stores);
+      return new NodeRegistration(root.getString("grpc"), root.getString("ops"),
+          root.getString("zone", ""), stores);
     }
   }
 }

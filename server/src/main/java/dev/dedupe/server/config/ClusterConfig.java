@@ -13,9 +13,20 @@ import java.util.Objects;
  * @param initialNodes how many nodes must register before the first controller assigns shards
  *     ({@code cluster.initial-nodes})
  * @param sessionTimeout the ZooKeeper session timeout ({@code cluster.session-timeout.seconds})
+ * @param replicationFactor replicas per shard when the cluster forms
+ *     ({@code cluster.replication-factor})
+ * @param minInsyncReplicas how many in-sync replicas a write needs to commit, as configured
+ *     ({@code cluster.min-insync-replicas}); {@link #effectiveMinInsyncReplicas} caps it
+ * @param replicaLagMax how long a follower may stay behind the leader's log end before the
+ *     leader drops it from the in-sync set ({@code cluster.replica-lag-max.ms})
+ * @param replicationTimeout how long a round waits for its commit before it fails UNAVAILABLE
+ *     ({@code cluster.replication-timeout.ms})
+ * @param zone this node's zone, rack or failure domain ({@code cluster.zone}); "" for none
  */
 public record ClusterConfig(
-    String zk, String name, String nodeId, int initialNodes, Duration sessionTimeout) {
+    String zk, String name, String nodeId, int initialNodes, Duration sessionTimeout,
+    int replicationFactor, int minInsyncReplicas, Duration replicaLagMax,
+    Duration replicationTimeout, String zone) {
 
   public ClusterConfig {
     Objects.requireNonNull(zk, "cluster.zk");
@@ -35,6 +46,36 @@ public record ClusterConfig(
       throw new IllegalArgumentException(
           "cluster.session-timeout.seconds must be >= 2, was " + sessionTimeout.toSeconds());
     }
+    if (replicationFactor < 1) {
+      throw new IllegalArgumentException(
+          "cluster.replication-factor must be >= 1, was " + replicationFactor);
+    }
+    if (minInsyncReplicas < 1) {
+      throw new IllegalArgumentException(
+          "cluster.min-insync-replicas must be >= 1, was " + minInsyncReplicas);
+    }
+    if (replicaLagMax.toMillis() < 1) {
+      throw new IllegalArgumentException(
+          "cluster.replica-lag-max.ms must be >= 1, was " + replicaLagMax.toMillis());
+    }
+    if (replicationTimeout.toMillis() < 1) {
+      throw new IllegalArgumentException(
+          "cluster.replication-timeout.ms must be >= 1, was " + replicationTimeout.toMillis());
+    }
+    Objects.requireNonNull(zone, "cluster.zone");
+    if (!zone.isEmpty() && !zone.matches("[A-Za-z0-9._-]{1,64}")) {
+      throw new IllegalArgumentException(
+          "cluster.zone must be empty or 1 to 64 characters of [A-Za-z0-9._-], was '" + zone + "'");
+    }
+  }
+
+  /**
+   * The in-sync replicas a commit needs: the configured number, but never more than there are
+   * replicas, so that a replication factor of 1 (or 2) runs the same path without being
+   * configured twice.
+   */
+  public int effectiveMinInsyncReplicas() {
+    return Math.min(minInsyncReplicas, replicationFactor);
   }
 
   public boolean enabled() {

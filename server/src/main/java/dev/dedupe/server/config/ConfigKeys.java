@@ -47,6 +47,12 @@ public final class ConfigKeys {
   public static final Key CLUSTER_INITIAL_NODES = new Key("cluster.initial-nodes", "1");
   public static final Key CLUSTER_SESSION_TIMEOUT_SECONDS =
       new Key("cluster.session-timeout.seconds", "15");
+  public static final Key CLUSTER_REPLICATION_FACTOR = new Key("cluster.replication-factor", "3");
+  public static final Key CLUSTER_MIN_INSYNC_REPLICAS = new Key("cluster.min-insync-replicas", "2");
+  public static final Key CLUSTER_REPLICA_LAG_MAX_MS = new Key("cluster.replica-lag-max.ms", "10000");
+  public static final Key CLUSTER_REPLICATION_TIMEOUT_MS =
+      new Key("cluster.replication-timeout.ms", "5000");
+  public static final Key CLUSTER_ZONE = new Key("cluster.zone", "");
 
   public static final Key WINDOW_DEFAULT_HOURS = new Key("window.default.hours", "24");
   public static final Key WINDOW_FLOOR_HOURS = new Key("window.floor.hours", "24");
@@ -65,7 +71,8 @@ public final class ConfigKeys {
       NAMESPACE_MAX_CHARS, MESSAGE_ID_MAX_BYTES, BATCH_MAX_IDS, ATTEMPT_TOKEN_MAX_BYTES,
       FINGERPRINT_MAX_BYTES, RESULT_MAX_BYTES, LEASE_MAX_SECONDS,
       CLUSTER_ZK, CLUSTER_NAME, CLUSTER_NODE_ID, CLUSTER_INITIAL_NODES,
-      CLUSTER_SESSION_TIMEOUT_SECONDS,
+      CLUSTER_SESSION_TIMEOUT_SECONDS, CLUSTER_REPLICATION_FACTOR, CLUSTER_MIN_INSYNC_REPLICAS,
+      CLUSTER_REPLICA_LAG_MAX_MS, CLUSTER_REPLICATION_TIMEOUT_MS, CLUSTER_ZONE,
       WINDOW_DEFAULT_HOURS, WINDOW_FLOOR_HOURS);
 
   private ConfigKeys() {}

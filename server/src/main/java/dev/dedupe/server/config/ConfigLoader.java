@@ -152,7 +152,12 @@ public final class ConfigLoader {
         string(c, ConfigKeys.CLUSTER_NAME),
         string(c, ConfigKeys.CLUSTER_NODE_ID),
         integer(c, ConfigKeys.CLUSTER_INITIAL_NODES),
-        Duration.ofSeconds(integer(c, ConfigKeys.CLUSTER_SESSION_TIMEOUT_SECONDS)));
+        Duration.ofSeconds(integer(c, ConfigKeys.CLUSTER_SESSION_TIMEOUT_SECONDS)),
+        integer(c, ConfigKeys.CLUSTER_REPLICATION_FACTOR),
+        integer(c, ConfigKeys.CLUSTER_MIN_INSYNC_REPLICAS),
+        Duration.ofMillis(integer(c, ConfigKeys.CLUSTER_REPLICA_LAG_MAX_MS)),
+        Duration.ofMillis(integer(c, ConfigKeys.CLUSTER_REPLICATION_TIMEOUT_MS)),
+        string(c, ConfigKeys.CLUSTER_ZONE));
     return new ServerConfig(grpc, advertised, ops, storage, limits, windows, cluster);
   }
 

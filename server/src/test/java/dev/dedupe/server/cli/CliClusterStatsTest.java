@@ -37,6 +37,7 @@ class CliClusterStatsTest {
         "cluster.name", "cli",
         "cluster.node-id", "node-" + i,
         "cluster.initial-nodes", "2",
+        "cluster.replication-factor", "2",
         "cluster.session-timeout.seconds", "4")), InstantSource.system());
   }
 

@@ -32,18 +32,27 @@ final class ClusterFixture implements AutoCloseable {
   private final Path root;
   private final int shards;
   private final int size;
+  private final int replicationFactor;
   private final DedupeNode[] nodes;
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
 
+  /** {@code size} nodes, each holding a replica of every shard. */
   ClusterFixture(Path root, int size, int shards) throws Exception {
-    this(root, size, shards, size);
+    this(root, size, shards, size, size);
   }
 
   /** A cluster of {@code size} initial nodes of which only the first {@code startNow} start. */
   ClusterFixture(Path root, int size, int shards, int startNow) throws Exception {
+    this(root, size, shards, startNow, size);
+  }
+
+  /** As above, with {@code replicationFactor} replicas per shard. */
+  ClusterFixture(Path root, int size, int shards, int startNow, int replicationFactor)
+      throws Exception {
     this.root = root;
     this.size = size;
     this.shards = shards;
+    this.replicationFactor = replicationFactor;
     this.zookeeper = new TestingServer(true);
     this.nodes = new DedupeNode[size];
     for (int i = 0; i < startNow; i++) {
@@ -68,6 +77,7 @@ final class ClusterFixture implements AutoCloseable {
     settings.put("cluster.node-id", "node-" + i);
     settings.put("cluster.initial-nodes", Integer.toString(size));
     settings.put("cluster.session-timeout.seconds", "4");
+    settings.put("cluster.replication-factor", Integer.toString(replicationFactor));
     ServerConfig config = ConfigLoader.load(null, settings, Map.of());
     nodes[i] = DedupeNode.start(config, InstantSource.system());
   }
@@ -106,7 +116,7 @@ final class ClusterFixture implements AutoCloseable {
     return stub(nodes[i].advertisedAddress());
   }
 
-  /** Waits until every running node has read an assignment and serves its shards. */
+  /** Waits until every running node has read the shard states and serves the shards it leads. */
   void awaitServing() throws InterruptedException {
     await("every node serves its shards", () -> {
       for (DedupeNode n : nodes) {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.rpc.Code;
 import dev.dedupe.server.DedupeNode;
+import dev.dedupe.server.replication.ShardState;
 import dev.dedupe.v1.CheckAndInsertRequest;
 import dev.dedupe.v1.IdResult;
 import dev.dedupe.v1.Verdict;
@@ -23,9 +24,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A node that comes back under its old id with an empty disk must not serve its shards as if
  * nothing had happened: a chaos run lost 878 acknowledged ids this way, silently. Each shard
- * store has an identity made with it, the controller records the owner's store per shard, and
- * an owner whose store is not the recorded one answers UNAVAILABLE for that shard until its
- * data is back or an admin accepts the loss.
+ * store has an identity made with it, the controller records the leader's store in the shard's
+ * in-sync set, and a node whose store is not the one it is in sync with is never elected: the
+ * shard answers UNAVAILABLE until the data is back or an admin elects a leader unclean.
  */
 class LostStoreTest {
 
@@ -34,8 +35,9 @@ class LostStoreTest {
   @TempDir Path dir;
 
   @Test
-  void aNodeBackWithAnEmptyDiskServesNoneOfItsShardsUntilAnAdminAcceptsTheLoss() throws Exception {
-    try (ClusterFixture cluster = new ClusterFixture(dir, 2, 4)) {
+  void aNodeBackWithAnEmptyDiskServesNoneOfItsShardsUntilAnAdminElectsItUnclean() throws Exception {
+    // One replica per shard: no other copy can take over, as before replication.
+    try (ClusterFixture cluster = new ClusterFixture(dir, 2, 4, 2, 1)) {
       cluster.awaitServing();
       // Ids that node-1 acknowledged as their owner.
       List<String> acknowledged = new ArrayList<>();
@@ -46,14 +48,13 @@ class LostStoreTest {
         }
       }
       assertFalse(acknowledged.isEmpty(), "node-1 owns no shard: " + first);
-      List<Integer> lostShards =
-          ClusterState.readAssignment(zk(cluster, 0), paths()).orElseThrow().ownedBy("node-1");
+      List<Integer> lostShards = states(cluster).ledBy("node-1");
 
       cluster.stop(1);
       deleteRecursively(cluster.dataDir(1));
       cluster.start(1);
       DedupeNode back = cluster.node(1);
-      ClusterFixture.await("node-1 has re-read the assignment and published its new stores",
+      ClusterFixture.await("node-1 has re-read the shard states and published its new stores",
           () -> !back.clusterMember().isFenced() && published(cluster, lostShards));
 
       for (IdResult r : insert(cluster, 1, acknowledged, "after-loss")) {
@@ -63,32 +64,36 @@ class LostStoreTest {
         assertTrue(r.getStatus().getMessage().contains("data is missing"), r.toString());
       }
       assertFalse(back.isReady(), "a node with a lost shard is not ready");
-      // The controller never records the empty store over the lost one by itself.
+      // The controller never elects the empty store, nor records it over the lost one.
+      ClusterFixture.await("node-1's shards are leaderless",
+          () -> lostShards.stream().noneMatch(s -> states(cluster).state(s).hasLeader()));
       for (int s : lostShards) {
-        ShardAssignment.Entry entry =
-            ClusterState.readAssignment(zk(cluster, 0), paths()).orElseThrow().shard(s);
-        assertTrue(entry.storeRecorded());
-        assertFalse(entry.storeId().equals(back.shards().storeId(s)));
+        ShardState state = states(cluster).state(s);
+        assertFalse(state.hasLeader(), "no leader without its in-sync store: " + state);
+        String inSync = state.isr().get("node-1");
+        assertFalse(inSync.isEmpty());
+        assertFalse(inSync.equals(back.shards().storeId(s)));
       }
 
-      // The admin's explicit decision: the loss is accepted, and the shards serve again.
+      // The admin's explicit decision: node-1 leads with what it holds, and serves again.
       for (int s : lostShards) {
-        String said = DataLossAcceptance.accept(zk(cluster, 0), paths(), s);
-        assertTrue(said.contains("accepted the loss"), said);
+        UncleanElection.Plan plan = UncleanElection.plan(zk(cluster, 0), paths(), s, "node-1");
+        assertTrue(plan.warning().contains("MAY LOSE ACKNOWLEDGED DATA"), plan.warning());
+        UncleanElection.execute(zk(cluster, 0), paths(), plan);
       }
       assertThrows(ClusterException.class,
-          () -> DataLossAcceptance.accept(zk(cluster, 0), paths(), lostShards.get(0)),
-          "nothing left to accept");
+          () -> UncleanElection.plan(zk(cluster, 0), paths(), lostShards.get(0), "node-1"),
+          "nothing left to elect");
       ClusterFixture.await("node-1 serves its shards again", back::isReady);
       for (IdResult r : insert(cluster, 1, acknowledged, "after-accept")) {
-        assertEquals(Verdict.VERDICT_NEW, r.getVerdict(), "accepted as lost: NEW again");
+        assertEquals(Verdict.VERDICT_NEW, r.getVerdict(), "elected unclean: NEW again");
       }
     }
   }
 
   @Test
   void aRestartOnItsOwnDataKeepsTheRecordedStores() throws Exception {
-    try (ClusterFixture cluster = new ClusterFixture(dir, 2, 4)) {
+    try (ClusterFixture cluster = new ClusterFixture(dir, 2, 4, 2, 1)) {
       cluster.awaitServing();
       List<IdResult> first = insert(cluster, 1, ids(20), "first");
       cluster.stop(1);
@@ -124,6 +129,14 @@ class LostStoreTest {
       ids.add("id-" + i);
     }
     return ids;
+  }
+
+  private static ShardStates states(ClusterFixture cluster) {
+    try {
+      return ClusterState.readShardStates(zk(cluster, 0), paths()).orElseThrow();
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
   }
 
   private static CuratorFramework zk(ClusterFixture cluster, int node) {

@@ -57,7 +57,8 @@ class PausedNodeIT {
       try (ServerProcess node = ServerProcess.start(dir.resolve("data"), dir.resolve("node.log"),
           List.of("--zk", zookeeper.getConnectString(), "--cluster", CLUSTER,
               "--node-id", "node-a", "--initial-nodes", "1",
-              "--set", "cluster.session-timeout.seconds=4"))) {
+              "--set", "cluster.session-timeout.seconds=4",
+              "--set", "cluster.replication-factor=1"))) {
         node.awaitServing(Duration.ofSeconds(120));
         ManagedChannel channel = node.newChannel();
         try {
