@@ -10,7 +10,9 @@ import dev.dedupe.server.ops.OpsServer;
 import dev.dedupe.server.ops.ServerMetrics;
 import dev.dedupe.server.rpc.ClusterStats;
 import dev.dedupe.server.rpc.DedupeGrpcService;
+import dev.dedupe.server.rpc.Forwarder;
 import dev.dedupe.server.rpc.GrpcServer;
+import dev.dedupe.server.rpc.PeerChannels;
 import dev.dedupe.server.rpc.RequestValidator;
 import dev.dedupe.server.shard.Retention;
 import dev.dedupe.server.shard.ShardSet;
@@ -143,13 +145,16 @@ public final class DedupeNode implements AutoCloseable {
     ExecutorService replies = Executors.newVirtualThreadPerTaskExecutor();
     closers.push(replies::shutdown);
     DedupeEngine engine = new DedupeEngine(shardDirectory, shards, config.windows(), clock);
-    ClusterStats stats = new ClusterStats(engine, shardDirectory,
-        member == null ? "" : member.nodeId(), this::advertisedAddress,
+    PeerChannels peers = new PeerChannels(
         address -> NettyChannelBuilder.forTarget(address).usePlaintext().build());
-    // Closed after the API has stopped (closers run in reverse): no stats call is in flight.
-    closers.push(stats);
-    DedupeGrpcService service = new DedupeGrpcService(
-        engine, new RequestValidator(config.limits()), metrics, replies, shardDirectory, stats);
+    // Closed after the API has stopped (closers run in reverse): no call still asks a peer.
+    closers.push(peers);
+    ClusterStats stats = new ClusterStats(engine, shardDirectory,
+        member == null ? "" : member.nodeId(), this::advertisedAddress, peers);
+    Forwarder forwarder = new Forwarder(
+        shardDirectory, member == null ? "" : member.nodeId(), peers, metrics);
+    DedupeGrpcService service = new DedupeGrpcService(engine, new RequestValidator(config.limits()),
+        metrics, replies, shardDirectory, stats, forwarder);
 
     // The ops port binds before the API, so that a taken port fails the start before any
     // call could have been answered.
