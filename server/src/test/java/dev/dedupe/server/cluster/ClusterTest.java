@@ -74,8 +74,14 @@ class ClusterTest {
           "every node reports the same map");
     }
     List<String> ids = ids("route-", 300);
-    // Ask node 0 for everything: it decides its own shards and points at the owner for others.
-    List<IdResult> first = cluster.stub(0).checkAndInsert(insert("t-1", ids)).getResultsList();
+    // Ask node 0 for everything, marked as already forwarded (as a node forwards it), so that
+    // node 0 forwards nothing: it decides its own shards and points at the owner for others.
+    io.grpc.Metadata forwarded = new io.grpc.Metadata();
+    forwarded.put(io.grpc.Metadata.Key.of("dedupe-forwarded-by", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
+        "node-1");
+    List<IdResult> first = cluster.stub(0)
+        .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(forwarded))
+        .checkAndInsert(insert("t-1", ids)).getResultsList();
     String node0 = cluster.node(0).advertisedAddress();
     int decidedHere = 0;
     for (int i = 0; i < ids.size(); i++) {
