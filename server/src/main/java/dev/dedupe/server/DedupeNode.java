@@ -10,9 +10,15 @@ import dev.dedupe.server.ops.OpsServer;
 import dev.dedupe.server.ops.ServerMetrics;
 import dev.dedupe.server.rpc.ClusterStats;
 import dev.dedupe.server.rpc.DedupeGrpcService;
+import dev.dedupe.server.rpc.Forwarder;
 import dev.dedupe.server.rpc.GrpcServer;
+import dev.dedupe.server.rpc.PeerChannels;
 import dev.dedupe.server.rpc.RequestValidator;
+import dev.dedupe.server.config.ClusterConfig;
+import dev.dedupe.server.replication.ReplicaEndpoint;
 import dev.dedupe.server.replication.ReplicationRuntime;
+import dev.dedupe.server.replication.ReplicationServer;
+import dev.dedupe.server.replication.SnapshotInstalls;
 import dev.dedupe.server.replication.ReplicationSettings;
 import dev.dedupe.server.replication.ShardReplica;
 import dev.dedupe.server.replication.SnapshotShipping;
@@ -68,18 +74,7 @@ public final class DedupeNode implements AutoCloseable {
   private OpsServer ops;
   private ScheduledExecutorService maintenance;
   private ReplicationRuntime replication;
-  /** Channels to other nodes, by host:port; kept until the node closes. */
-  private final java.util.Map<String, io.grpc.ManagedChannel> peerChannels =
-      new java.util.concurrent.ConcurrentHashMap<>();
-  private final PeerChannelSource peers = new PeerChannelSource();
-
-  /** Channels to peers for replication, one per address. */
-  private final class PeerChannelSource {
-    io.grpc.ManagedChannel channel(String address) {
-      return peerChannels.computeIfAbsent(address,
-          a -> NettyChannelBuilder.forTarget(a).usePlaintext().build());
-    }
-  }
+  private ReplicationServer replicationServer;
 
   private DedupeNode(ServerConfig config) {
     this.config = config;
@@ -134,20 +129,34 @@ public final class DedupeNode implements AutoCloseable {
     NodeStore nodeStore = NodeStore.open(directory, resources);
     closers.push(nodeStore);
     BucketGrid grid = new BucketGrid(config.storage().bucketWidth());
+    // Replication, forwarding and cluster-wide stats share one channel per peer; closed after
+    // the API and the replication runtime have stopped (closers run in reverse).
+    PeerChannels peers = new PeerChannels(
+        address -> NettyChannelBuilder.forTarget(address).usePlaintext().build());
+    closers.push(peers);
     if (config.cluster().enabled()) {
       // A member opens the shards the assignment gives it, once it has joined.
       ServingFence fence = new ServingFence(System::nanoTime);
-      closers.push(() -> peerChannels.values().forEach(io.grpc.ManagedChannel::shutdownNow));
-      replication = new ReplicationRuntime(ClusterMember.nodeIdOf(config.cluster(), directory), replicationSettings(),
+      String nodeId = ClusterMember.nodeIdOf(config.cluster(), directory);
+      replication = new ReplicationRuntime(nodeId, replicationSettings(config.cluster()),
           fence::mayServe, peers::channel, System::nanoTime);
       shards = new ShardSet(nodeStore, grid, clock, replication.logs());
       closers.push(shards);
       // Closed before the shards: no append or snapshot is in flight when their stores close.
       closers.push(replication);
-      member = new ClusterMember(config.cluster(), directory, shards, fence);
+      replicationServer = ReplicationServer.start(config.grpc().host(),
+          config.cluster().replicationPort(),
+          new ReplicaEndpoint(replication, shards, new SnapshotInstalls(replication, shards)));
+      // Stops before the runtime (closers run in reverse): no append arrives at a closed one.
+      closers.push(replicationServer);
+      ClusterMember joining = new ClusterMember(config.cluster(), directory, shards, fence);
+      member = joining;
       member.setReplicaRoles(replication);
-      replication.onRefreshNeeded(shard -> member.refreshSoon());
-      replication.start(shards, null, new SnapshotShipping(member.nodeId(), shards, peers::channel));
+      member.setPositionProbe(replication::positions);
+      replication.onRefreshNeeded(shard -> joining.refreshSoon());
+      // The member's ZooKeeper client exists once it has started; in-sync writes come later.
+      replication.start(shards, (read, inSync) -> joining.inSyncWriter().changeInSync(read, inSync),
+          new SnapshotShipping(nodeId, shards, peers::channel));
       shardDirectory = member;
     } else {
       // The same write path as a replicated shard's, with the leader alone and no followers.
@@ -170,12 +179,11 @@ public final class DedupeNode implements AutoCloseable {
     closers.push(replies::shutdown);
     DedupeEngine engine = new DedupeEngine(shardDirectory, shards, config.windows(), clock);
     ClusterStats stats = new ClusterStats(engine, shardDirectory,
-        member == null ? "" : member.nodeId(), this::advertisedAddress,
-        address -> NettyChannelBuilder.forTarget(address).usePlaintext().build());
-    // Closed after the API has stopped (closers run in reverse): no stats call is in flight.
-    closers.push(stats);
-    DedupeGrpcService service = new DedupeGrpcService(
-        engine, new RequestValidator(config.limits()), metrics, replies, shardDirectory, stats);
+        member == null ? "" : member.nodeId(), this::advertisedAddress, peers);
+    Forwarder forwarder = new Forwarder(
+        shardDirectory, member == null ? "" : member.nodeId(), peers, metrics);
+    DedupeGrpcService service = new DedupeGrpcService(engine, new RequestValidator(config.limits()),
+        metrics, replies, shardDirectory, stats, forwarder);
 
     // The ops port binds before the API, so that a taken port fails the start before any
     // call could have been answered.
@@ -199,7 +207,7 @@ public final class DedupeNode implements AutoCloseable {
     if (member != null) {
       // Closed before the shards (closers run in reverse): stop serving, then close stores.
       closers.push(member);
-      member.start(advertisedAddress(), opsAddress());
+      member.start(advertisedAddress(), opsAddress(), replicationAddress());
     }
 
     state.set(State.SERVING);
@@ -211,10 +219,10 @@ public final class DedupeNode implements AutoCloseable {
             : ", node " + member.nodeId() + " of cluster " + config.cluster().name());
   }
 
-  /** How this node replicates its shards. */
-  private ReplicationSettings replicationSettings() {
-    return new ReplicationSettings(1, java.time.Duration.ofSeconds(10),
-        java.time.Duration.ofSeconds(5), ReplicationSettings.DEFAULT_TAIL_BYTES);
+  /** How this node replicates its shards, from {@code cluster.*}. */
+  private static ReplicationSettings replicationSettings(ClusterConfig cluster) {
+    return new ReplicationSettings(cluster.effectiveMinInsyncReplicas(), cluster.replicaLagMax(),
+        cluster.replicationTimeout(), ReplicationSettings.DEFAULT_TAIL_BYTES);
   }
 
   private long diskBudget(DataDirectory directory) {
@@ -262,6 +270,16 @@ public final class DedupeNode implements AutoCloseable {
   /** The shards open on this node. */
   public ShardSet shards() {
     return shards;
+  }
+
+  /**
+   * host:port where peers reach this node's replication listener: the host clients are given
+   * for the API, and the listener's own port.
+   */
+  private String replicationAddress() {
+    String api = advertisedAddress();
+    String host = api.substring(0, api.lastIndexOf(':'));
+    return host + ":" + replicationServer.port();
   }
 
   private String opsAddress() {

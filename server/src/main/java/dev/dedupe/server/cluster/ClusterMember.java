@@ -158,7 +158,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
    * Connects, registers with the given addresses, joins the election and starts following the
    * shard states. Returns once connected and registered; shards open as their states arrive.
    */
-  public void start(String grpcAddress, String opsAddress) {
+  public void start(String grpcAddress, String opsAddress, String replicationAddress) {
     zk = CuratorFrameworkFactory.builder()
         .connectString(config.zk())
         .sessionTimeoutMs((int) config.sessionTimeout().toMillis())
@@ -181,7 +181,8 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     } catch (Exception e) {
       throw new ClusterException("cannot join cluster " + config.name() + " at " + config.zk(), e);
     }
-    membership = new Membership(zk, paths, nodeId, grpcAddress, opsAddress, config.zone());
+    membership = new Membership(zk, paths, nodeId, new NodeRegistration(
+        grpcAddress, opsAddress, replicationAddress, config.zone(), Map.of()));
     membership.start(config.sessionTimeout().toMillis());
     controller = new Controller(zk, paths, nodeId, shards.shardCount(), config.initialNodes(),
         config.replicationFactor());
@@ -248,7 +249,13 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     try {
       zk.sync().forPath(paths.root());
       Optional<ShardStates> states = ClusterState.readShardStates(zk, paths);
-      Map<String, String> addresses = readAddresses();
+      Map<String, NodeRegistration> live = ClusterState.liveRegistrations(zk, paths);
+      Map<String, String> addresses = new HashMap<>();
+      Map<String, String> replicationAddresses = new HashMap<>();
+      live.forEach((id, r) -> {
+        addresses.put(id, r.grpc());
+        replicationAddresses.put(id, r.replication());
+      });
       if (states.isPresent()) {
         List<Integer> mine = states.get().replicaOf(nodeId);
         for (int s = 0; s < shards.shardCount(); s++) {
@@ -271,7 +278,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
         mapListeners.forEach(Runnable::run);
       }
       if (states.isPresent()) {
-        replicaRoles.update(states.get().byShard(), Map.copyOf(addresses));
+        replicaRoles.update(states.get().byShard(), Map.copyOf(replicationAddresses));
       }
     } catch (Exception e) {
       if (closed) {
@@ -287,14 +294,6 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   /** Reads the cluster state again soon (a replica saw something newer than it read). */
   public void refreshSoon() {
     scheduleRefresh();
-  }
-
-  private Map<String, String> readAddresses() throws Exception {
-    Map<String, String> addresses = new HashMap<>();
-    for (String id : ClusterState.liveNodes(zk, paths)) {
-      ClusterState.readRegistration(zk, paths, id).ifPresent(r -> addresses.put(id, r.grpc()));
-    }
-    return addresses;
   }
 
   /**

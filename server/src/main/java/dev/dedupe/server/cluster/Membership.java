@@ -17,19 +17,16 @@ import org.apache.zookeeper.CreateMode;
 public final class Membership implements AutoCloseable {
 
   private final PersistentNode node;
-  private final String grpcAddress;
-  private final String opsAddress;
-  private final String zone;
+  /** What this node registers, with the stores last published. */
+  private volatile NodeRegistration registration;
   /** Event thread only: what was last published. */
   private Map<Integer, String> published = Map.of();
 
-  public Membership(CuratorFramework zk, ClusterPaths paths, String nodeId, String grpcAddress,
-      String opsAddress, String zone) {
-    this.grpcAddress = grpcAddress;
-    this.opsAddress = opsAddress;
-    this.zone = zone;
+  /** @param self this node's addresses and zone; its stores are published later */
+  public Membership(CuratorFramework zk, ClusterPaths paths, String nodeId, NodeRegistration self) {
+    this.registration = self.withStores(Map.of());
     this.node = new PersistentNode(zk, CreateMode.EPHEMERAL, false, paths.node(nodeId),
-        new NodeRegistration(grpcAddress, opsAddress, zone, Map.of()).toJson()) {
+        registration.toJson()) {
       /**
        * PersistentNode.close deletes the znode in the foreground, with the client's retry
        * policy: while ZooKeeper is unreachable that blocks a stop for minutes. The znode is
@@ -68,7 +65,8 @@ public final class Membership implements AutoCloseable {
     if (stores.equals(published)) {
       return;
     }
-    node.setData(new NodeRegistration(grpcAddress, opsAddress, zone, stores).toJson());
+    registration = registration.withStores(stores);
+    node.setData(registration.toJson());
     published = Map.copyOf(stores);
   }
 

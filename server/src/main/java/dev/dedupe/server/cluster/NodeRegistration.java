@@ -18,29 +18,39 @@ import java.util.TreeMap;
  *
  * @param grpc the API address, host:port
  * @param ops the ops address, host:port
+ * @param replication the replication listener's address, host:port ("" in registrations of
+ *     versions before replication)
  * @param zone the node's zone ({@code cluster.zone}), "" for none: placement spreads replicas
  *     across zones
  * @param stores shard to the identity of the store this node has open for it, for every
  *     replica it holds, leader or follower
  */
-public record NodeRegistration(String grpc, String ops, String zone, Map<Integer, String> stores) {
+public record NodeRegistration(
+    String grpc, String ops, String replication, String zone, Map<Integer, String> stores) {
 
   public NodeRegistration {
+    java.util.Objects.requireNonNull(replication, "replication");
     java.util.Objects.requireNonNull(zone, "zone");
     stores = Map.copyOf(stores);
+  }
+
+  /** This registration with {@code newStores} as its stores. */
+  public NodeRegistration withStores(Map<Integer, String> newStores) {
+    return new NodeRegistration(grpc, ops, replication, zone, newStores);
   }
 
   public byte[] toJson() {
     JsonObjectBuilder byShard = Json.createObjectBuilder();
     new TreeMap<>(stores).forEach((shard, id) -> byShard.add(Integer.toString(shard), id));
-    return Json.createObjectBuilder().add("grpc", grpc).add("ops", ops).add("zone", zone)
+    return Json.createObjectBuilder().add("grpc", grpc).add("ops", ops)
+        .add("replication", replication).add("zone", zone)
         .add("stores", byShard)
         .build().toString().getBytes(StandardCharsets.UTF_8);
   }
 
   /**
-   * Parses a node znode's data; "stores" and "zone" are absent in registrations of older
-   * versions.
+   * Parses a node znode's data; "stores", "replication" and "zone" are absent in registrations
+   * of older versions.
    */
   public static NodeRegistration fromJson(byte[] data) {
     try (JsonReader reader = Json.createReader(
@@ -53,7 +63,7 @@ public record NodeRegistration(String grpc, String ops, String zone, Map<Integer
             ((JsonString) id).getString()));
       }
       return new NodeRegistration(root.getString("grpc"), root.getString("ops"),
-          root.getString("zone", ""), stores);
+          root.getString("replication", ""), root.getString("zone", ""), stores);
     }
   }
 }

@@ -2,7 +2,6 @@ package dev.dedupe.server.cluster;
 
 import dev.dedupe.server.storage.LogPosition;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * Asks a shard's election candidates for their log positions, so that the controller elects
@@ -17,8 +16,9 @@ public interface PositionProbe {
   PositionProbe NONE = (shard, candidates) -> Map.of();
 
   /**
-   * @param candidates the in-sync replicas that are live with their in-sync store
+   * @param candidates the in-sync replicas that are live with their in-sync store, each with
+   *     that store's id: a position read from another store does not count
    * @return the positions of the candidates that answered; any may be missing
    */
-  Map<String, LogPosition> positions(int shard, Set<String> candidates);
+  Map<String, LogPosition> positions(int shard, Map<String, String> candidates);
 }

@@ -9,8 +9,9 @@ import java.util.TreeSet;
 
 /**
  * The controller's step for one shard, given what ZooKeeper shows of the nodes: elect a leader
- * when the one named cannot lead ({@link LeaderElection}, the protocol's rule), else record the
- * leader's store when it is not recorded yet. Pure, apart from the position probe it may ask.
+ * when the one named cannot lead ({@link LeaderElection}, the protocol's rule), else drop
+ * departed followers from the in-sync set, else record the leader's store when it is not
+ * recorded yet. Pure, apart from the position probe it may ask.
  */
 final class ShardStewardship {
 
@@ -36,11 +37,15 @@ final class ShardStewardship {
       Set<String> candidates = candidates(current, liveStores);
       if (candidates.size() > 1) {
         elected = LeaderElection.decide(
-            current, liveStores, probe.positions(current.shard(), candidates));
+            current, liveStores, probe.positions(current.shard(), inSyncStores(current, candidates)));
       }
     }
     if (elected.isPresent()) {
       return elected;
+    }
+    Optional<ShardState> shrunk = LeaderElection.withoutDeparted(current, registered, liveStores);
+    if (shrunk.isPresent()) {
+      return shrunk;
     }
     // The leader stands. Record its store if the shard's state has none for it yet (a new
     // cluster, a migrated one, a moved shard): from then on only that store may lead.
@@ -63,5 +68,12 @@ final class ShardStewardship {
       }
     });
     return candidates;
+  }
+
+  /** The candidates with the stores they are in sync with: a probe counts only those stores. */
+  private static Map<String, String> inSyncStores(ShardState current, Set<String> candidates) {
+    Map<String, String> stores = new java.util.TreeMap<>();
+    candidates.forEach(c -> stores.put(c, current.isr().get(c)));
+    return stores;
   }
 }

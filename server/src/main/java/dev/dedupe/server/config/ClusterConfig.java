@@ -22,11 +22,13 @@ import java.util.Objects;
  * @param replicationTimeout how long a round waits for its commit before it fails UNAVAILABLE
  *     ({@code cluster.replication-timeout.ms})
  * @param zone this node's zone, rack or failure domain ({@code cluster.zone}); "" for none
+ * @param replicationPort the port of the node-to-node replication listener, on the API's host
+ *     ({@code cluster.replication-port}); 0 picks a free one, published in ZooKeeper
  */
 public record ClusterConfig(
     String zk, String name, String nodeId, int initialNodes, Duration sessionTimeout,
     int replicationFactor, int minInsyncReplicas, Duration replicaLagMax,
-    Duration replicationTimeout, String zone) {
+    Duration replicationTimeout, String zone, int replicationPort) {
 
   public ClusterConfig {
     Objects.requireNonNull(zk, "cluster.zk");
@@ -66,6 +68,10 @@ public record ClusterConfig(
     if (!zone.isEmpty() && !zone.matches("[A-Za-z0-9._-]{1,64}")) {
       throw new IllegalArgumentException(
           "cluster.zone must be empty or 1 to 64 characters of [A-Za-z0-9._-], was '" + zone + "'");
+    }
+    if (replicationPort < 0 || replicationPort > 65535) {
+      throw new IllegalArgumentException(
+          "cluster.replication-port must be 0 to 65535, was " + replicationPort);
     }
   }
 

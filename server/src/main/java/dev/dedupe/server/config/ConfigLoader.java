@@ -157,7 +157,8 @@ public final class ConfigLoader {
         integer(c, ConfigKeys.CLUSTER_MIN_INSYNC_REPLICAS),
         Duration.ofMillis(integer(c, ConfigKeys.CLUSTER_REPLICA_LAG_MAX_MS)),
         Duration.ofMillis(integer(c, ConfigKeys.CLUSTER_REPLICATION_TIMEOUT_MS)),
-        string(c, ConfigKeys.CLUSTER_ZONE));
+        string(c, ConfigKeys.CLUSTER_ZONE),
+        integer(c, ConfigKeys.CLUSTER_REPLICATION_PORT));
     return new ServerConfig(grpc, advertised, ops, storage, limits, windows, cluster);
   }
 

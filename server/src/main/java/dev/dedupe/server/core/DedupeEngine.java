@@ -101,10 +101,15 @@ public final class DedupeEngine {
             writer.extendLease(namespace, window, digests, token, leaseMillis, caller));
   }
 
-  /** One namespace's figures, read fresh from every shard. */
+  /**
+   * One namespace's figures, read fresh from every shard this node serves. Replicas it follows
+   * are left out: each id is counted once in a cluster, by the node that leads its shard, so
+   * that the nodes' figures add up to the cluster's.
+   */
   public CompletableFuture<NamespaceStats> stats(String namespace) {
     return CompletableFuture.supplyAsync(() -> {
-      List<ShardFigures> perShard = shards.onEveryShard(ShardFigures::collect);
+      List<ShardFigures> perShard = shards.onEveryShard(ShardFigures::collect).stream()
+          .filter(f -> directory.route(f.shard()) instanceof ShardRoute.Local).toList();
       NodeFigures node = NodeFigures.sum(clock.millis(), perShard, shards.sharedDiskBytes());
       return new NamespaceStats(
           namespace,

@@ -199,6 +199,24 @@ public final class ServerMetrics implements AutoCloseable {
     }
   }
 
+  /**
+   * Counts one sub-request that sent {@code ids} ids of a call on to the node that owns their
+   * shard: the ids by outcome ("answered", or "failed" when they were answered UNAVAILABLE
+   * here instead), and the failure by its lower-case gRPC code. The owner counts their
+   * verdicts in its own {@code dedupe.ids}; this node's count only the ids it decided.
+   *
+   * @param failureCode null when the owner answered
+   */
+  public void recordForward(Rpc rpc, int ids, String failureCode) {
+    counter("dedupe.forwarded.ids", "Ids sent on to the node that owns their shard, by RPC and outcome",
+        "rpc", rpc.label, "outcome", failureCode == null ? "answered" : "failed").increment(ids);
+    if (failureCode != null) {
+      counter("dedupe.forward.failures",
+          "Sub-requests to owners that failed; their ids were answered UNAVAILABLE with the owner",
+          "rpc", rpc.label, "code", failureCode).increment();
+    }
+  }
+
   /** Adds per-namespace gauges for namespaces that appeared since the last call. */
   public void registerNamespaces() {
     NodeFigures f = retention.lastFigures();

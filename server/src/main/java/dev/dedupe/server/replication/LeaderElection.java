@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The controller's rule for who leads a shard. Pure: the controller (and the simulation) give
@@ -57,6 +58,44 @@ public final class LeaderElection {
       isr.remove(current.leader());
     }
     return Optional.of(current.withLeader(next.get(), isr));
+  }
+
+  /**
+   * The controller's shrink of a led shard's in-sync set when followers are gone: a member
+   * whose node is no longer registered (its session ended) or that is back with another store
+   * (its disk was lost) leaves the set, as Kafka's controller does when a broker dies. Without
+   * it, a leader would wait up to {@code cluster.replica-lag-max} for a dead follower before
+   * dropping it itself, and fail every round meanwhile.
+   *
+   * <p>Safe because the leader acknowledges a round only when every member of the in-sync set
+   * it last read has it: removing a member only lets the leader stop waiting for it after it has
+   * read the smaller set, and the member's copy counts again only when the leader adds it back
+   * after it caught up. A member registered without a store for the shard is opening it (a node
+   * registers before it opens its shards) and stays. A leaderless shard keeps its set: its
+   * members are the only replicas that may lead again.
+   *
+   * @param registered the nodes registered now
+   * @param liveStores for each registered node with the shard open, the store it publishes
+   * @return the state without the departed members, or empty if none departed
+   */
+  public static Optional<ShardState> withoutDeparted(
+      ShardState current, Set<String> registered, Map<String, String> liveStores) {
+    if (!current.hasLeader()) {
+      return Optional.empty();
+    }
+    Map<String, String> isr = new LinkedHashMap<>(current.isr());
+    boolean changed = isr.entrySet().removeIf(member -> {
+      String node = member.getKey();
+      if (node.equals(current.leader())) {
+        return false;
+      }
+      String live = liveStores.get(node);
+      boolean gone = !registered.contains(node);
+      boolean otherStore = live != null && !member.getValue().isEmpty()
+          && !member.getValue().equals(live);
+      return gone || otherStore;
+    });
+    return changed ? Optional.of(current.withIsr(isr)) : Optional.empty();
   }
 
   /**

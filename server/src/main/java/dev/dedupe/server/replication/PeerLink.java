@@ -29,6 +29,11 @@ final class PeerLink {
 
   /** How much of the entries one call carries per shard, about. */
   static final long MAX_BYTES_PER_SHARD = 1 << 20;
+  /**
+   * Entries per call, over all shards: well under the replication listener's message limit
+   * ({@link ReplicationServer#MAX_MESSAGE_BYTES}) whatever the shard count.
+   */
+  static final long MAX_BYTES_PER_CALL = 16L << 20;
   /** How long a follower has to answer an append. */
   static final long APPEND_DEADLINE_MILLIS = 5_000;
 
@@ -57,6 +62,9 @@ final class PeerLink {
   }
 
   /** There may be something to send. */
+  /** Which shard the next call starts from; the sending thread only (one call at a time). */
+  private int rotation;
+
   void wake() {
     synchronized (lock) {
       wanted = true;
@@ -74,10 +82,19 @@ final class PeerLink {
     }
     AppendRequest.Builder request = AppendRequest.newBuilder().setLeaderNode(self);
     List<Sent> sent = new ArrayList<>();
-    for (ShardReplica r : replicas.get()) {
+    List<ShardReplica> all = List.copyOf(replicas.get());
+    // Starts one shard further each call, so that when the per-call cap cuts a batch short,
+    // the shards left out go first next time.
+    int first = all.isEmpty() ? 0 : Math.floorMod(rotation++, all.size());
+    long bytes = 0;
+    for (int i = 0; i < all.size() && bytes < MAX_BYTES_PER_CALL; i++) {
+      ShardReplica r = all.get((first + i) % all.size());
       ShardReplica.Append a = r.nextAppend(follower, MAX_BYTES_PER_SHARD);
       if (a == null) {
         continue;
+      }
+      for (byte[] e : a.entries()) {
+        bytes += e.length;
       }
       ShardAppend.Builder shard = ShardAppend.newBuilder().setShard(r.shard()).setEpoch(a.epoch())
           .setPrevious(toProto(a.previous()));

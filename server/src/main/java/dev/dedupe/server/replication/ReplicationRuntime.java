@@ -3,9 +3,15 @@ package dev.dedupe.server.replication;
 import dev.dedupe.server.shard.ShardLog;
 import dev.dedupe.server.shard.ShardSet;
 import dev.dedupe.server.shard.ShardWriter;
+import com.google.common.util.concurrent.ListenableFuture;
+import dev.dedupe.replica.v1.PositionRequest;
+import dev.dedupe.replica.v1.PositionResponse;
+import dev.dedupe.replica.v1.ReplicaServiceGrpc;
+import dev.dedupe.server.storage.LogPosition;
 import io.grpc.ManagedChannel;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -36,6 +42,8 @@ public final class ReplicationRuntime implements ReplicaRoles, AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(ReplicationRuntime.class);
   static final long TICK_MILLIS = 50;
+  /** How long an election waits for a candidate to tell its position. */
+  static final long POSITION_DEADLINE_MILLIS = 1_000;
 
   private final String self;
   private final ReplicationSettings settings;
@@ -199,6 +207,43 @@ public final class ReplicationRuntime implements ReplicaRoles, AutoCloseable {
         r.inSyncWritten(Optional.empty(), true);
       }
     });
+  }
+
+  /**
+   * Asks each of {@code nodes} for its replica's log position of {@code shard}, in parallel,
+   * waiting at most {@link #POSITION_DEADLINE_MILLIS}: what the controller uses to prefer the
+   * most advanced in-sync replica in an election. Nodes that do not answer in time, hold no
+   * replica, or whose store is not {@code stores}' one for them, are left out; the caller
+   * treats them as lowest, which is safe since every candidate is in sync.
+   *
+   * @param stores node to the store id it is in sync with
+   */
+  public Map<String, LogPosition> positions(int shard, Map<String, String> stores) {
+    Map<String, ListenableFuture<PositionResponse>> asked = new HashMap<>();
+    for (String node : stores.keySet()) {
+      String address = addresses.get(node);
+      ManagedChannel ch = address == null || address.isEmpty() || closed ? null
+          : channels.apply(address);
+      if (ch != null) {
+        asked.put(node, ReplicaServiceGrpc.newFutureStub(ch)
+            .withDeadlineAfter(POSITION_DEADLINE_MILLIS, TimeUnit.MILLISECONDS)
+            .position(PositionRequest.newBuilder().setShard(shard).build()));
+      }
+    }
+    Map<String, LogPosition> positions = new HashMap<>();
+    asked.forEach((node, answer) -> {
+      try {
+        PositionResponse r = answer.get();
+        if (r.getHeld() && r.getStoreId().equals(stores.get(node))) {
+          positions.put(node, PeerLink.fromProto(r.getPosition()));
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (java.util.concurrent.ExecutionException e) {
+        log.info("shard {}: {} did not tell its position: {}", shard, node, e.getCause().toString());
+      }
+    });
+    return positions;
   }
 
   /** Under-replicated shards this node leads: in sync with fewer than all replicas. */

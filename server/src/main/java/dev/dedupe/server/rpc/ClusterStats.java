@@ -10,7 +10,6 @@ import dev.dedupe.v1.DedupeServiceGrpc;
 import dev.dedupe.v1.GetNamespaceStatsRequest;
 import dev.dedupe.v1.GetNamespaceStatsResponse;
 import dev.dedupe.v1.NodeNamespaceStats;
-import io.grpc.ConnectivityState;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
@@ -23,9 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
@@ -40,13 +37,10 @@ import java.util.stream.Collectors;
  * peer still on v1.2 ignores {@code this_node_only}, but it answers for itself anyway, so its
  * top-level figures are read, never its {@code nodes}.
  *
- * <p>Channels: one per peer address, made on first use and kept until {@link #close} (the node
- * closes it after its API has stopped). Stats calls are rare, but people and dashboards repeat
- * them, and a kept channel saves a TCP and HTTP/2 handshake per peer per call. Addresses come
- * from the shard map, so there are as many channels as addresses the node has seen owners at;
- * one whose node went away costs an idle connection's reconnect timer.
+ * <p>Peers are asked on the node's shared {@link PeerChannels}: stats calls are rare, but people
+ * and dashboards repeat them.
  */
-public final class ClusterStats implements AutoCloseable {
+public final class ClusterStats {
 
   /**
    * How long a peer has to answer. Its answer is a read of counters on each of its shards
@@ -59,22 +53,20 @@ public final class ClusterStats implements AutoCloseable {
   private final ShardDirectory shards;
   private final String selfNodeId;
   private final Supplier<String> selfAddress;
-  private final Function<String, ManagedChannel> channelFactory;
-  private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
-  private volatile boolean closed;
+  private final PeerChannels channels;
 
   /**
    * @param selfNodeId this node's id in the cluster, or "" for a standalone node
    * @param selfAddress this node's advertised host:port, known once the API is bound
-   * @param channelFactory makes the channel to a peer's host:port
+   * @param channels the channels to other nodes
    */
   public ClusterStats(DedupeEngine engine, ShardDirectory shards, String selfNodeId,
-      Supplier<String> selfAddress, Function<String, ManagedChannel> channelFactory) {
+      Supplier<String> selfAddress, PeerChannels channels) {
     this.engine = engine;
     this.shards = shards;
     this.selfNodeId = selfNodeId;
     this.selfAddress = selfAddress;
-    this.channelFactory = channelFactory;
+    this.channels = channels;
   }
 
   /**
@@ -136,7 +128,7 @@ public final class ClusterStats implements AutoCloseable {
       return CompletableFuture.completedFuture(entry.setError(
           "not registered in ZooKeeper now (stopped, or cut off from it)" + notCounted).build());
     }
-    ManagedChannel channel = channel(peer.address());
+    ManagedChannel channel = channels.channel(peer.address());
     if (channel == null) {
       return CompletableFuture.completedFuture(entry.setError(
           "not asked: this node is stopping" + notCounted).build());
@@ -174,31 +166,7 @@ public final class ClusterStats implements AutoCloseable {
     if (status.getCode() == Status.Code.DEADLINE_EXCEEDED) {
       return "DEADLINE_EXCEEDED after " + deadlineMillis + " ms";
     }
-    StringBuilder text = new StringBuilder(status.getCode().name());
-    if (status.getDescription() != null) {
-      text.append(": ").append(status.getDescription());
-    }
-    // "io exception" alone hides the useful part, such as "Connection refused".
-    if (status.getCause() != null && status.getCause().getMessage() != null) {
-      text.append(" (").append(status.getCause().getMessage()).append(')');
-    }
-    return text.toString();
-  }
-
-  /**
-   * The channel to {@code address}, or null once closed. A channel in TRANSIENT_FAILURE has
-   * its reconnect backoff reset: a peer that came back is asked now, not after the backoff
-   * (up to two minutes) has run out.
-   */
-  private ManagedChannel channel(String address) {
-    if (closed) {
-      return null;
-    }
-    ManagedChannel channel = channels.computeIfAbsent(address, channelFactory);
-    if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
-      channel.resetConnectBackoff();
-    }
-    return channel;
+    return PeerChannels.describe(status);
   }
 
   private NodeNamespaceStats self(NamespaceStats own) {
@@ -253,13 +221,5 @@ public final class ClusterStats implements AutoCloseable {
       reply.setOldestBucketStart(oldest);
     }
     return reply.build();
-  }
-
-  /** Closes the peer channels; calls after this ask no peer. */
-  @Override
-  public void close() {
-    closed = true;
-    channels.values().forEach(ManagedChannel::shutdownNow);
-    channels.clear();
   }
 }

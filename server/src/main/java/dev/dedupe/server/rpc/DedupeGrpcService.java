@@ -10,7 +10,6 @@ import dev.dedupe.server.decision.IdResult;
 import dev.dedupe.server.decision.InsertOptions;
 import dev.dedupe.server.decision.LeaseOpResult;
 import dev.dedupe.server.decision.ShardMap;
-import dev.dedupe.server.decision.Unhandled;
 import dev.dedupe.server.ops.ServerMetrics.Rpc;
 import dev.dedupe.server.ops.ServerMetrics;
 import dev.dedupe.v1.CheckAndInsertRequest;
@@ -31,7 +30,6 @@ import dev.dedupe.v1.GetShardMapResponse;
 import dev.dedupe.v1.IdStatus;
 import dev.dedupe.v1.ReleaseRequest;
 import dev.dedupe.v1.ReleaseResponse;
-import dev.dedupe.v1.ShardOwner;
 import dev.dedupe.v1.Verdict;
 import dev.dedupe.v1.WatchShardMapRequest;
 import dev.dedupe.v1.WatchShardMapResponse;
@@ -48,8 +46,9 @@ import java.util.function.BiConsumer;
 import java.util.function.Function;
 
 /**
- * The gRPC face of {@link DedupeEngine}: validates, calls the engine, and turns its answers
- * into messages. Each call completes its observer exactly once, from one thread.
+ * The gRPC face of {@link DedupeEngine}: validates, calls the engine (through {@link
+ * Forwarder}, which sends the ids of other nodes' shards on to their owners), and turns its
+ * answers into messages. Each call completes its observer exactly once, from one thread.
  */
 public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImplBase {
 
@@ -70,6 +69,7 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
   private final Executor replyExecutor;
   private final ShardDirectory shards;
   private final ClusterStats stats;
+  private final Forwarder forwarder;
   /** The WatchShardMap streams open now, so that shutdown can end them. */
   private final Set<ShardMapWatch<?>> watches = ConcurrentHashMap.newKeySet();
   /** Set once by {@link #endWatches}: a watch that starts after it is ended at once. */
@@ -77,13 +77,14 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
 
   public DedupeGrpcService(
       DedupeEngine engine, RequestValidator validator, ServerMetrics metrics,
-      Executor replyExecutor, ShardDirectory shards, ClusterStats stats) {
+      Executor replyExecutor, ShardDirectory shards, ClusterStats stats, Forwarder forwarder) {
     this.engine = engine;
     this.validator = validator;
     this.metrics = metrics;
     this.replyExecutor = replyExecutor;
     this.shards = shards;
     this.stats = stats;
+    this.forwarder = forwarder;
   }
 
   @Override
@@ -93,7 +94,7 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
         map -> GetShardMapResponse.newBuilder()
             .setShardCount(map.shardCount())
             .setHash(map.hash())
-            .addAllOwners(map.owners().stream().map(DedupeGrpcService::toProto).toList())
+            .addAllOwners(map.owners().stream().map(IdStatuses::toProto).toList())
             .build());
   }
 
@@ -105,7 +106,7 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
         (ShardMap map) -> WatchShardMapResponse.newBuilder()
             .setShardCount(map.shardCount())
             .setHash(map.hash())
-            .addAllOwners(map.owners().stream().map(DedupeGrpcService::toProto).toList())
+            .addAllOwners(map.owners().stream().map(IdStatuses::toProto).toList())
             .build(),
         watches::remove);
     // Registered before the flag is read, and endWatches sets the flag before it reads the
@@ -129,35 +130,27 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
     }
   }
 
-  private static ShardOwner toProto(ShardMap.Owner owner) {
-    return ShardOwner.newBuilder().setShard(owner.shard()).setAddress(owner.address())
-        .setEpoch(owner.epoch()).setNodeId(owner.nodeId()).build();
-  }
-
-  private static IdStatus unavailable(Unhandled why) {
-    IdStatus.Builder status = IdStatus.newBuilder()
-        .setCode(com.google.rpc.Code.UNAVAILABLE_VALUE).setMessage(why.reason());
-    if (why.owner() != null) {
-      status.setOwner(toProto(why.owner()));
-    }
-    return status.build();
-  }
-
   @Override
   public void checkAndInsert(
       CheckAndInsertRequest request, StreamObserver<CheckAndInsertResponse> observer) {
     List<String> ids = request.getMessageIdsList();
     serve(Rpc.CHECK_AND_INSERT, ids.size(), observer,
-        () -> engine.checkAndInsert(request.getNamespace(), ids,
-            validator.validateCheckAndInsert(request), GrpcCaller.current()),
-        results -> {
+        () -> {
+          InsertOptions options = validator.validateCheckAndInsert(request);
+          return forwarder.route(PerIdRpc.CHECK_AND_INSERT, request, request.getNamespace(), ids,
+              local -> engine.checkAndInsert(request.getNamespace(), local.local(ids),
+                  new InsertOptions(options.attemptToken(), options.leaseMillis(),
+                      local.local(options.fingerprints())),
+                  GrpcCaller.current()));
+        },
+        routed -> routed.reply(results -> {
           countVerdicts(Rpc.CHECK_AND_INSERT, results);
           CheckAndInsertResponse.Builder reply = CheckAndInsertResponse.newBuilder();
           for (IdResult r : results) {
             reply.addResults(toProto(r));
           }
           return reply.build();
-        });
+        }));
   }
 
   @Override
@@ -169,11 +162,14 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
           validator.validateToken(request.getAttemptToken(), true, "to commit a lease");
           validator.validatePerId("results", request.getResultsList(), ids.size(),
               validator.limits().resultMaxBytes(), "limits.result.max-bytes");
-          return engine.commit(request.getNamespace(), ids, request.getAttemptToken(),
-              request.getResultsList().stream().map(ByteString::toByteArray).toList(),
-              GrpcCaller.current());
+          return forwarder.route(PerIdRpc.COMMIT, request, request.getNamespace(), ids,
+              local -> engine.commit(request.getNamespace(), local.local(ids),
+                  request.getAttemptToken(),
+                  local.local(request.getResultsList()).stream().map(ByteString::toByteArray).toList(),
+                  GrpcCaller.current()));
         },
-        results -> CommitResponse.newBuilder().addAllStatuses(statuses(Rpc.COMMIT, results)).build());
+        routed -> routed.reply(results ->
+            CommitResponse.newBuilder().addAllStatuses(statuses(Rpc.COMMIT, results)).build()));
   }
 
   @Override
@@ -183,10 +179,12 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
         () -> {
           validator.validate(request.getNamespace(), ids);
           validator.validateToken(request.getAttemptToken(), true, "to release a lease");
-          return engine.release(
-              request.getNamespace(), ids, request.getAttemptToken(), GrpcCaller.current());
+          return forwarder.route(PerIdRpc.RELEASE, request, request.getNamespace(), ids,
+              local -> engine.release(request.getNamespace(), local.local(ids),
+                  request.getAttemptToken(), GrpcCaller.current()));
         },
-        results -> ReleaseResponse.newBuilder().addAllStatuses(statuses(Rpc.RELEASE, results)).build());
+        routed -> routed.reply(results ->
+            ReleaseResponse.newBuilder().addAllStatuses(statuses(Rpc.RELEASE, results)).build()));
   }
 
   @Override
@@ -199,17 +197,18 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
           validator.validateToken(request.getAttemptToken(), true, "to extend a lease");
           long lease = validator.validateLease(request.getLeaseDuration().getSeconds(),
               request.getLeaseDuration().getNanos(), true);
-          return engine.extendLease(
-              request.getNamespace(), ids, request.getAttemptToken(), lease, GrpcCaller.current());
+          return forwarder.route(PerIdRpc.EXTEND_LEASE, request, request.getNamespace(), ids,
+              local -> engine.extendLease(request.getNamespace(), local.local(ids),
+                  request.getAttemptToken(), lease, GrpcCaller.current()));
         },
-        results -> {
+        routed -> routed.reply(results -> {
           ExtendLeaseResponse.Builder reply = ExtendLeaseResponse.newBuilder()
               .addAllStatuses(statuses(Rpc.EXTEND_LEASE, results));
           for (LeaseOpResult r : results) {
             reply.addLeaseExpiresAt(r.ok() ? timestamp(r.leaseExpiresMillis()) : Timestamp.getDefaultInstance());
           }
           return reply.build();
-        });
+        }));
   }
 
   private List<IdStatus> statuses(Rpc rpc, LeaseOpResult[] results) {
@@ -219,10 +218,10 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
     for (LeaseOpResult r : results) {
       if (r.ok()) {
         ok++;
-        statuses.add(OK);
+        statuses.add(IdStatuses.OK);
       } else if (r.unhandled() != null) {
         unhandled++;
-        statuses.add(unavailable(r.unhandled()));
+        statuses.add(IdStatuses.unavailable(r.unhandled()));
       } else {
         statuses.add(IdStatus.newBuilder()
             .setCode(com.google.rpc.Code.FAILED_PRECONDITION_VALUE).setMessage(r.failure()).build());
@@ -234,24 +233,23 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
     return statuses;
   }
 
-  private static final IdStatus OK = IdStatus.newBuilder().setCode(0).build();
-
   @Override
   public void check(CheckRequest request, StreamObserver<CheckResponse> observer) {
     List<String> ids = request.getMessageIdsList();
     serve(Rpc.CHECK, ids.size(), observer,
         () -> {
           validator.validate(request.getNamespace(), ids);
-          return engine.check(request.getNamespace(), ids, GrpcCaller.current());
+          return forwarder.route(PerIdRpc.CHECK, request, request.getNamespace(), ids,
+              local -> engine.check(request.getNamespace(), local.local(ids), GrpcCaller.current()));
         },
-        results -> {
+        routed -> routed.reply(results -> {
           countVerdicts(Rpc.CHECK, results);
           CheckResponse.Builder reply = CheckResponse.newBuilder();
           for (IdResult r : results) {
             reply.addResults(toProto(r));
           }
           return reply.build();
-        });
+        }));
   }
 
   @Override
@@ -260,9 +258,10 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
     serve(Rpc.FORGET, ids.size(), observer,
         () -> {
           validator.validate(request.getNamespace(), ids);
-          return engine.forget(request.getNamespace(), ids, GrpcCaller.current());
+          return forwarder.route(PerIdRpc.FORGET, request, request.getNamespace(), ids,
+              local -> engine.forget(request.getNamespace(), local.local(ids), GrpcCaller.current()));
         },
-        results -> {
+        routed -> routed.reply(results -> {
           ForgetResponse.Builder reply = ForgetResponse.newBuilder();
           int removed = 0;
           int unhandled = 0;
@@ -273,14 +272,14 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
           }
           if (unhandled > 0) {
             for (ForgetResult r : results) {
-              reply.addStatuses(r.unhandled() == null ? OK : unavailable(r.unhandled()));
+              reply.addStatuses(r.unhandled() == null ? IdStatuses.OK : IdStatuses.unavailable(r.unhandled()));
             }
           }
           metrics.recordIds(Rpc.FORGET, "removed", removed);
           metrics.recordIds(Rpc.FORGET, "absent", results.length - removed - unhandled);
           metrics.recordIds(Rpc.FORGET, "unavailable", unhandled);
           return reply.build();
-        });
+        }));
   }
 
   @Override
@@ -353,7 +352,7 @@ public final class DedupeGrpcService extends DedupeServiceGrpc.DedupeServiceImpl
 
   private static dev.dedupe.v1.IdResult toProto(IdResult r) {
     if (r.unhandled() != null) {
-      return dev.dedupe.v1.IdResult.newBuilder().setStatus(unavailable(r.unhandled())).build();
+      return dev.dedupe.v1.IdResult.newBuilder().setStatus(IdStatuses.unavailable(r.unhandled())).build();
     }
     dev.dedupe.v1.IdResult.Builder b = dev.dedupe.v1.IdResult.newBuilder()
         .setVerdict(switch (r.verdict()) {

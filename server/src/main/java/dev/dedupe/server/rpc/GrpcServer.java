@@ -40,7 +40,8 @@ public final class GrpcServer implements AutoCloseable {
     this.server = builder
         .directExecutor()
         .addService(ServerInterceptors.intercept(
-            MalformedRequestGuard.guard(service.bindService()), dedupeCalls))
+            MalformedRequestGuard.guard(service.bindService()), dedupeCalls,
+            new ForwardedHeader()))
         .addService(ServerInterceptors.intercept(health.getHealthService(), libraryCalls))
         .addService(ServerInterceptors.intercept(
             ProtoReflectionServiceV1.newInstance(), libraryCalls))

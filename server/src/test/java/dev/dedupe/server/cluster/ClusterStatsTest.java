@@ -44,9 +44,12 @@ class ClusterStatsTest {
     }
   }
 
-  /** Inserts {@code n} ids through their owners; returns how many each node id now holds. */
-  private Map<String, Long> insertThroughOwners(int n) throws Exception {
-    cluster = new ClusterFixture(dir, 3, SHARDS);
+  /**
+   * Starts three nodes with {@code replicationFactor} replicas per shard, inserts {@code n} ids
+   * through their leaders, and returns how many each node leads.
+   */
+  private Map<String, Long> insertThroughOwners(int n, int replicationFactor) throws Exception {
+    cluster = new ClusterFixture(dir, 3, SHARDS, 3, replicationFactor);
     cluster.awaitServing();
     List<String> ids = new ArrayList<>();
     for (int i = 0; i < n; i++) {
@@ -71,7 +74,8 @@ class ClusterStatsTest {
 
   @Test
   void anyNodeReportsTheWholeClusterWithOneEntryPerNode() throws Exception {
-    Map<String, Long> perNode = insertThroughOwners(300);
+    // Three replicas of every id: each is counted once, by the node leading its shard.
+    Map<String, Long> perNode = insertThroughOwners(300, 3);
     for (int asked = 0; asked < 3; asked++) {
       GetNamespaceStatsResponse s = stats(asked);
       assertEquals(300, s.getKeysHeld(), "asked node-" + asked + ": " + s);
@@ -112,7 +116,8 @@ class ClusterStatsTest {
 
   @Test
   void withANodeDownTheAnswerStillComesAndNamesIt() throws Exception {
-    Map<String, Long> perNode = insertThroughOwners(300);
+    // One replica per shard, so that the stopped node stays the owner of its shards.
+    Map<String, Long> perNode = insertThroughOwners(300, 1);
     cluster.stop(2);
     for (int asked = 0; asked < 2; asked++) {
       GetNamespaceStatsResponse s = stats(asked);
@@ -129,6 +134,22 @@ class ClusterStatsTest {
         assertEquals("", s.getNodes(i).getError());
         assertEquals(perNode.get("node-" + i), s.getNodes(i).getKeysHeld());
       }
+    }
+  }
+
+  @Test
+  void whenALeaderStopsItsFollowersTakeOverAndEveryIdIsStillCountedOnce() throws Exception {
+    insertThroughOwners(300, 3);
+    cluster.stop(2);
+    for (int asked = 0; asked < 2; asked++) {
+      int node = asked;
+      ClusterFixture.await("node-" + node + " counts every id, node-2's shards led elsewhere",
+          () -> stats(node).getKeysHeld() == 300);
+      GetNamespaceStatsResponse s = stats(node);
+      assertEquals(List.of("node-0", "node-1"),
+          s.getNodesList().stream().map(NodeNamespaceStats::getNodeId).toList(),
+          "only leaders are asked: " + s);
+      assertEquals(0, s.getNodesUnanswered());
     }
   }
 }

@@ -78,7 +78,8 @@ class ControllerTest {
   }
 
   private Membership register(CuratorFramework zk, String id, String zone) {
-    Membership membership = new Membership(zk, PATHS, id, id + ":50051", id + ":8081", zone);
+    Membership membership = new Membership(zk, PATHS, id,
+        new NodeRegistration(id + ":50051", id + ":8081", id + ":50052", zone, Map.of()));
     membership.start(10_000);
     opened.add(membership);
     return membership;

@@ -117,9 +117,18 @@ class LostStoreTest {
     }
   }
 
+  /**
+   * Asks {@code node} for its own shards only: the request is marked as forwarded, so the node
+   * answers other nodes' ids UNAVAILABLE instead of forwarding them to their owners.
+   */
   private static List<IdResult> insert(
       ClusterFixture cluster, int node, List<String> ids, String token) {
-    return cluster.stub(node).checkAndInsert(CheckAndInsertRequest.newBuilder()
+    io.grpc.Metadata forwarded = new io.grpc.Metadata();
+    forwarded.put(io.grpc.Metadata.Key.of("dedupe-forwarded-by", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
+        "test");
+    return cluster.stub(node)
+        .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(forwarded))
+        .checkAndInsert(CheckAndInsertRequest.newBuilder()
         .setNamespace(NS).addAllMessageIds(ids).setAttemptToken(token).build()).getResultsList();
   }
 

@@ -60,7 +60,11 @@ class WatchShardMapShutdownTest {
         storage.retention, config.windows(), storage.shards, storage.resources);
     DedupeGrpcService service = new DedupeGrpcService(storage.engine,
         new RequestValidator(config.limits()), metrics, Runnable::run,
-        new StandaloneDirectory(storage.shards, () -> "127.0.0.1:0"), standaloneStats());
+        new StandaloneDirectory(storage.shards, () -> "127.0.0.1:0"), standaloneStats(),
+        new Forwarder(new StandaloneDirectory(storage.shards, () -> "127.0.0.1:0"), "",
+            new PeerChannels(address -> {
+              throw new AssertionError("a standalone node forwards nothing, was asked for " + address);
+            }), metrics));
     grpc = new GrpcServer(NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)),
         service, config.limits().maxRequestBytes()).start();
     grpc.setServing(true);
@@ -70,9 +74,9 @@ class WatchShardMapShutdownTest {
   private ClusterStats standaloneStats() {
     return new ClusterStats(storage.engine,
         new StandaloneDirectory(storage.shards, () -> "127.0.0.1:0"), "", () -> "127.0.0.1:0",
-        address -> {
+        new PeerChannels(address -> {
           throw new AssertionError("a standalone node asks no peer, was asked for " + address);
-        });
+        }));
   }
 
   @AfterEach
