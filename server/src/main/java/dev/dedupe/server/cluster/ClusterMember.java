@@ -341,7 +341,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     ShardState state = v.states().state(shard);
     ShardMap.Owner owner = owner(v, state);
     ServingFence.Standing standing = fence.standing();
-    if (standing != ServingFence.Standing.SERVING) {
+    if (standing != ServingFence.Standing.SERVING && !servableWithoutZooKeeper(state)) {
       return new ShardRoute.NotHere(new Unhandled(notServingReason(standing), owner));
     }
     ShardWriter writer = shards.writer(shard);
@@ -425,10 +425,15 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   @Override
   public boolean isServing() {
     View v = view;
-    if (!fence.mayServe() || v == null || v.states() == null) {
+    if (v == null || v.states() == null) {
       return false;
     }
     ShardStates states = v.states();
+    if (!fence.mayServe() && !states.ledBy(nodeId).stream()
+        .allMatch(s -> servableWithoutZooKeeper(states.state(s)))) {
+      // Cut off from ZooKeeper, ready only while every shard it leads is servable anyway.
+      return false;
+    }
     // Ready: every shard it leads is open on its in-sync store, no shard's data is missing, and
     // no leaderless shard waits for this node to be elected (it is in sync with what it has).
     boolean leading = states.ledBy(nodeId).stream().allMatch(s -> shards.isOpen(s)
@@ -438,6 +443,18 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
       return dataMissing(state, shards.storeId(s)) || (!state.hasLeader() && state.inSync(nodeId));
     });
     return leading && settled && shards.isHealthy();
+  }
+
+  /**
+   * The ZooKeeper-outage rule (docs/design.md, "Replication", "ZooKeeper outage"): a leader cut
+   * off from ZooKeeper, or whose session lease ran out, keeps serving a shard whose in-sync set
+   * it last read has another member. Safe because its rounds, reads included
+   * ({@code ShardLog.readsNeedCommit}), are answered only once every in-sync member has
+   * acknowledged them at its epoch, and any successor comes from that set and refuses. A shard
+   * it leads alone is not served: nothing but the session would fence it.
+   */
+  private boolean servableWithoutZooKeeper(ShardState state) {
+    return state.isLeader(nodeId) && state.isr().keySet().stream().anyMatch(m -> !m.equals(nodeId));
   }
 
   /**

@@ -186,7 +186,22 @@ public final class ShardReplica implements ShardLog {
 
   @Override
   public long leaderEpoch() {
-    return servingEpoch;
+    long epoch = servingEpoch;
+    if (epoch >= 0 && !sessionLease.getAsBoolean() && inSyncAlone()) {
+      // In sync alone, nothing but the session lease stands between this leader and a
+      // successor: without it, fail the round now rather than at the commit timeout.
+      return -1;
+    }
+    return epoch;
+  }
+
+  @Override
+  public boolean readsNeedCommit() {
+    return !sessionLease.getAsBoolean();
+  }
+
+  private synchronized boolean inSyncAlone() {
+    return progress != null && progress.inSync().size() <= 1;
   }
 
   @Override

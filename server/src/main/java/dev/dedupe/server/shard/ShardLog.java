@@ -18,6 +18,16 @@ public interface ShardLog {
   /** The epoch at which this replica leads now, or -1 if it does not lead. Writer thread. */
   long leaderEpoch();
 
+  /**
+   * Whether a round that writes nothing must still append an (empty) entry, so that its answers
+   * wait for a commit: true while the leader cannot confirm its leadership through ZooKeeper
+   * (an outage, or its session lease ran out). A commit needs every in-sync follower's
+   * acknowledgement at this leader's epoch, and a newer leader is always one of them and
+   * refuses, so a deposed leader's reads (a Check, a DUPLICATE) fail instead of going stale.
+   * Writer thread.
+   */
+  boolean readsNeedCommit();
+
   /** The round's entry is durable in the local store. Writer thread. */
   void appended(LogEntry entry);
 

@@ -378,6 +378,8 @@ public final class ShardWriter implements AutoCloseable {
       }
       if (!round.write.isEmpty()) {
         appendEntry(epoch, store.prepare(round.write, epoch, store.position().seq() + 1));
+      } else if (log.readsNeedCommit()) {
+        appendEntry(epoch, new LogEntry(epoch, store.position().seq() + 1, List.of()));
       }
       // The round's answers rest on every entry up to here, its own included: they go only once
       // all of those are committed, so no answer (a DUPLICATE included) rests on an entry that

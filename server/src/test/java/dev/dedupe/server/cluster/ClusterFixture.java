@@ -92,6 +92,11 @@ final class ClusterFixture implements AutoCloseable {
     node.close();
   }
 
+  /** The cluster's ZooKeeper, to stop and restart in tests. */
+  TestingServer zookeeper() {
+    return zookeeper;
+  }
+
   /** The data directory of node {@code i}, to damage in tests. */
   Path dataDir(int i) {
     return root.resolve("node-" + i);

@@ -68,6 +68,11 @@ class ShardWriterLifecycleTest {
     }
 
     @Override
+    public boolean readsNeedCommit() {
+      return false;
+    }
+
+    @Override
     public void appended(dev.dedupe.server.storage.LogEntry entry) { }
 
     @Override
