@@ -52,6 +52,13 @@ final class TestNode implements AutoCloseable {
   /** As above, listening on {@code grpcPort} (0 for any free port), to restart on the same one. */
   static DedupeNode clusterMember(Path root, String zk, String cluster, int i, int shards,
       int initialNodes, int grpcPort) {
+    // One replica per shard: these tests move ownership by hand (Controller.moveShard).
+    return clusterMember(root, zk, cluster, i, shards, initialNodes, grpcPort, 1);
+  }
+
+  /** As above, with {@code replicationFactor} replicas per shard. */
+  static DedupeNode clusterMember(Path root, String zk, String cluster, int i, int shards,
+      int initialNodes, int grpcPort, int replicationFactor) {
     Map<String, String> settings = settings(root.resolve("node-" + i), shards);
     settings.put("grpc.port", Integer.toString(grpcPort));
     settings.put("cluster.zk", zk);
@@ -59,8 +66,7 @@ final class TestNode implements AutoCloseable {
     settings.put("cluster.node-id", "node-" + i);
     settings.put("cluster.initial-nodes", Integer.toString(initialNodes));
     settings.put("cluster.session-timeout.seconds", "4");
-    // One replica per shard: these tests move ownership by hand (Controller.moveShard).
-    settings.put("cluster.replication-factor", "1");
+    settings.put("cluster.replication-factor", Integer.toString(replicationFactor));
     return DedupeNode.start(ConfigLoader.load(null, settings, Map.of()), InstantSource.system());
   }
 
