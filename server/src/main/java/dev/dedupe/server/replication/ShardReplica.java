@@ -272,7 +272,8 @@ public final class ShardReplica implements ShardLog {
    */
   void update(VersionedShardState read) {
     ShardState s = read.state();
-    boolean lead;
+    List<Runnable> released = List.of();
+    boolean startLeading = false;
     synchronized (this) {
       if (state != null && s.epoch() < state.state().epoch()) {
         return;
@@ -281,31 +282,36 @@ public final class ShardReplica implements ShardLog {
         return; // an append from a newer leader came first; ZooKeeper will catch up
       }
       knownEpoch = s.epoch();
-      lead = s.isLeader(self);
+      boolean lead = s.isLeader(self);
       if (lead && role == Role.LEADER && progress != null && progress.epoch() == s.epoch()) {
         if (state == null || read.version() > state.version()) {
+          // Same epoch, a newer in-sync set: the controller dropped a departed member, and
+          // what waited only for it commits now.
           state = read;
           progress.inSyncChanged(s.isr());
+          released = commitLocked();
         }
-        return;
-      }
-      if (!lead && role == Role.LEADER) {
-        stepDownLocked("the controller made " + (s.hasLeader() ? s.leader() : "no node")
-            + " leader at epoch " + s.epoch());
-      }
-      state = read;
-      if (!lead) {
-        role = s.replicas().contains(self) ? Role.FOLLOWER : Role.NONE;
-        if (gate != null) {
-          gate.learned(s.epoch(), false);
+      } else {
+        if (!lead && role == Role.LEADER) {
+          stepDownLocked("the controller made " + (s.hasLeader() ? s.leader() : "no node")
+              + " leader at epoch " + s.epoch());
         }
-        return;
+        state = read;
+        if (!lead) {
+          role = s.replicas().contains(self) ? Role.FOLLOWER : Role.NONE;
+          if (gate != null) {
+            gate.learned(s.epoch(), false);
+          }
+        } else if (role != Role.LEADER) {
+          role = Role.LEADER;
+          servingEpoch = -1;
+          startLeading = true;
+        } // else: becoming leader at this epoch already
       }
-      if (role == Role.LEADER) {
-        return; // becoming leader at this epoch already
-      }
-      role = Role.LEADER;
-      servingEpoch = -1;
+    }
+    released.forEach(Runnable::run);
+    if (!startLeading) {
+      return;
     }
     ShardWriter w = writer.get();
     if (w == null) {

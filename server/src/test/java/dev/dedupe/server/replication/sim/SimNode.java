@@ -210,6 +210,13 @@ public final class SimNode {
       r.gate.learned(st.epoch(), st.isLeader(id));
       if (r.leader != null && st.epoch() > r.leader.progress.epoch()) {
         stepDown(r, "deposed: epoch " + st.epoch() + " leader '" + st.leader() + "'");
+      } else if (r.leader != null && st.epoch() == r.leader.progress.epoch()
+          && !st.isr().equals(r.leader.progress.inSync())) {
+        // The controller changed the in-sync set (dropped a departed member), as ShardReplica
+        // learns it from the cluster member's reads.
+        r.leader.progress.inSyncChanged(st.isr());
+        sim.trace(id + " shard " + r.shard + " learns isr " + st.isr());
+        commit(r);
       }
       SimLog log = disk.get(r.shard);
       String mine = st.isr().get(id);
@@ -470,10 +477,16 @@ public final class SimNode {
       Map<String, String> live = c.zk.liveStores(shard);
       Map<String, LogPosition> positions = c.probe(id, v.state());
       Optional<ShardState> next = LeaderElection.decide(v.state(), live, positions);
+      String what = "elects";
+      if (next.isEmpty()) {
+        // The leader stands: drop followers whose node is gone or back with another store.
+        next = LeaderElection.withoutDeparted(v.state(), c.zk.registered(), live);
+        what = "drops departed followers";
+      }
       if (next.isPresent()) {
         boolean ok = c.zk.writeAsController(id, session, ctrlEpoch, v.version(), next.get());
-        sim.trace(id + " controller elects: " + SimZooKeeper.brief(next.get()) + " live " + live
-            + " positions " + positions + (ok ? "" : " (write refused)"));
+        sim.trace(id + " controller " + what + ": " + SimZooKeeper.brief(next.get()) + " live "
+            + live + " positions " + positions + (ok ? "" : " (write refused)"));
       }
     }
   }

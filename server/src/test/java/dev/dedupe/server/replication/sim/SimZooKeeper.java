@@ -144,6 +144,11 @@ public final class SimZooKeeper {
     return s != null && s.id == session;
   }
 
+  /** The nodes with a live session (registered), whatever they have open. */
+  java.util.Set<String> registered() {
+    return new java.util.TreeSet<>(sessions.keySet());
+  }
+
   /** For each live node with {@code shard} open, its store id. */
   Map<String, String> liveStores(int shard) {
     Map<String, String> out = new TreeMap<>();
