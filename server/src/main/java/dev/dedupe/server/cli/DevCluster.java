@@ -66,8 +66,8 @@ final class DevCluster {
         Try it from another terminal:
           bin/dedupe admin status --zk %s
           bin/dedupe insert --target %s orders order-1 order-2 order-3
-          (a node answers UNAVAILABLE with the leader's address for ids of shards it does not
-           lead; the Java client routes each id to its shard's leader)
+          (any node answers: it forwards ids of shards it does not lead to their leaders;
+           the Java client sends each id to its shard's leader itself)
 
         Ctrl-C stops it.
         """, zookeeper.connectString(), started.get(0).advertisedAddress());

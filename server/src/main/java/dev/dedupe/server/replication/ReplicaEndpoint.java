@@ -44,7 +44,9 @@ public final class ReplicaEndpoint extends ReplicaServiceGrpc.ReplicaServiceImpl
     for (ShardAppend a : request.getShardsList()) {
       acks.add(applyOne(a));
     }
-    CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).whenComplete((done, e) -> {
+    // The sync runs on a thread of its own, not on the shard writer that finished last: an
+    // fsync there would hold up that shard's next round.
+    CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).whenCompleteAsync((done, e) -> {
       AppendResponse.Builder response = AppendResponse.newBuilder();
       boolean anyApplied = false;
       for (int i = 0; i < acks.size(); i++) {
@@ -65,8 +67,17 @@ public final class ReplicaEndpoint extends ReplicaServiceGrpc.ReplicaServiceImpl
       }
       reply.onNext(response.build());
       reply.onCompleted();
-    });
+    }, SYNCS);
   }
+
+  /**
+   * Platform threads (a sync blocks in native code, which would pin a virtual thread's
+   * carrier), made as calls need them and gone when idle: one per Append call in flight, which
+   * is one per leading peer.
+   */
+  private static final java.util.concurrent.ExecutorService SYNCS =
+      java.util.concurrent.Executors.newCachedThreadPool(
+          Thread.ofPlatform().name("replica-sync-", 0).daemon(true).factory());
 
   private CompletableFuture<ShardReplica.AckView> applyOne(ShardAppend a) {
     ShardWriter writer = shards.writer(a.getShard());
