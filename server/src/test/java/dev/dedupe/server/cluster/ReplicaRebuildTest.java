@@ -1,0 +1,103 @@
+package dev.dedupe.server.cluster;
+
+import static dev.dedupe.server.cluster.ClusterFixture.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+
+import dev.dedupe.server.DedupeNode;
+import dev.dedupe.server.replication.ShardState;
+import dev.dedupe.server.shard.ShardFigures;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A node that lost its disk comes back empty under its old id: its replicas are rebuilt from
+ * their leaders (snapshots, then the entries after them), it rejoins every in-sync set with its
+ * new stores, its copies hold what the leaders hold, and it can take over from a leader.
+ */
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
+class ReplicaRebuildTest {
+
+  private static final int SHARDS = 4;
+
+  @TempDir Path dir;
+
+  @Test
+  void aNodeBackWithAnEmptyDiskIsRebuiltFromItsLeadersAndRejoins() throws Exception {
+    try (ClusterFixture cluster = new ClusterFixture(dir, 3, SHARDS)) {
+      cluster.awaitServing();
+      ClusterTest.History history = new ClusterTest.History();
+      ClusterTest.Router router = new ClusterTest.Router(cluster, history);
+      router.decide(0, "before", ids("before-", 400));
+      Map<Integer, String> oldStores = new HashMap<>();
+      for (int s = 0; s < SHARDS; s++) {
+        oldStores.put(s, cluster.node(2).shards().storeId(s));
+      }
+
+      cluster.stop(2);
+      deleteTree(cluster.dataDir(2));
+      // Written while node-2 is away: its rebuild must carry these too.
+      router.decide(1, "while-away", ids("away-", 200));
+      cluster.start(2);
+
+      await("node-2 is in sync again for every shard, with new stores", () -> {
+        Map<Integer, ShardState> states = cluster.node(0).clusterMember().shardStates();
+        for (int s = 0; s < SHARDS; s++) {
+          String store = states.get(s).isr().get("node-2");
+          if (store == null || store.equals(oldStores.get(s))
+              || !store.equals(cluster.node(2).shards().storeId(s))) {
+            return false;
+          }
+        }
+        return true;
+      });
+      for (int s = 0; s < SHARDS; s++) {
+        assertNotEquals(oldStores.get(s), cluster.node(2).shards().storeId(s));
+      }
+      // Every copy holds what its leader holds, namespace by namespace.
+      router.decide(2, "after", ids("after-", 100));
+      await("node-2's copies hold what every other replica holds", () ->
+          figures(cluster.node(2)).equals(figures(cluster.node(0)))
+              && figures(cluster.node(0)).equals(figures(cluster.node(1))));
+
+      // The rebuilt node can lead: stop another node, and every id is still there.
+      cluster.stop(0);
+      router.decide(1, "after-stop", ids("before-", 400));
+      history.assertInvariants(cluster);
+    }
+  }
+
+  private static Map<Integer, Map<String, Long>> figures(DedupeNode node) {
+    Map<Integer, Map<String, Long>> out = new HashMap<>();
+    for (ShardFigures f : node.shards().onEveryShard(ShardFigures::collect)) {
+      out.put(f.shard(), f.keysByNamespace());
+    }
+    return out;
+  }
+
+  private static List<String> ids(String prefix, int n) {
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      ids.add(prefix + i);
+    }
+    return ids;
+  }
+
+  private static void deleteTree(Path root) throws Exception {
+    try (Stream<Path> all = Files.walk(root)) {
+      for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
+}
