@@ -273,10 +273,14 @@ public final class DedupeNode implements AutoCloseable {
   }
 
   /**
-   * host:port where peers reach this node's replication listener: the host clients are given
-   * for the API, and the listener's own port.
+   * host:port where peers reach this node's replication listener: {@code
+   * cluster.replication-advertised-address}, else the host clients are given for the API and
+   * the listener's own port.
    */
   private String replicationAddress() {
+    if (!config.cluster().replicationAdvertisedAddress().isEmpty()) {
+      return config.cluster().replicationAdvertisedAddress();
+    }
     String api = advertisedAddress();
     String host = api.substring(0, api.lastIndexOf(':'));
     return host + ":" + replicationServer.port();

@@ -24,11 +24,15 @@ import java.util.Objects;
  * @param zone this node's zone, rack or failure domain ({@code cluster.zone}); "" for none
  * @param replicationPort the port of the node-to-node replication listener, on the API's host
  *     ({@code cluster.replication-port}); 0 picks a free one, published in ZooKeeper
+ * @param replicationAdvertisedAddress host:port peers use for the replication listener
+ *     ({@code cluster.replication-advertised-address}); "" for the API's advertised host and
+ *     the listener's port
  */
 public record ClusterConfig(
     String zk, String name, String nodeId, int initialNodes, Duration sessionTimeout,
     int replicationFactor, int minInsyncReplicas, Duration replicaLagMax,
-    Duration replicationTimeout, String zone, int replicationPort) {
+    Duration replicationTimeout, String zone, int replicationPort,
+    String replicationAdvertisedAddress) {
 
   public ClusterConfig {
     Objects.requireNonNull(zk, "cluster.zk");
@@ -68,6 +72,12 @@ public record ClusterConfig(
     if (!zone.isEmpty() && !zone.matches("[A-Za-z0-9._-]{1,64}")) {
       throw new IllegalArgumentException(
           "cluster.zone must be empty or 1 to 64 characters of [A-Za-z0-9._-], was '" + zone + "'");
+    }
+    Objects.requireNonNull(replicationAdvertisedAddress, "cluster.replication-advertised-address");
+    if (!replicationAdvertisedAddress.isEmpty()
+        && !replicationAdvertisedAddress.matches("[^\\s:]+:\\d{1,5}")) {
+      throw new IllegalArgumentException("cluster.replication-advertised-address must be"
+          + " host:port, was '" + replicationAdvertisedAddress + "'");
     }
     if (replicationPort < 0 || replicationPort > 65535) {
       throw new IllegalArgumentException(

@@ -54,6 +54,8 @@ public final class ConfigKeys {
       new Key("cluster.replication-timeout.ms", "5000");
   public static final Key CLUSTER_ZONE = new Key("cluster.zone", "");
   public static final Key CLUSTER_REPLICATION_PORT = new Key("cluster.replication-port", "0");
+  public static final Key CLUSTER_REPLICATION_ADVERTISED_ADDRESS =
+      new Key("cluster.replication-advertised-address", "");
 
   public static final Key WINDOW_DEFAULT_HOURS = new Key("window.default.hours", "24");
   public static final Key WINDOW_FLOOR_HOURS = new Key("window.floor.hours", "24");
@@ -74,7 +76,7 @@ public final class ConfigKeys {
       CLUSTER_ZK, CLUSTER_NAME, CLUSTER_NODE_ID, CLUSTER_INITIAL_NODES,
       CLUSTER_SESSION_TIMEOUT_SECONDS, CLUSTER_REPLICATION_FACTOR, CLUSTER_MIN_INSYNC_REPLICAS,
       CLUSTER_REPLICA_LAG_MAX_MS, CLUSTER_REPLICATION_TIMEOUT_MS, CLUSTER_ZONE,
-      CLUSTER_REPLICATION_PORT,
+      CLUSTER_REPLICATION_PORT, CLUSTER_REPLICATION_ADVERTISED_ADDRESS,
       WINDOW_DEFAULT_HOURS, WINDOW_FLOOR_HOURS);
 
   private ConfigKeys() {}

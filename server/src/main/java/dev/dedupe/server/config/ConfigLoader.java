@@ -158,7 +158,8 @@ public final class ConfigLoader {
         Duration.ofMillis(integer(c, ConfigKeys.CLUSTER_REPLICA_LAG_MAX_MS)),
         Duration.ofMillis(integer(c, ConfigKeys.CLUSTER_REPLICATION_TIMEOUT_MS)),
         string(c, ConfigKeys.CLUSTER_ZONE),
-        integer(c, ConfigKeys.CLUSTER_REPLICATION_PORT));
+        integer(c, ConfigKeys.CLUSTER_REPLICATION_PORT),
+        string(c, ConfigKeys.CLUSTER_REPLICATION_ADVERTISED_ADDRESS));
     return new ServerConfig(grpc, advertised, ops, storage, limits, windows, cluster);
   }
 

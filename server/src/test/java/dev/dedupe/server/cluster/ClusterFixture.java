@@ -33,6 +33,11 @@ final class ClusterFixture implements AutoCloseable {
   private final int shards;
   private final int size;
   private final int replicationFactor;
+  private final boolean proxied;
+  /** Per node, when proxied: its ZooKeeper link, its replication inbound, its listener port. */
+  private final Map<Integer, FaultProxy> zooKeeperLinks = new HashMap<>();
+  private final Map<Integer, FaultProxy> replicationInbound = new HashMap<>();
+  private final Map<Integer, Integer> replicationPorts = new HashMap<>();
   private final DedupeNode[] nodes;
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
 
@@ -49,6 +54,21 @@ final class ClusterFixture implements AutoCloseable {
   /** As above, with {@code replicationFactor} replicas per shard. */
   ClusterFixture(Path root, int size, int shards, int startNow, int replicationFactor)
       throws Exception {
+    this(root, size, shards, startNow, replicationFactor, false);
+  }
+
+  /**
+   * A cluster whose every node reaches ZooKeeper through a {@link FaultProxy} of its own, and is
+   * reached by its peers' replication through another ({@link #zooKeeperLink},
+   * {@link #replicationInbound}), so that a test can cut either.
+   */
+  static ClusterFixture partitionable(Path root, int size, int shards) throws Exception {
+    return new ClusterFixture(root, size, shards, size, size, true);
+  }
+
+  private ClusterFixture(Path root, int size, int shards, int startNow, int replicationFactor,
+      boolean proxied) throws Exception {
+    this.proxied = proxied;
     this.root = root;
     this.size = size;
     this.shards = shards;
@@ -73,6 +93,18 @@ final class ClusterFixture implements AutoCloseable {
     settings.put("storage.disk-budget.bytes", "1GiB");
     settings.put("storage.maintenance.interval.seconds", "3600");
     settings.put("cluster.zk", zookeeper.getConnectString());
+    if (proxied) {
+      try {
+        FaultProxy zk = zooKeeperLinks.computeIfAbsent(i, n -> proxyTo(zookeeper.getPort()));
+        int port = replicationPorts.computeIfAbsent(i, n -> freePort());
+        FaultProxy inbound = replicationInbound.computeIfAbsent(i, n -> proxyTo(port));
+        settings.put("cluster.zk", zk.address());
+        settings.put("cluster.replication-port", Integer.toString(port));
+        settings.put("cluster.replication-advertised-address", inbound.address());
+      } catch (java.io.UncheckedIOException e) {
+        throw new IllegalStateException("cannot set up the proxies of node-" + i, e);
+      }
+    }
     settings.put("cluster.name", CLUSTER);
     settings.put("cluster.node-id", "node-" + i);
     settings.put("cluster.initial-nodes", Integer.toString(size));
@@ -90,6 +122,33 @@ final class ClusterFixture implements AutoCloseable {
       channel.shutdownNow();
     }
     node.close();
+  }
+
+  /** Node {@code i}'s connection to ZooKeeper (a partitionable fixture only). */
+  FaultProxy zooKeeperLink(int i) {
+    return zooKeeperLinks.get(i);
+  }
+
+  /** What the other nodes send node {@code i}'s replication listener (partitionable only). */
+  FaultProxy replicationInbound(int i) {
+    return replicationInbound.get(i);
+  }
+
+  private static FaultProxy proxyTo(int port) {
+    try {
+      return new FaultProxy(port);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static int freePort() {
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1,
+        java.net.InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   /** The cluster's ZooKeeper, to stop and restart in tests. */
@@ -163,5 +222,11 @@ final class ClusterFixture implements AutoCloseable {
       }
     }
     zookeeper.close();
+    for (FaultProxy p : zooKeeperLinks.values()) {
+      p.close();
+    }
+    for (FaultProxy p : replicationInbound.values()) {
+      p.close();
+    }
   }
 }
