@@ -22,6 +22,8 @@ public final class ShardInstall {
   private final Set<Long> buckets = new HashSet<>();
   private long keys;
   private long expectedKeys = -1;
+  private long expectedChecksum;
+  private final SnapshotChunk.DataChecksum checksum = new SnapshotChunk.DataChecksum();
   private boolean done;
 
   ShardInstall(NodeStore owner, int shard) {
@@ -56,8 +58,12 @@ public final class ShardInstall {
         }
         owner.installData(shard, d);
         keys += d.keys().size();
+        checksum.add(d);
       }
-      case SnapshotChunk.End e -> expectedKeys = e.keys();
+      case SnapshotChunk.End e -> {
+        expectedKeys = e.keys();
+        expectedChecksum = e.checksum();
+      }
     }
   }
 
@@ -74,6 +80,12 @@ public final class ShardInstall {
       throw new StorageException("shard " + shard + ": the snapshot is incomplete (" + keys
           + " keys received, " + (expectedKeys < 0 ? "no end seen" : expectedKeys + " sent")
           + "); the shard is left empty");
+    }
+    if (expectedChecksum != checksum.value()) {
+      abort();
+      throw new StorageException("shard " + shard + ": the snapshot's checksum does not match ("
+          + Long.toHexString(checksum.value()) + " received, "
+          + Long.toHexString(expectedChecksum) + " sent); the shard is left empty");
     }
     owner.installMeta(shard, header);
     done = true;

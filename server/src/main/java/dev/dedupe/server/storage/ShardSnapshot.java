@@ -33,6 +33,7 @@ public final class ShardSnapshot implements AutoCloseable {
   private int bucket = -1;
   private RocksIterator it;
   private long keys;
+  private final SnapshotChunk.DataChecksum checksum = new SnapshotChunk.DataChecksum();
   private boolean ended;
   private boolean closed;
 
@@ -78,7 +79,9 @@ public final class ShardSnapshot implements AutoCloseable {
           it.next();
         }
         keys += ks.size();
-        return new SnapshotChunk.Data(buckets.get(bucket).getKey(), ks, vs);
+        SnapshotChunk.Data data = new SnapshotChunk.Data(buckets.get(bucket).getKey(), ks, vs);
+        checksum.add(data);
+        return data;
       }
       it.close();
       it = null;
@@ -86,7 +89,7 @@ public final class ShardSnapshot implements AutoCloseable {
     }
     if (!ended) {
       ended = true;
-      return new SnapshotChunk.End(keys);
+      return new SnapshotChunk.End(keys, checksum.value());
     }
     return null;
   }

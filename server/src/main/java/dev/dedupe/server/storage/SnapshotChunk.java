@@ -34,6 +34,37 @@ public sealed interface SnapshotChunk {
     }
   }
 
-  /** The last chunk: how many keys the snapshot held, to check the copy against. */
-  record End(long keys) implements SnapshotChunk {}
+  /**
+   * The last chunk: how many keys the snapshot held and the CRC32C of its data chunks
+   * ({@link DataChecksum}), to check the copy against: a lost, repeated, reordered or altered
+   * chunk fails the install instead of leaving a replica that differs from its leader.
+   */
+  record End(long keys, long checksum) implements SnapshotChunk {}
+
+  /** The CRC32C of a snapshot's data, fed each data chunk in order by sender and receiver. */
+  final class DataChecksum {
+    private final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    private final java.nio.ByteBuffer number = java.nio.ByteBuffer.allocate(Long.BYTES);
+
+    /** Adds a chunk: its bucket, and each key and value with its length. */
+    public void add(Data d) {
+      update(d.bucketStart());
+      for (int i = 0; i < d.keys().size(); i++) {
+        update(d.keys().get(i).length);
+        crc.update(d.keys().get(i));
+        update(d.values().get(i).length);
+        crc.update(d.values().get(i));
+      }
+    }
+
+    public long value() {
+      return crc.getValue();
+    }
+
+    private void update(long v) {
+      number.clear();
+      number.putLong(v);
+      crc.update(number.array());
+    }
+  }
 }

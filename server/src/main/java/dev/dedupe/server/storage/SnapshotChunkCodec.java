@@ -57,6 +57,7 @@ public final class SnapshotChunkCodec {
         case SnapshotChunk.End e -> {
           out.writeByte(END);
           out.writeLong(e.keys());
+          out.writeLong(e.checksum());
         }
       }
     } catch (IOException e) {
@@ -99,7 +100,7 @@ public final class SnapshotChunkCodec {
           }
           yield new SnapshotChunk.Data(bucket, keys, values);
         }
-        case END -> new SnapshotChunk.End(in.readLong());
+        case END -> new SnapshotChunk.End(in.readLong(), in.readLong());
         default -> throw new StorageException("snapshot chunk with unknown tag " + tag);
       };
       if (in.available() > 0) {

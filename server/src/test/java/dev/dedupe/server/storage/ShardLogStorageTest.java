@@ -212,6 +212,32 @@ class ShardLogStorageTest {
     }
   }
 
+  @Test
+  void anInstallWithAnAlteredChunkIsRefusedAndLeavesTheShardEmpty() {
+    try (RocksShardStore leader = nodeA.openShard(0, grid)) {
+      leader.apply(leader.prepare(randomRound(leader, new Random(4), 0), 1, 1));
+      ShardInstall install = nodeB.beginInstall(0);
+      try (ShardSnapshot snapshot = leader.openSnapshot()) {
+        for (SnapshotChunk c = snapshot.next(); c != null; c = snapshot.next()) {
+          if (c instanceof SnapshotChunk.Data d) {
+            // One bit of one value flipped on the way: the key count still matches.
+            byte[] value = d.values().get(0).clone();
+            value[value.length - 1] ^= 1;
+            List<byte[]> values = new ArrayList<>(d.values());
+            values.set(0, value);
+            c = new SnapshotChunk.Data(d.bucketStart(), d.keys(), values);
+          }
+          install.accept(c);
+        }
+      }
+      StorageException refused = assertThrows(StorageException.class, install::finish);
+      assertTrue(refused.getMessage().contains("checksum"), refused.getMessage());
+    }
+    try (RocksShardStore shard = nodeB.openShard(0, grid)) {
+      assertEquals(LogPosition.EMPTY, shard.position());
+    }
+  }
+
   /** A round of puts, rewrites and deletes over a few ids in two buckets. */
   private static ShardWrite randomRound(RocksShardStore store, Random random, int round) {
     ShardWrite write = new ShardWrite();
