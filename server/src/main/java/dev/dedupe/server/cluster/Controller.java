@@ -399,8 +399,13 @@ public final class Controller implements AutoCloseable {
 
   private void logChange(ShardState before, ShardState after) {
     if (after.epoch() == before.epoch()) {
-      log.info("node {}: shard {}: recorded leader {}'s store {}", nodeId, after.shard(),
-          after.leader(), after.isr().get(after.leader()));
+      if (after.isr().keySet().equals(before.isr().keySet())) {
+        log.info("node {}: shard {}: recorded leader {}'s store {}", nodeId, after.shard(),
+            after.leader(), after.isr().get(after.leader()));
+      } else {
+        log.info("node {}: shard {}: in sync now {} (departed followers dropped; was {})",
+            nodeId, after.shard(), after.isr().keySet(), before.isr().keySet());
+      }
       return;
     }
     elections.incrementAndGet();

@@ -192,6 +192,17 @@ final class ClusterFixture implements AutoCloseable {
     });
   }
 
+  /**
+   * Waits until every running node sees every shard's replicas all in sync: only then does
+   * stopping a node leave an in-sync follower for each shard it leads.
+   */
+  void awaitInSync() throws InterruptedException {
+    await("every replica in sync", () -> running().stream().allMatch(n ->
+        n.clusterMember().shardStates().size() == shards
+            && n.clusterMember().shardStates().values().stream()
+                .allMatch(s -> s.isr().size() == s.replicas().size())));
+  }
+
   static void await(String what, BooleanSupplier condition) throws InterruptedException {
     // Generous: a busy machine is slow, and a condition met early returns at once.
     long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();

@@ -51,6 +51,7 @@ class ClusterStatsTest {
   private Map<String, Long> insertThroughOwners(int n, int replicationFactor) throws Exception {
     cluster = new ClusterFixture(dir, 3, SHARDS, 3, replicationFactor);
     cluster.awaitServing();
+    cluster.awaitInSync();
     List<String> ids = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       ids.add("stats-" + i);

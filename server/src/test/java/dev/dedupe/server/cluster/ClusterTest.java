@@ -58,9 +58,18 @@ class ClusterTest {
     }
   }
 
+  /**
+   * Three nodes, three replicas of every shard, every follower in sync: a node stopped from
+   * here on has an in-sync follower to fail over to for every shard it leads.
+   */
   private ClusterFixture start() throws Exception {
-    cluster = new ClusterFixture(dir, 3, SHARDS);
+    return start(3);
+  }
+
+  private ClusterFixture start(int replicationFactor) throws Exception {
+    cluster = new ClusterFixture(dir, 3, SHARDS, 3, replicationFactor);
     cluster.awaitServing();
+    cluster.awaitInSync();
     return cluster;
   }
 
@@ -129,8 +138,11 @@ class ClusterTest {
   }
 
   @Test
-  void aNodeCutOffFromZooKeeperStopsServingAndComesBackWithItsData() throws Exception {
-    start();
+  void aNodeLeadingAloneStopsServingWhenCutOffFromZooKeeperAndComesBackWithItsData()
+      throws Exception {
+    // One replica per shard: nothing but its session fences a leader, so without ZooKeeper it
+    // must stop (with followers it serves on: ZooKeeperOutageTest).
+    start(1);
     History history = new History();
     Router router = new Router(cluster, history);
     List<String> ids = ids("suspend-", 200);

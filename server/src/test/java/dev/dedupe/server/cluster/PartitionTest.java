@@ -42,8 +42,7 @@ class PartitionTest {
   void aPartitionedLeaderAcknowledgesNothingOnceTheMajorityHasMovedOn() throws Exception {
     try (ClusterFixture cluster = ClusterFixture.partitionable(dir, 3, SHARDS)) {
       cluster.awaitServing();
-      await("every replica in sync", () -> cluster.node(1).clusterMember().shardStates()
-          .values().stream().allMatch(s -> s.isr().size() == 3));
+      cluster.awaitInSync();
       ClusterTest.History history = new ClusterTest.History();
       ClusterTest.Router router = new ClusterTest.Router(cluster, history);
       router.decide(1, "before", ids("before-", 300));

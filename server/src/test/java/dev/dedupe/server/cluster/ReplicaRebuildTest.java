@@ -36,6 +36,7 @@ class ReplicaRebuildTest {
   void aNodeBackWithAnEmptyDiskIsRebuiltFromItsLeadersAndRejoins() throws Exception {
     try (ClusterFixture cluster = new ClusterFixture(dir, 3, SHARDS)) {
       cluster.awaitServing();
+      cluster.awaitInSync();
       ClusterTest.History history = new ClusterTest.History();
       ClusterTest.Router router = new ClusterTest.Router(cluster, history);
       router.decide(0, "before", ids("before-", 400));

@@ -36,8 +36,7 @@ class ZooKeeperOutageTest {
       throws Exception {
     try (ClusterFixture cluster = new ClusterFixture(dir, 3, 4)) {
       cluster.awaitServing();
-      await("every follower is in sync", () -> cluster.node(0).clusterMember().shardStates()
-          .values().stream().allMatch(s -> s.isr().size() == 3));
+      cluster.awaitInSync();
       ClusterTest.History history = new ClusterTest.History();
       ClusterTest.Router router = new ClusterTest.Router(cluster, history);
       List<String> before = ids("before-", 200);
