@@ -58,7 +58,6 @@ import org.apache.curator.test.TestingServer;
 import org.apache.zookeeper.data.Stat;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
@@ -395,8 +394,6 @@ class ReplicationChaosIT {
    */
   @Test
   @Order(6)
-  @Disabled("bug: a leader re-adds a dead or emptied follower to the in-sync set on its"
-      + " acknowledgement from before the crash (LeaderProgress.readyToJoin)")
   void aFollowerLosesItsDiskWhileAnotherReplicaIsDown() throws Exception {
     String fault = "lost-disk-below-min-isr";
     awaitHealthy(fault + ": before the fault");
