@@ -35,6 +35,12 @@ public final class LeaderProgress {
     String store = "";
     long acked = -1;
     long lastCaughtUpNanos;
+    /**
+     * Whether it has answered since it last left the in-sync set (or since this leadership
+     * began). What it acknowledged before it left may be all a dead or emptied replica ever
+     * said: only a later answer tells where it stands now.
+     */
+    boolean answeredSinceLeft;
   }
 
   private final String self;
@@ -113,8 +119,13 @@ public final class LeaderProgress {
     if (f == null) {
       return; // not a replica (any more): ignore
     }
-    f.store = store;
+    if (!store.equals(f.store)) {
+      // What another store acknowledged says nothing of this one (a lost disk, a rebuild).
+      f.store = store;
+      f.acked = -1;
+    }
     f.acked = Math.max(f.acked, Math.min(seq, logEnd));
+    f.answeredSinceLeft = true;
     if (f.acked >= logEnd) {
       f.lastCaughtUpNanos = nowNanos;
     }
@@ -173,12 +184,14 @@ public final class LeaderProgress {
 
   /**
    * A follower outside the in-sync set that may join it now, with its store: it has this
-   * epoch's first entry and everything committed.
+   * epoch's first entry and everything committed, as that store said after the follower last
+   * left the set (an acknowledgement from before it left, which the commit index may still
+   * equal, proves nothing of a replica that died or came back empty since).
    */
   public Optional<Map.Entry<String, String>> readyToJoin() {
     for (Map.Entry<String, Follower> e : followers.entrySet()) {
       Follower f = e.getValue();
-      if (!inSync.containsKey(e.getKey()) && !f.store.isEmpty()
+      if (!inSync.containsKey(e.getKey()) && !f.store.isEmpty() && f.answeredSinceLeft
           && f.acked >= barrierSeq && f.acked >= commitIndex) {
         return Optional.of(Map.entry(e.getKey(), f.store));
       }
@@ -188,6 +201,12 @@ public final class LeaderProgress {
 
   /** ZooKeeper now holds {@code isr} for this shard at this epoch. */
   public void inSyncChanged(Map<String, String> isr) {
+    for (String member : inSync.keySet()) {
+      Follower f = followers.get(member);
+      if (f != null && !isr.containsKey(member)) {
+        f.answeredSinceLeft = false;
+      }
+    }
     inSync = new LinkedHashMap<>(isr);
   }
 }

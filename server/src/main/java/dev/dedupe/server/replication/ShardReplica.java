@@ -37,6 +37,11 @@ import org.slf4j.LoggerFactory;
 public final class ShardReplica implements ShardLog {
 
   private static final long RETRY_NANOS = 200_000_000L;
+  /**
+   * How often a leader with nothing to send asks a follower outside the in-sync set where it
+   * stands, so that a replica back after a crash rejoins (or is rebuilt) on an idle shard too.
+   */
+  private static final long PROBE_NANOS = 1_000_000_000L;
 
   /** What this replica does now. */
   public enum Role { NONE, LEADER, FOLLOWER }
@@ -64,6 +69,7 @@ public final class ShardReplica implements ShardLog {
     long retryAtNanos;
     /** Whether the follower answered this leadership yet; until it has, a probe goes. */
     boolean answered;
+    long probedAtNanos;
   }
 
   private final int shard;
@@ -355,6 +361,7 @@ public final class ShardReplica implements ShardLog {
         for (String f : s.followers()) {
           Sending out = new Sending();
           out.nextSeq = barrier.seq();
+          out.probedAtNanos = now;
           sending.put(f, out);
         }
       }
@@ -534,6 +541,14 @@ public final class ShardReplica implements ShardLog {
       }
       run = commitLocked();
       long now = nanos.getAsLong();
+      for (Map.Entry<String, Sending> e : sending.entrySet()) {
+        Sending out = e.getValue();
+        if (!progress.inSync().containsKey(e.getKey()) && out.answered && !out.inFlight
+            && !out.snapshotting && now - out.probedAtNanos > PROBE_NANOS) {
+          out.answered = false; // the next send is a probe
+          out.probedAtNanos = now;
+        }
+      }
       var it = pending.entrySet().iterator();
       while (it.hasNext()) {
         var e = it.next();
