@@ -93,6 +93,12 @@ public final class ShardReplica implements ShardLog {
   private LogHistory history = LogHistory.EMPTY;
   private LeaderProgress progress;
   private LogTail tail;
+  /**
+   * As a follower, the entries it applied last, kept so that if it is elected it can resend
+   * them to the other followers instead of rebuilding every one that is a little behind from
+   * a snapshot (which gives it a new store and takes it out of the in-sync set).
+   */
+  private LogTail followed;
   private final Map<String, Sending> sending = new HashMap<>();
   private final TreeMap<Long, List<Pending>> pending = new TreeMap<>();
   private boolean inSyncWriteInFlight;
@@ -180,6 +186,7 @@ public final class ShardReplica implements ShardLog {
     synchronized (this) {
       history = new LogHistory(store.epochHistory(), store.position());
       gate = null;
+      followed = null; // a replaced store's log is not the one those entries followed
       if (!alone) {
         return;
       }
@@ -356,7 +363,9 @@ public final class ShardReplica implements ShardLog {
       sending.clear();
       tail = null;
       if (!s.followers().isEmpty()) {
-        tail = new LogTail(settings.tailBytes(), barrier.seq());
+        // What it applied as a follower, if it ends right before this epoch's first entry.
+        tail = followed != null && followed.nextSeq() == barrier.seq()
+            ? followed : new LogTail(settings.tailBytes(), barrier.seq());
         tail.add(barrier.seq(), LogEntryCodec.encode(barrier));
         for (String f : s.followers()) {
           Sending out = new Sending();
@@ -365,6 +374,7 @@ public final class ShardReplica implements ShardLog {
           sending.put(f, out);
         }
       }
+      followed = null;
       state = read;
       servingEpoch = s.epoch();
       run = commitLocked();
@@ -676,10 +686,15 @@ public final class ShardReplica implements ShardLog {
           store.applyWithoutSync(e);
           history = history.append(e.epoch());
           gate.applied(new LogPosition(e.epoch(), e.seq()));
+          if (followed == null || followed.nextSeq() != e.seq()) {
+            followed = new LogTail(settings.tailBytes(), e.seq());
+          }
+          followed.add(e.seq(), encoded);
         }
       } catch (RuntimeException e) {
         // What was applied stays applied (each entry is atomic); the position says how far.
         gate = null;
+        followed = null;
         return new AckView(AckView.Outcome.FAILED, store.position(), knownEpoch, store.storeId(),
             e.toString());
       }

@@ -3,10 +3,13 @@ package dev.dedupe.server.cluster;
 import static dev.dedupe.server.cluster.ClusterFixture.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.dedupe.contract.ShardHash;
 import dev.dedupe.server.DedupeNode;
 import dev.dedupe.server.replication.ShardState;
 import dev.dedupe.server.shard.ShardFigures;
+import dev.dedupe.v1.CheckAndInsertRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -76,6 +79,56 @@ class ReplicaRebuildTest {
       router.decide(1, "after-stop", ids("before-", 400));
       history.assertInvariants(cluster);
     }
+  }
+
+  @Test
+  void aFollowerBehindTheNewLeaderCatchesUpFromItsEntriesNotFromASnapshot() throws Exception {
+    try (ClusterFixture cluster = ClusterFixture.partitionable(dir, 3, SHARDS)) {
+      cluster.awaitServing();
+      cluster.awaitInSync();
+      ShardState before = cluster.node(0).clusterMember().shardStates().get(0);
+      int leader = index(before.leader());
+      int behind = index(before.replicas().stream().filter(r -> !r.equals(before.leader()))
+          .reduce((a, b) -> b).orElseThrow());
+      String behindStore = cluster.node(behind).shards().storeId(0);
+
+      // The leader applies entries that reach one follower but not the other, then stops: the
+      // follower that has them leads, the other is behind it.
+      cluster.replicationInbound(behind).cut();
+      List<String> ids = new ArrayList<>();
+      for (int i = 0; ids.size() < 20; i++) {
+        if (ShardHash.shardOf("cluster.test", "behind-" + i, SHARDS) == 0) {
+          ids.add("behind-" + i);
+        }
+      }
+      try {
+        cluster.stub(leader).withDeadlineAfter(1, TimeUnit.SECONDS).checkAndInsert(
+            CheckAndInsertRequest.newBuilder().setNamespace("cluster.test")
+                .setAttemptToken("behind").addAllMessageIds(ids).build());
+      } catch (io.grpc.StatusRuntimeException notCommitted) {
+        // Expected: the cut follower is in sync, so nothing commits without it.
+      }
+      cluster.stop(leader);
+      await("another node leads shard 0", () -> {
+        ShardState s = cluster.node(behind).clusterMember().shardStates().get(0);
+        return s.hasLeader() && !s.leader().equals(before.leader());
+      });
+      cluster.replicationInbound(behind).heal();
+
+      ShardState after = cluster.node(behind).clusterMember().shardStates().get(0);
+      await("the follower that was behind holds the new leader's entries", () ->
+          cluster.node(behind).shards().writer(0)
+              .submit(store -> store == null ? -1 : store.position().epoch()).join()
+              >= after.epoch());
+      assertTrue(cluster.node(behind).clusterMember().shardStates().get(0)
+          .inSync("node-" + behind), "and stayed in sync");
+      assertEquals(behindStore, cluster.node(behind).shards().storeId(0),
+          "caught up by resending entries: its store was not replaced by a snapshot");
+    }
+  }
+
+  private static int index(String nodeId) {
+    return Integer.parseInt(nodeId.substring("node-".length()));
   }
 
   private static Map<Integer, Map<String, Long>> figures(DedupeNode node) {
