@@ -298,8 +298,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
 
   /**
    * Tells the cluster which stores this node has open (every replica it holds), and logs each
-   * shard whose in-sync set names this node with another store than the one it has open: its
-   * data is missing here.
+   * shard whose data is lost here ({@link #lostHere}).
    */
   private void publishStores(ShardStates states) throws Exception {
     Map<Integer, String> open = new TreeMap<>();
@@ -308,7 +307,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
       if (!store.isEmpty()) {
         open.put(s, store);
       }
-      if (dataMissing(states.state(s), store) && reportedLost.add(s)) {
+      if (lostHere(states.state(s), store) && reportedLost.add(s)) {
         log.error("node {}: shard {} is LOST here: it is in sync with store {}, but this node"
             + " has store {} (created empty: its data directory was lost or replaced). Not"
             + " serving it. Restore the data, or, if no in-sync replica can return, make one"
@@ -317,6 +316,15 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
       }
     }
     membership.publishStores(open);
+  }
+
+  /**
+   * Whether the shard's data is lost here and nowhere else serves it: its data is missing
+   * here, and it has no leader or this node is the leader. A follower whose store was replaced
+   * while another replica leads is not lost, only out of sync: its leader rebuilds it.
+   */
+  private boolean lostHere(ShardState state, String open) {
+    return dataMissing(state, open) && (!state.hasLeader() || state.isLeader(nodeId));
   }
 
   /** Whether the in-sync set names this node with a recorded store other than {@code open}. */
@@ -440,7 +448,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
         && states.state(s).isr().getOrDefault(nodeId, "").equals(shards.storeId(s)));
     boolean settled = states.replicaOf(nodeId).stream().noneMatch(s -> {
       ShardState state = states.state(s);
-      return dataMissing(state, shards.storeId(s)) || (!state.hasLeader() && state.inSync(nodeId));
+      return lostHere(state, shards.storeId(s)) || (!state.hasLeader() && state.inSync(nodeId));
     });
     return leading && settled && shards.isHealthy();
   }
