@@ -41,6 +41,9 @@ public final class LeaderProgress {
      * said: only a later answer tells where it stands now.
      */
     boolean answeredSinceLeft;
+    /** The leader's log end when this follower's previous acknowledgement came, or -1. */
+    long endAtLastAck = -1;
+    long lastAckNanos;
   }
 
   private final String self;
@@ -123,12 +126,19 @@ public final class LeaderProgress {
       // What another store acknowledged says nothing of this one (a lost disk, a rebuild).
       f.store = store;
       f.acked = -1;
+      f.endAtLastAck = -1;
     }
     f.acked = Math.max(f.acked, Math.min(seq, logEnd));
     f.answeredSinceLeft = true;
     if (f.acked >= logEnd) {
       f.lastCaughtUpNanos = nowNanos;
+    } else if (f.endAtLastAck >= 0 && f.acked >= f.endAtLastAck) {
+      // It has everything the leader had when its previous answer came: it was caught up
+      // then, and is one round trip behind under steady writes, not lagging (Kafka's rule).
+      f.lastCaughtUpNanos = Math.max(f.lastCaughtUpNanos, f.lastAckNanos);
     }
+    f.endAtLastAck = logEnd;
+    f.lastAckNanos = nowNanos;
   }
 
   /**
@@ -164,7 +174,11 @@ public final class LeaderProgress {
 
   /**
    * In-sync followers to drop: behind the leader's end for longer than {@code lagMaxNanos},
-   * or answering from a store other than the one they are in sync with (a lost disk).
+   * or answering from a store other than the one they are in sync with (a lost disk). A
+   * follower was last caught up when it had the leader's whole log: at the leader's append or
+   * its own answer, or, when its answer holds everything the leader had at its previous
+   * answer, at that previous answer (so writes that never pause do not drop a follower that
+   * keeps up).
    */
   public List<String> laggingMembers(long nowNanos, long lagMaxNanos) {
     List<String> out = new ArrayList<>();

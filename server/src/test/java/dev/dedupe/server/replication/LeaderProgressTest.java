@@ -246,6 +246,39 @@ class LeaderProgressTest {
   }
 
   @Test
+  void aMemberThatKeepsUpUnderSteadyWritesIsNotLagging() {
+    // Entries every 100 ns; each acknowledgement comes 100 ns after its append was sent, when
+    // the leader has one more entry. The member is one round trip behind, never longer.
+    LeaderProgress p = leader(2, Map.of("a", "sa", "b", "sb"));
+    long now = 0;
+    for (int i = 0; i < 100; i++) {
+      long sentUpTo = p.logEnd();
+      now += 100;
+      p.appended(p.logEnd() + 1, now);
+      p.acknowledged("b", "sb", sentUpTo, now);
+      assertEquals(List.of(), p.laggingMembers(now, LAG_MAX), "at " + now);
+    }
+    assertEquals(p.logEnd() - 1, p.advance(true));
+  }
+
+  @Test
+  void aMemberThatFallsFurtherBehindUnderSteadyWritesLags() {
+    // Two entries per round trip, one acknowledged: it never has what the leader had at its
+    // previous answer, so it has been behind since the leadership began.
+    LeaderProgress p = leader(2, Map.of("a", "sa", "b", "sb"));
+    long now = 0;
+    long acked = BARRIER - 1;
+    while (now <= LAG_MAX) {
+      now += 100;
+      p.appended(p.logEnd() + 1, now);
+      p.appended(p.logEnd() + 1, now);
+      acked++;
+      p.acknowledged("b", "sb", acked, now);
+    }
+    assertEquals(List.of("b"), p.laggingMembers(now, LAG_MAX));
+  }
+
+  @Test
   void readyToJoinNeedsTheBarrierAndEverythingCommitted() {
     LeaderProgress p = leader(2, Map.of("a", "sa", "b", "sb"));
     assertEquals(Optional.empty(), p.readyToJoin(), "c never answered: no store to record");
