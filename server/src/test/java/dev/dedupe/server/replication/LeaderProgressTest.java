@@ -297,6 +297,22 @@ class LeaderProgressTest {
   }
 
   @Test
+  void aMemberThatLeftRejoinsOnlyAfterItAnswersAgain() {
+    LeaderProgress p = leader(2, Map.of("a", "sa", "b", "sb", "c", "sc"));
+    appendTo(p, 12, 0);
+    p.acknowledged("b", "sb", 12, 1);
+    p.acknowledged("c", "sc", 12, 1);
+    assertEquals(12, p.advance(true));
+    // c's node stops and the controller removes it from the in-sync set. The shard is idle, so
+    // c's last acknowledgement still covers everything committed; but c is not there, and
+    // back in the set it would hold every commit until it is dropped again.
+    p.inSyncChanged(Map.of("a", "sa", "b", "sb"));
+    assertEquals(Optional.empty(), p.readyToJoin(), "not re-added on what it said before");
+    p.acknowledged("c", "sc", 12, 2); // it is back and answers
+    assertEquals(Optional.of(Map.entry("c", "sc")), p.readyToJoin());
+  }
+
+  @Test
   void anAcknowledgementFromANodeThatIsNoReplicaIsIgnored() {
     LeaderProgress p = leader(2, Map.of("a", "sa", "b", "sb"));
     appendTo(p, 12, 0);
