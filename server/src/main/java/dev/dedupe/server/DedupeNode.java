@@ -173,6 +173,11 @@ public final class DedupeNode implements AutoCloseable {
     closers.push(registry::close);
     metrics = new ServerMetrics(registry, retention, config.windows(), shards, resources);
     closers.push(metrics);
+    if (replication != null) {
+      // The controller exists once the member has started; until then it has elected no one.
+      metrics.bindReplication(replication, () -> member.controller() == null ? 0
+          : member.controller().electionCount());
+    }
     metrics.registerNamespaces();
 
     ExecutorService replies = Executors.newVirtualThreadPerTaskExecutor();

@@ -1,6 +1,8 @@
 package dev.dedupe.server.ops;
 
 import dev.dedupe.server.config.WindowConfig;
+import dev.dedupe.server.replication.ReplicationRuntime;
+import dev.dedupe.server.replication.ShardReplica;
 import dev.dedupe.server.shard.NodeFigures;
 import dev.dedupe.server.shard.Retention;
 import dev.dedupe.server.shard.ShardFigures;
@@ -23,12 +25,21 @@ import io.micrometer.core.instrument.config.MeterFilter;
 import java.lang.management.ManagementFactory;
 import java.lang.management.OperatingSystemMXBean;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 import java.util.function.ToLongFunction;
 import org.rocksdb.TickerType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The node's meters, registered in the node's own registry (one per node, so that several nodes
@@ -43,6 +54,8 @@ import org.rocksdb.TickerType;
  * standard binders, whose snake_case names Prometheus tooling knows.
  */
 public final class ServerMetrics implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(ServerMetrics.class);
 
   /** The API calls, as metric labels. */
   public enum Rpc {
@@ -284,9 +297,116 @@ public final class ServerMetrics implements AutoCloseable {
         .strongReference(true).register(registry);
   }
 
-  /** Stops the GC listener. The meters go with the node's registry, which the node closes. */
+  // ---------------------------------------------------------------------------- replication
+
+  /** How often the per-shard replication gauges follow the shards this node leads. */
+  static final Duration REPLICATION_REFRESH = Duration.ofSeconds(1);
+
+  /** Held for the function counters, which keep only weak references. */
+  private ReplicationRuntime replication;
+  private LongSupplier leaderElections;
+  /** The per-shard replication gauges registered now, by shard and follower ("" for none). */
+  private final Map<String, Gauge> ledShardGauges = new HashMap<>();
+  private ScheduledExecutorService replicationRefresh;
+
+  /**
+   * Adds the replication meters of a cluster member: the shards it leads, their in-sync sets
+   * and followers' lag, in-sync changes, and the elections it wrote as controller. The
+   * per-shard gauges exist only for shards this node leads; they follow leadership every
+   * {@link #REPLICATION_REFRESH}.
+   *
+   * @param elections leader changes written by this node as controller, since it started
+   */
+  public synchronized void bindReplication(ReplicationRuntime runtime, LongSupplier elections) {
+    if (replication != null) {
+      throw new IllegalStateException("replication meters are bound already");
+    }
+    this.replication = runtime;
+    this.leaderElections = elections;
+    gauge("dedupe.shards.led", "Shards this node leads",
+        () -> runtime.replicas().stream().filter(ServerMetrics::leads).count());
+    gauge("dedupe.shards.under.replicated",
+        "Shards this node leads whose in-sync set is smaller than their replica set",
+        () -> runtime.underReplicatedLed().size());
+    FunctionCounter.builder("dedupe.leader.elections", elections, LongSupplier::getAsLong)
+        .description("Leader changes this node wrote as controller (a shard left leaderless included)")
+        .register(registry);
+    FunctionCounter.builder("dedupe.isr.changes", runtime, ReplicationRuntime::inSyncShrinks)
+        .description("Changes of the in-sync set of shards this node leads, by whether they removed"
+            + " (shrink) or added (expand) members")
+        .tags("change", "shrink")
+        .register(registry);
+    FunctionCounter.builder("dedupe.isr.changes", runtime, ReplicationRuntime::inSyncExpands)
+        .description("Changes of the in-sync set of shards this node leads, by whether they removed"
+            + " (shrink) or added (expand) members")
+        .tags("change", "expand")
+        .register(registry);
+    refreshLedShardGauges();
+    replicationRefresh = Executors.newSingleThreadScheduledExecutor(
+        Thread.ofPlatform().name("metrics-replication").daemon(true).factory());
+    long every = REPLICATION_REFRESH.toMillis();
+    replicationRefresh.scheduleWithFixedDelay(
+        this::refreshLedShardGauges, every, every, TimeUnit.MILLISECONDS);
+  }
+
+  private static boolean leads(ShardReplica r) {
+    return r.role() == ShardReplica.Role.LEADER;
+  }
+
+  /**
+   * Registers {@code dedupe.shard.isr.size} for each shard led here and
+   * {@code dedupe.replica.lag.entries} for each of its followers, and removes those of shards
+   * no longer led, so that a scrape shows a shard's figures on its leader only.
+   */
+  private synchronized void refreshLedShardGauges() {
+    try {
+      Set<String> now = new HashSet<>();
+      for (ShardReplica r : replication.replicas()) {
+        if (!leads(r)) {
+          continue;
+        }
+        String shard = Integer.toString(r.shard());
+        now.add(shard + '|');
+        ledShardGauges.computeIfAbsent(shard + '|', k -> Gauge.builder("dedupe.shard.isr.size",
+                () -> leads(r) ? r.state().map(s -> (Number) s.state().isr().size()).orElse(Double.NaN)
+                    : Double.NaN)
+            .description("Members of the in-sync set of a shard this node leads, the leader included")
+            .tags("shard", shard).strongReference(true).register(registry));
+        for (String follower : r.followerLag().keySet()) {
+          now.add(shard + '|' + follower);
+          ledShardGauges.computeIfAbsent(shard + '|' + follower, k -> Gauge.builder(
+                  "dedupe.replica.lag.entries", () -> {
+                    Long lag = r.followerLag().get(follower);
+                    return lag == null ? Double.NaN : lag;
+                  })
+              .description("Entries a follower of a shard this node leads has yet to acknowledge")
+              .tags("shard", shard, "follower", follower).strongReference(true).register(registry));
+        }
+      }
+      var gone = ledShardGauges.entrySet().iterator();
+      while (gone.hasNext()) {
+        var e = gone.next();
+        if (!now.contains(e.getKey())) {
+          registry.remove(e.getValue());
+          gone.remove();
+        }
+      }
+    } catch (RuntimeException e) {
+      log.warn("refreshing the replication gauges failed; the next pass retries", e);
+    }
+  }
+
+  /**
+   * Stops the GC listener and the replication gauges' refresh. The meters go with the node's
+   * registry, which the node closes.
+   */
   @Override
   public void close() {
     gcMetrics.close();
+    synchronized (this) {
+      if (replicationRefresh != null) {
+        replicationRefresh.shutdownNow();
+      }
+    }
   }
 }

@@ -261,6 +261,18 @@ public final class ReplicationRuntime implements ReplicaRoles, AutoCloseable {
     return out;
   }
 
+  // ------------------------------------------------------- figures for the node's metrics
+
+  /** Changes of the in-sync sets of shards led here that removed a member, since the start. */
+  public long inSyncShrinks() {
+    return replicas.values().stream().mapToLong(ShardReplica::inSyncShrinks).sum();
+  }
+
+  /** Changes of the in-sync sets of shards led here that added a member, since the start. */
+  public long inSyncExpands() {
+    return replicas.values().stream().mapToLong(ShardReplica::inSyncExpands).sum();
+  }
+
   @Override
   public void close() {
     closed = true;

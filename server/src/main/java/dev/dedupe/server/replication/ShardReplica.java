@@ -301,6 +301,7 @@ public final class ShardReplica implements ShardLog {
           // Same epoch, a newer in-sync set: the controller dropped a departed member, and
           // what waited only for it commits now.
           state = read;
+          countInSyncChangeLocked(s.isr());
           progress.inSyncChanged(s.isr());
           released = commitLocked();
         }
@@ -633,6 +634,7 @@ public final class ShardReplica implements ShardLog {
       VersionedShardState w = written.get();
       if (role == Role.LEADER && progress != null && progress.epoch() == w.state().epoch()) {
         state = w;
+        countInSyncChangeLocked(w.state().isr());
         progress.inSyncChanged(w.state().isr());
         log.info("shard {}: in sync now {}", shard, w.state().isr().keySet());
         run = commitLocked();
@@ -714,5 +716,35 @@ public final class ShardReplica implements ShardLog {
   /** The epochs of this replica's log, for tests and status. */
   synchronized List<EpochStart> epochs() {
     return history.epochs();
+  }
+
+  // ------------------------------------------------------- figures for the node's metrics
+
+  /** Changes of the in-sync set, while this replica led, that removed or added members. */
+  private long inSyncShrinks;
+  private long inSyncExpands;
+
+  /** How many changes of the in-sync set seen while leading removed a member. */
+  public synchronized long inSyncShrinks() {
+    return inSyncShrinks;
+  }
+
+  /** How many changes of the in-sync set seen while leading added a member. */
+  public synchronized long inSyncExpands() {
+    return inSyncExpands;
+  }
+
+  /**
+   * Counts a leader's change of the in-sync set to {@code next}: its own writes, and the
+   * controller's removal of departed followers. A member whose store alone changed is neither.
+   */
+  private void countInSyncChangeLocked(Map<String, String> next) {
+    Map<String, String> before = progress.inSync();
+    if (!next.keySet().containsAll(before.keySet())) {
+      inSyncShrinks++;
+    }
+    if (!before.keySet().containsAll(next.keySet())) {
+      inSyncExpands++;
+    }
   }
 }

@@ -17,16 +17,16 @@ import java.util.function.Predicate;
  * samples and its {@code # TYPE} lines. The tests read values by name and labels, so that they
  * do not depend on label order or on how a writer punctuates a label set.
  */
-record Exposition(String text, List<Sample> samples, Map<String, String> types) {
+public record Exposition(String text, List<Sample> samples, Map<String, String> types) {
 
   /** One sample line: {@code name{labels} value}. */
-  record Sample(String name, Map<String, String> labels, double value) {}
+  public record Sample(String name, Map<String, String> labels, double value) {}
 
   private static final HttpClient HTTP =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
   /** GETs {@code /metrics} on the ops port and parses it; fails unless the answer is 200. */
-  static Exposition scrape(int opsPort) throws Exception {
+  public static Exposition scrape(int opsPort) throws Exception {
     HttpResponse<String> response = HTTP.send(
         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + opsPort + "/metrics"))
             .timeout(Duration.ofSeconds(30)).build(),
@@ -42,7 +42,7 @@ record Exposition(String text, List<Sample> samples, Map<String, String> types) 
    * just after its reply is sent, so a caller can see the reply before the count. Fails after
    * 30 s, a deadline only a very busy machine comes near.
    */
-  static Exposition scrapeUntil(int opsPort, Predicate<Exposition> condition) throws Exception {
+  public static Exposition scrapeUntil(int opsPort, Predicate<Exposition> condition) throws Exception {
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
     Exposition scrape = scrape(opsPort);
     while (!condition.test(scrape)) {
@@ -114,7 +114,7 @@ record Exposition(String text, List<Sample> samples, Map<String, String> types) 
    * The sum of the samples called {@code name} whose labels include each of
    * {@code labelPairs} (key, value, key, value, ...), or null when there is none.
    */
-  Double value(String name, String... labelPairs) {
+  public Double value(String name, String... labelPairs) {
     Double sum = null;
     for (Sample s : samples) {
       if (s.name().equals(name) && matches(s.labels(), labelPairs)) {
