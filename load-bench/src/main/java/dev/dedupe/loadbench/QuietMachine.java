@@ -20,13 +20,23 @@ final class QuietMachine {
    */
   static String await(Duration wait, long serverPid, long otherServerPid)
       throws InterruptedException {
+    return await(wait, new long[] {serverPid}, new long[] {otherServerPid});
+  }
+
+  /**
+   * Waits as above, for a measured server of several processes (a cluster's nodes, a Redis
+   * primary and its replica); the CPU of {@code idlePids}, this run's servers that stand idle,
+   * counts as others', since it would take CPU from the measurement.
+   */
+  static String await(Duration wait, long[] serverPids, long[] idlePids)
+      throws InterruptedException {
     if (wait.isZero()) {
       return null;
     }
     long deadline = System.nanoTime() + wait.toNanos();
     double others;
     do {
-      CpuClock clock = new CpuClock(serverPid, otherServerPid);
+      CpuClock clock = new CpuClock(serverPids, idlePids);
       Thread.sleep(2_000);
       others = clock.used().others() / 2.0;
       if (others >= 0 && others < 0.1) {
