@@ -241,6 +241,17 @@ final class BenchCli implements Callable<Integer> {
             "With --preload: the growth run's workload against Redis (everysec) at each size."})
     String vsRedis;
 
+    @Option(names = "--replication",
+        description = {"Run the replication suite (issue 11) instead: dedupe as one node, as 3"
+            + " nodes in 3 processes (one ZooKeeper) with replication factor 1, and as 3 nodes"
+            + " with factor 3 (min in-sync 2), each driven through the Java client (ids straight"
+            + " to their leaders); against a Redis primary with one replica (two private"
+            + " redis-servers, replicaof), each call followed by WAIT 1, with appendfsync always"
+            + " and everysec on both. Rounds, rotation and medians as the --vs-redis suite; CPU"
+            + " per id sums every process of a target. Writes result.json and replication.md."
+            + " Its nodes' JVM options default to \"" + REPLICATION_SERVER_JAVA_OPTS + "\"."})
+    boolean replication;
+
     @Option(names = "--rounds", paramLabel = "N", defaultValue = "3",
         converter = BenchConverters.Count.class,
         description = "The suite's rounds; each figure is the median over them (default"
@@ -256,12 +267,16 @@ final class BenchCli implements Callable<Integer> {
             "batch-50pct: the same with 50%% repeats.",
             "client-16: 16 threads call the Java client's checkAndInsert with one id each;"
                 + " dedupe only, reported against single-16 (issue 10's goal: at least 5x).",
-            "The others have 1%% repeats."})
+            "The others have 1%% repeats.",
+            "--replication runs single-1, single-16, batch-1pct and batch-50pct (default: all"
+                + " but single-1)."})
     String workloads;
 
     @Option(names = "--write-doc", paramLabel = "FILE",
         description = "Also put the suite's report into FILE (docs/benchmarks.md), between"
-            + " <!-- vs-redis:begin --> and <!-- vs-redis:end --> (added at its end if absent).")
+            + " <!-- vs-redis:begin --> and <!-- vs-redis:end --> (with --replication:"
+            + " <!-- replication:begin --> and <!-- replication:end -->), added at its end if"
+            + " absent.")
     Path writeDoc;
 
     @Option(names = "--redis-connections", paramLabel = "N", defaultValue = "8",
@@ -310,6 +325,7 @@ final class BenchCli implements Callable<Integer> {
     if (load.duration.isZero()) {
       throw usage("--duration must be more than zero");
     }
+    SuiteOptions replication = replication();
     List<Long> sorted = new ArrayList<>(growth.preload);
     sorted.sort(null);
     if (!sorted.equals(growth.preload)) {
@@ -323,16 +339,19 @@ final class BenchCli implements Callable<Integer> {
       throw usage("--preload-durability needs a node that bench starts (it restarts it); not with"
           + " --target");
     }
-    SuiteOptions suite = suite();
-    Workload.Shape ids = suite != null && !given("--ids") ? SUITE_IDS : load.ids;
+    SuiteOptions suite = replication != null ? null : suite();
+    Workload.Shape ids = (suite != null || replication != null) && !given("--ids") ? SUITE_IDS
+        : load.ids;
     String ops = node.ops;
     if (ops == null && node.target != null) {
       ops = node.target.substring(0, node.target.lastIndexOf(':')) + ":8081";
     }
     Path out = output.out != null ? output.out
         : Path.of("bench-results", LocalDateTime.now().withNano(0).toString().replace(':', '-'));
-    List<String> javaOptions = node.serverJavaOptions.isBlank() ? List.of()
-        : List.of(node.serverJavaOptions.trim().split("\\s+"));
+    String serverJavaOptions = replication != null && !given("--server-java-opts")
+        ? REPLICATION_SERVER_JAVA_OPTS : node.serverJavaOptions;
+    List<String> javaOptions = serverJavaOptions.isBlank() ? List.of()
+        : List.of(serverJavaOptions.trim().split("\\s+"));
     return new BenchOptions(node.target, ops, node.dataDir, node.keepData, node.durability,
         growth.preloadDurability == null ? node.durability : growth.preloadDurability,
         List.copyOf(growth.preload),
@@ -350,7 +369,67 @@ final class BenchCli implements Callable<Integer> {
         comparison.redisMaxKeys == null ? Long.MAX_VALUE : comparison.redisMaxKeys,
         out, output.svgDir == null ? out : output.svgDir,
         javaOptions, List.copyOf(node.serverSettings), load.seed,
-        output.chartsFrom.stream().filter(f -> !f.isBlank()).map(Path::of).toList(), suite);
+        output.chartsFrom.stream().filter(f -> !f.isBlank()).map(Path::of).toList(), suite,
+        replication);
+  }
+
+  /**
+   * The JVM options of the --replication suite's nodes unless --server-java-opts is given: a
+   * fixed, pre-touched heap as for one node, smaller, since that suite runs seven nodes at once.
+   */
+  static final String REPLICATION_SERVER_JAVA_OPTS = "-Xms512m -Xmx512m -XX:+AlwaysPreTouch";
+
+  /**
+   * The options that do not go with --replication, with the reason given when one is on the
+   * command line: it starts its own nodes, its own Redis, and runs fixed workloads.
+   */
+  private static Map<String, String> notWithReplication() {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("--vs-redis", "--replication and --vs-redis are two suites: run one at a time");
+    m.put("--preload", "--preload is for the growth run; not with --replication");
+    m.put("--charts-from", "--charts-from measures nothing; not with --replication");
+    String starts = " is for one node; --replication starts its own (one node and two 3-node"
+        + " clusters, in temporary directories)";
+    m.put("--target", "--target" + starts);
+    m.put("--ops", "--ops" + starts);
+    m.put("--data-dir", "--data-dir" + starts);
+    for (String growth : List.of("--preload-batch", "--preload-in-flight", "--preload-durability",
+        "--settle", "--settle-max", "--busy-retries")) {
+      m.put(growth, growth + " is for the growth run (--preload); not with --replication");
+    }
+    for (String load : GROWTH_LOAD_OPTIONS) {
+      m.put(load, load + " shapes the workload of a run with --preload; --replication runs"
+          + " fixed workloads: choose them with --workloads (see --help)");
+    }
+    return m;
+  }
+
+  /** The --replication suite's options when it is asked for, else null. */
+  private SuiteOptions replication() {
+    if (!comparison.replication) {
+      return null;
+    }
+    for (Map.Entry<String, String> refused : notWithReplication().entrySet()) {
+      if (given(refused.getKey())) {
+        throw usage(refused.getValue());
+      }
+    }
+    for (String kv : node.serverSettings) {
+      if (kv.startsWith("cluster.") || kv.startsWith("grpc.") || kv.startsWith("ops.")
+          || kv.startsWith("storage.data-dir")) {
+        throw usage("--server-set " + kv + ": --replication sets the nodes' cluster, ports and"
+            + " directories itself");
+      }
+    }
+    List<SuiteWorkload> chosen;
+    try {
+      chosen = comparison.workloads == null ? SuiteWorkload.REPLICATION_DEFAULT
+          : SuiteWorkload.parse(comparison.workloads, SuiteWorkload.REPLICATION);
+    } catch (IllegalArgumentException e) {
+      throw usage("--workloads " + e.getMessage());
+    }
+    int rounds = positive("--rounds", comparison.rounds, 100);
+    return new SuiteOptions(rounds, chosen, comparison.writeDoc, commandLine());
   }
 
   /** The suite's ids unless --ids names others: random 24-byte ids, as issue 10's harness sent. */
@@ -372,7 +451,8 @@ final class BenchCli implements Callable<Integer> {
     if (!suite) {
       for (String option : SUITE_OPTIONS) {
         if (given(option)) {
-          throw usage(option + " is for the --vs-redis suite (--vs-redis without --preload)");
+          throw usage(option + " is for the suites: --vs-redis (without --preload) or"
+              + " --replication");
         }
       }
       return null;

@@ -60,6 +60,9 @@ public final class BenchCommand {
     if (options.suite() != null) {
       return VsRedisSuite.run(options, out, err);
     }
+    if (options.replication() != null) {
+      return ReplicationSuite.run(options, out, err);
+    }
     BenchCommand command = new BenchCommand(options, out);
     return StopsWhatItStarted.run(command::execute, command::cleanUp, err);
   }

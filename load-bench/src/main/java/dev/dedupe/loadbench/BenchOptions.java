@@ -43,12 +43,15 @@ record BenchOptions(
     List<String> serverSettings,
     long seed,
     List<Path> chartsFrom,
-    SuiteOptions suite) {
+    SuiteOptions suite,
+    SuiteOptions replication) {
 
   /** The options as text, for the result file. */
   Map<String, String> describe() {
     Map<String, String> m = new LinkedHashMap<>();
-    m.put("server", target == null ? "started by bench (child process)" : target);
+    m.put("server", target != null ? target : replication != null
+        ? "started by bench (child processes: one node, two 3-node clusters, ZooKeeper)"
+        : "started by bench (child process)");
     m.put("durability", durability);
     m.put("preload_durability", preloadDurability);
     m.put("preload", preload.toString());
@@ -74,6 +77,13 @@ record BenchOptions(
       m.put("rounds", Integer.toString(suite.rounds()));
       m.put("workloads", String.join(",", suite.workloads().stream().map(SuiteWorkload::name).toList()));
       m.put("write_doc", suite.writeDoc() == null ? "" : suite.writeDoc().toString());
+    }
+    if (replication != null) {
+      m.put("suite", "replication");
+      m.put("rounds", Integer.toString(replication.rounds()));
+      m.put("workloads", String.join(",",
+          replication.workloads().stream().map(SuiteWorkload::name).toList()));
+      m.put("write_doc", replication.writeDoc() == null ? "" : replication.writeDoc().toString());
     }
     return m;
   }

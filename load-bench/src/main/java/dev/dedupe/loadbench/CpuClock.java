@@ -34,8 +34,8 @@ final class CpuClock {
     }
   }
 
-  private final long serverPid;
-  private final long idlePid;
+  private final long[] serverPids;
+  private final long[] idlePids;
   private final double server;
   private final double idle;
   private final double client;
@@ -48,19 +48,54 @@ final class CpuClock {
    * @param idlePid the other server's pid, or -1
    */
   CpuClock(long serverPid, long idlePid) {
-    this.serverPid = serverPid;
-    this.idlePid = idlePid;
-    this.server = serverPid < 0 ? -1 : ProcStatus.cpuSeconds(serverPid);
-    this.idle = idlePid < 0 ? -1 : ProcStatus.cpuSeconds(idlePid);
+    this(new long[] {serverPid}, new long[] {idlePid});
+  }
+
+  /**
+   * Starts counting now, for a measured server of several processes (the nodes of a cluster, a
+   * Redis primary and its replica): its figure is their sum.
+   *
+   * @param serverPids the measured server's processes; none, or a negative one, when it is not
+   *     (all) local, and its figure is then unknown
+   * @param idlePids this run's other servers' processes (negative ones are left out)
+   */
+  CpuClock(long[] serverPids, long[] idlePids) {
+    this.serverPids = serverPids.clone();
+    this.idlePids = java.util.Arrays.stream(idlePids).filter(p -> p >= 0).toArray();
+    this.server = sum(this.serverPids);
+    this.idle = sum(this.idlePids);
     this.client = clientSeconds();
     this.machine = ProcStatus.machineBusySeconds();
   }
 
   Used used() {
-    double s = serverPid < 0 || server < 0 ? -1 : ProcStatus.cpuSeconds(serverPid) - server;
-    double i = idlePid < 0 || idle < 0 ? -1 : ProcStatus.cpuSeconds(idlePid) - idle;
+    double s = server < 0 ? -1 : minus(sum(serverPids), server);
+    double i = idle < 0 ? -1 : minus(sum(idlePids), idle);
     double m = machine < 0 ? -1 : ProcStatus.machineBusySeconds() - machine;
     return new Used(s, clientSeconds() - client, i, m);
+  }
+
+  private static double minus(double now, double before) {
+    return now < 0 ? -1 : now - before;
+  }
+
+  /**
+   * The CPU seconds of {@code pids} together: -1 when there is none, when one is negative (not
+   * a local process) or when /proc does not know one (a process gone).
+   */
+  static double sum(long[] pids) {
+    if (pids.length == 0) {
+      return -1;
+    }
+    double total = 0;
+    for (long pid : pids) {
+      double s = pid < 0 ? -1 : ProcStatus.cpuSeconds(pid);
+      if (s < 0) {
+        return -1;
+      }
+      total += s;
+    }
+    return total;
   }
 
   static double clientSeconds() {

@@ -59,21 +59,22 @@ final class EmbeddedServer implements AutoCloseable {
    */
   static EmbeddedServer start(Path dataDir, String durability, List<String> javaOptions,
       List<String> settings, Path log) {
+    EmbeddedServer server = launch(dataDir, durability, javaOptions, settings, log);
+    server.awaitReady(log);
+    return server;
+  }
+
+  /**
+   * Starts a node as {@link #start} does without waiting for it: the nodes of a cluster are
+   * ready only once enough of them have joined, so they are all launched, then awaited
+   * ({@link #awaitReady}).
+   */
+  static EmbeddedServer launch(Path dataDir, String durability, List<String> javaOptions,
+      List<String> settings, Path log) {
     int grpcPort = freePort();
     int opsPort = freePort();
-    String java = ProcessHandle.current().info().command()
-        .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    List<String> command = new ArrayList<>();
-    command.add(java);
-    command.add("--enable-native-access=ALL-UNNAMED");
-    command.addAll(javaOptions);
-    String home = System.getProperty("dedupe.home");
-    if (home != null) {
-      command.add("-Ddedupe.home=" + home);
-    }
-    String classPath = System.getProperty(SERVER_CLASSPATH_PROPERTY,
-        System.getProperty("java.class.path"));
-    command.addAll(List.of("-cp", classPath, SERVER_MAIN, "server",
+    List<String> command = serverJvm(javaOptions);
+    command.addAll(List.of(SERVER_MAIN, "server",
         "--grpc-port", Integer.toString(grpcPort), "--ops-port", Integer.toString(opsPort),
         "--data-dir", dataDir.toString(),
         "--set", "grpc.host=127.0.0.1", "--set", "ops.host=127.0.0.1",
@@ -90,12 +91,36 @@ final class EmbeddedServer implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start a dedupe node: " + e.getMessage(), e);
     }
-    EmbeddedServer server = new EmbeddedServer(process, dataDir, grpcPort, opsPort, durability);
-    server.awaitReady(log);
-    return server;
+    return new EmbeddedServer(process, dataDir, grpcPort, opsPort, durability);
   }
 
-  private void awaitReady(Path log) {
+  /**
+   * The start of a command line that runs a class of the server's class path: this JVM's java,
+   * {@code javaOptions}, and the class path; the main class and its arguments go after it.
+   */
+  static List<String> serverJvm(List<String> javaOptions) {
+    String java = ProcessHandle.current().info().command()
+        .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    List<String> command = new ArrayList<>();
+    command.add(java);
+    command.add("--enable-native-access=ALL-UNNAMED");
+    command.addAll(javaOptions);
+    String home = System.getProperty("dedupe.home");
+    if (home != null) {
+      command.add("-Ddedupe.home=" + home);
+    }
+    String classPath = System.getProperty(SERVER_CLASSPATH_PROPERTY,
+        System.getProperty("java.class.path"));
+    command.addAll(List.of("-cp", classPath));
+    return command;
+  }
+
+  /**
+   * Waits until the node reports ready on its ops port (a cluster's node: once the cluster has
+   * formed and it serves what it leads); stops it and throws if it exits or takes longer than
+   * five minutes.
+   */
+  void awaitReady(Path log) {
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     HttpRequest ready = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + opsPort + "/health/ready"))
         .timeout(Duration.ofSeconds(5)).build();

@@ -18,18 +18,21 @@ final class MeasuredCpu {
    */
   record Used(double serverSeconds, double otherCpus) {}
 
-  private final long serverPid;
-  private final long idlePid;
+  private final long[] serverPids;
+  private final long[] idlePids;
+  /** No local process to read: the server's CPU comes from {@code remoteServerSeconds}. */
+  private final boolean remote;
   private final DoubleSupplier remoteServerSeconds;
   private final Thread timer;
   private volatile CpuClock clock;
   private volatile double remoteStart = -1;
   private volatile long startNanos;
 
-  private MeasuredCpu(Duration warmup, long serverPid, long idlePid,
+  private MeasuredCpu(Duration warmup, long[] serverPids, long[] idlePids,
       DoubleSupplier remoteServerSeconds) {
-    this.serverPid = serverPid;
-    this.idlePid = idlePid;
+    this.serverPids = serverPids.clone();
+    this.idlePids = idlePids.clone();
+    this.remote = java.util.Arrays.stream(serverPids).allMatch(p -> p < 0);
     this.remoteServerSeconds = remoteServerSeconds;
     this.timer = Thread.ofPlatform().name("bench-cpu-timer").daemon(true).start(() -> {
       try {
@@ -51,15 +54,24 @@ final class MeasuredCpu {
    */
   static MeasuredCpu after(Duration warmup, long serverPid, long idlePid,
       DoubleSupplier remoteServerSeconds) {
-    return new MeasuredCpu(warmup, serverPid, idlePid, remoteServerSeconds);
+    return new MeasuredCpu(warmup, new long[] {serverPid}, new long[] {idlePid},
+        remoteServerSeconds);
+  }
+
+  /**
+   * Starts reading after {@code warmup}, for a measured server of several local processes
+   * (their CPU summed) while several other servers of this run stand idle.
+   */
+  static MeasuredCpu after(Duration warmup, long[] serverPids, long[] idlePids) {
+    return new MeasuredCpu(warmup, serverPids, idlePids, () -> -1);
   }
 
   private void begin() {
     startNanos = System.nanoTime();
-    if (serverPid < 0) {
+    if (remote) {
       remoteStart = remoteServerSeconds.getAsDouble();
     }
-    clock = new CpuClock(serverPid, idlePid);
+    clock = new CpuClock(serverPids, idlePids);
   }
 
   /** The CPU from the warm-up's end to now. */
@@ -69,7 +81,7 @@ final class MeasuredCpu {
     CpuClock.Used used = clock.used();
     double seconds = (System.nanoTime() - startNanos) / 1e9;
     double server = used.server();
-    if (serverPid < 0) {
+    if (remote) {
       double now = remoteServerSeconds.getAsDouble();
       server = remoteStart < 0 || now < 0 ? -1 : now - remoteStart;
     }

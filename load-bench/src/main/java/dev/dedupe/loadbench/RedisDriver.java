@@ -117,6 +117,22 @@ final class RedisDriver {
   PhaseCounter run(Workload.Shape shape, double duplicateRatio, long seed, String namespace,
       long windowSeconds, int connections, int pipeline, Duration warmup, Duration duration,
       boolean freshOnly, long maxIds) throws InterruptedException {
+    return run(shape, duplicateRatio, seed, namespace, windowSeconds, connections, pipeline,
+        warmup, duration, freshOnly, maxIds, 0, Duration.ZERO);
+  }
+
+  /**
+   * As {@link #run(Workload.Shape, double, long, String, long, int, int, Duration, Duration,
+   * boolean, long)}, each pipeline followed, in the same round trip, by {@code WAIT replicas
+   * timeout}: Redis's synchronous replication, which answers once that many replicas have
+   * acknowledged every write the connection sent before it (received and applied, not
+   * necessarily fsynced: Redis 7.0 has no WAITAOF). A call whose WAIT heard fewer replicas
+   * within the timeout counts as failed. {@code replicas} 0 sends no WAIT.
+   */
+  PhaseCounter run(Workload.Shape shape, double duplicateRatio, long seed, String namespace,
+      long windowSeconds, int connections, int pipeline, Duration warmup, Duration duration,
+      boolean freshOnly, long maxIds, int replicas, Duration waitTimeout)
+      throws InterruptedException {
     PhaseCounter counter;
     AtomicReference<Throwable> firstError = new AtomicReference<>();
     long start = System.nanoTime();
@@ -149,8 +165,20 @@ final class RedisDriver {
             for (int i = 0; i < n; i++) {
               replies.add(p.set(keys[i], "1", nxEx));
             }
+            Response<Long> acked = replicas > 0 ? p.waitReplicas(replicas, waitTimeout.toMillis())
+                : null;
             p.sync();
             sent += n;
+            if (acked != null && acked.get() < replicas) {
+              if (now >= measureFrom) {
+                counter.failed();
+              }
+              if (counter.errors() > 100) {
+                throw new IllegalStateException("WAIT " + replicas + " " + waitTimeout.toMillis()
+                    + " heard fewer replicas over 100 times: is the replica linked?");
+              }
+              continue;
+            }
             if (now >= measureFrom) {
               int fresh = 0;
               for (Response<String> r : replies) {

@@ -41,11 +41,20 @@ final class RedisServer implements AutoCloseable {
   }
 
   static RedisServer start(Path executable, Path dir, Path log) {
+    return start(executable, dir, log, List.of());
+  }
+
+  /**
+   * Starts one with further arguments after the usual ones: {@code --replicaof 127.0.0.1 PORT}
+   * makes a replica of the server on PORT.
+   */
+  static RedisServer start(Path executable, Path dir, Path log, List<String> moreArguments) {
     int port = EmbeddedServer.freePort();
-    List<String> command = List.of(executable.toString(),
+    List<String> command = new java.util.ArrayList<>(List.of(executable.toString(),
         "--port", Integer.toString(port), "--bind", "127.0.0.1",
         "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-        "--dir", dir.toString(), "--daemonize", "no", "--logfile", "");
+        "--dir", dir.toString(), "--daemonize", "no", "--logfile", ""));
+    command.addAll(moreArguments);
     Process process;
     try {
       Files.createDirectories(dir);

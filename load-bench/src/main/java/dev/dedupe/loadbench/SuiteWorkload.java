@@ -40,9 +40,24 @@ record SuiteWorkload(
       new SuiteWorkload("client-16", "16 threads call the Java client's checkAndInsert with one"
           + " id each, 1% repeats (dedupe only)", 1, 16, 0.01, true));
 
+  /**
+   * The workloads --replication may run: the raw ones ({@link #viaClient} makes no sense there,
+   * since that suite drives every dedupe target through the Java client).
+   */
+  static final List<SuiteWorkload> REPLICATION =
+      ALL.stream().filter(w -> !w.viaClient()).toList();
+
+  /** Those --replication runs unless --workloads says otherwise. */
+  static final List<SuiteWorkload> REPLICATION_DEFAULT =
+      REPLICATION.stream().filter(w -> w.callers() > 1).toList();
+
   /** The names, comma-separated, as --workloads takes them. */
   static String names() {
-    return String.join(",", ALL.stream().map(SuiteWorkload::name).toList());
+    return names(ALL);
+  }
+
+  static String names(List<SuiteWorkload> among) {
+    return String.join(",", among.stream().map(SuiteWorkload::name).toList());
   }
 
   /**
@@ -51,15 +66,25 @@ record SuiteWorkload(
    * @throws IllegalArgumentException naming the unknown or repeated name, or an empty list
    */
   static List<SuiteWorkload> parse(String list) {
+    return parse(list, ALL);
+  }
+
+  /**
+   * Parses as {@link #parse(String)}, among {@code among} only.
+   *
+   * @throws IllegalArgumentException naming the unknown or repeated name, or an empty list
+   */
+  static List<SuiteWorkload> parse(String list, List<SuiteWorkload> among) {
     List<String> asked = new ArrayList<>();
     for (String part : list.split(",")) {
       String name = part.trim().toLowerCase(Locale.ROOT);
       if (name.isEmpty()) {
         continue;
       }
-      if (ALL.stream().noneMatch(w -> w.name().equals(name))) {
-        throw new IllegalArgumentException("'" + part.trim() + "' is no workload; there are "
-            + names());
+      if (among.stream().noneMatch(w -> w.name().equals(name))) {
+        throw new IllegalArgumentException("'" + part.trim() + "' is no workload"
+            + (ALL.stream().anyMatch(w -> w.name().equals(name)) ? " of this suite" : "")
+            + "; there are " + names(among));
       }
       if (asked.contains(name)) {
         throw new IllegalArgumentException("'" + name + "' is named twice");
@@ -67,8 +92,8 @@ record SuiteWorkload(
       asked.add(name);
     }
     if (asked.isEmpty()) {
-      throw new IllegalArgumentException("names no workload; there are " + names());
+      throw new IllegalArgumentException("names no workload; there are " + names(among));
     }
-    return ALL.stream().filter(w -> asked.contains(w.name())).toList();
+    return among.stream().filter(w -> asked.contains(w.name())).toList();
   }
 }

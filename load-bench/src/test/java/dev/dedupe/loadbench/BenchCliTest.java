@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine.ParameterException;
@@ -296,8 +297,8 @@ class BenchCliTest {
     for (String option : List.of("--rounds", "--workloads", "--write-doc")) {
       Ran ran = run(option, option.equals("--rounds") ? "2" : "x");
       assertEquals(Main.USAGE, ran.code(), ran.toString());
-      assertEquals("dedupe: " + option + " is for the --vs-redis suite (--vs-redis without"
-          + " --preload)", ran.err().lines().findFirst().orElse(""));
+      assertEquals("dedupe: " + option + " is for the suites: --vs-redis (without --preload)"
+          + " or --replication", ran.err().lines().findFirst().orElse(""));
     }
     Ran withPreload = run("--vs-redis", "--preload", "1M", "--rounds", "2");
     assertEquals(Main.USAGE, withPreload.code(), withPreload.toString());
@@ -321,5 +322,71 @@ class BenchCliTest {
         "batch-50pct", "client-16")) {
       assertTrue(help.out().contains(option), option + " missing from --help:\n" + help.out());
     }
+  }
+
+  @Test
+  void replicationIsItsOwnSuiteWithItsDefaults() {
+    BenchOptions o = BenchCli.parse("--replication", "--duration", "10s");
+    SuiteOptions r = o.replication();
+    assertTrue(r != null);
+    assertNull(o.suite(), "not the --vs-redis suite");
+    assertNull(o.vsRedis());
+    assertEquals(3, r.rounds());
+    assertEquals(List.of("single-16", "batch-1pct", "batch-50pct"),
+        r.workloads().stream().map(SuiteWorkload::name).toList());
+    assertEquals("random:24", o.ids().toString(), "the suites' ids");
+    assertEquals(List.of("-Xms512m", "-Xmx512m", "-XX:+AlwaysPreTouch"), o.serverJavaOptions(),
+        "seven nodes at once: a smaller heap unless told");
+    assertEquals("bin/dedupe bench --replication --duration 10s", r.commandLine());
+    assertEquals("replication", o.describe().get("suite"));
+
+    BenchOptions custom = BenchCli.parse("--replication", "--rounds", "2", "--workloads",
+        "batch-1pct,single-1", "--write-doc", "docs/benchmarks.md", "--server-java-opts", "-Xmx1g",
+        "--server-set", "storage.shards=4", "--durability", "risk-power-loss", "--keep-data");
+    assertEquals(2, custom.replication().rounds());
+    assertEquals(List.of("single-1", "batch-1pct"),
+        custom.replication().workloads().stream().map(SuiteWorkload::name).toList());
+    assertEquals(Path.of("docs/benchmarks.md"), custom.replication().writeDoc());
+    assertEquals(List.of("-Xmx1g"), custom.serverJavaOptions());
+    assertEquals(List.of("storage.shards=4"), custom.serverSettings());
+    assertEquals("risk-power-loss", custom.durability());
+    assertNull(BenchCli.parse().replication());
+  }
+
+  @Test
+  void replicationRefusesWhatItCannotUseInOneLine() {
+    Map<List<String>, String> refused = new java.util.LinkedHashMap<>();
+    refused.put(List.of("--vs-redis"),
+        "--replication and --vs-redis are two suites: run one at a time");
+    refused.put(List.of("--preload", "1M"), "--preload is for the growth run; not with --replication");
+    refused.put(List.of("--target", "h:1"), "--target is for one node; --replication starts its"
+        + " own (one node and two 3-node clusters, in temporary directories)");
+    refused.put(List.of("--data-dir", "/tmp/x"), "--data-dir is for one node; --replication starts"
+        + " its own (one node and two 3-node clusters, in temporary directories)");
+    refused.put(List.of("--settle", "1s"),
+        "--settle is for the growth run (--preload); not with --replication");
+    refused.put(List.of("--busy-retries", "2"),
+        "--busy-retries is for the growth run (--preload); not with --replication");
+    refused.put(List.of("--concurrency", "16"), "--concurrency shapes the workload of a run with"
+        + " --preload; --replication runs fixed workloads: choose them with --workloads (see --help)");
+    refused.put(List.of("--workloads", "client-16"), "--workloads 'client-16' is no workload of"
+        + " this suite; there are single-1,single-16,batch-1pct,batch-50pct");
+    refused.put(List.of("--server-set", "cluster.replication-factor=2"), "--server-set"
+        + " cluster.replication-factor=2: --replication sets the nodes' cluster, ports and"
+        + " directories itself");
+    refused.put(List.of("--rounds", "0"), "--rounds must be 1 to 100, got 0");
+    for (Map.Entry<List<String>, String> e : refused.entrySet()) {
+      List<String> args = new java.util.ArrayList<>(List.of("--replication"));
+      args.addAll(e.getKey());
+      Ran ran = run(args.toArray(String[]::new));
+      assertEquals(Main.USAGE, ran.code(), ran.toString());
+      assertEquals("dedupe: " + e.getValue(), ran.err().lines().findFirst().orElse(""));
+      assertEquals(2, ran.err().lines().count(), ran.err());
+      assertEquals("", ran.out());
+      ran.assertNoStackTrace();
+    }
+    Ran help = run("--help");
+    assertTrue(help.out().contains("--replication"), help.out());
+    assertTrue(help.out().contains("<!-- replication:begin -->"), help.out());
   }
 }
