@@ -151,6 +151,28 @@ final class ClusterFixture implements AutoCloseable {
     }
   }
 
+  /** {@code n} ids: prefix0, prefix1, ... */
+  static List<String> ids(String prefix, int n) {
+    List<String> ids = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      ids.add(prefix + i);
+    }
+    return ids;
+  }
+
+  /**
+   * What a node holds, per shard and namespace (keys): two replicas of a shard with the same
+   * figures hold the same ids.
+   */
+  static Map<Integer, Map<String, Long>> keysPerShard(DedupeNode node) {
+    Map<Integer, Map<String, Long>> out = new HashMap<>();
+    for (dev.dedupe.server.shard.ShardFigures f
+        : node.shards().onEveryShard(dev.dedupe.server.shard.ShardFigures::collect)) {
+      out.put(f.shard(), f.keysByNamespace());
+    }
+    return out;
+  }
+
   /** The cluster's ZooKeeper, to stop and restart in tests. */
   TestingServer zookeeper() {
     return zookeeper;

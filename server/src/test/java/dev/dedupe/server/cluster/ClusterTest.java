@@ -1,6 +1,7 @@
 package dev.dedupe.server.cluster;
 
 import static dev.dedupe.server.cluster.ClusterFixture.await;
+import static dev.dedupe.server.cluster.ClusterFixture.ids;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -290,14 +291,6 @@ class ClusterTest {
   private static CheckAndInsertRequest insert(String token, List<String> ids) {
     return CheckAndInsertRequest.newBuilder().setNamespace(NS).setAttemptToken(token)
         .addAllMessageIds(ids).build();
-  }
-
-  private static List<String> ids(String prefix, int n) {
-    List<String> ids = new ArrayList<>(n);
-    for (int i = 0; i < n; i++) {
-      ids.add(prefix + i);
-    }
-    return ids;
   }
 
   /** What every caller was told, per id, in the order the answers arrived. */

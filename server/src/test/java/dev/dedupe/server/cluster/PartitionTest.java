@@ -1,14 +1,14 @@
 package dev.dedupe.server.cluster;
 
 import static dev.dedupe.server.cluster.ClusterFixture.await;
+import static dev.dedupe.server.cluster.ClusterFixture.ids;
+import static dev.dedupe.server.cluster.ClusterFixture.keysPerShard;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.dedupe.contract.ShardHash;
-import dev.dedupe.server.DedupeNode;
 import dev.dedupe.server.replication.ShardState;
-import dev.dedupe.server.shard.ShardFigures;
 import dev.dedupe.v1.CheckAndInsertRequest;
 import dev.dedupe.v1.IdResult;
 import dev.dedupe.v1.Verdict;
@@ -95,26 +95,11 @@ class PartitionTest {
       await("node-0 is in sync again everywhere", () -> cluster.node(1).clusterMember()
           .shardStates().values().stream().allMatch(s -> s.inSync("node-0")));
       await("every replica holds the same data", () -> {
-        Map<Integer, Map<String, Long>> first = figures(cluster.node(0));
-        return first.equals(figures(cluster.node(1))) && first.equals(figures(cluster.node(2)));
+        Map<Integer, Map<String, Long>> first = keysPerShard(cluster.node(0));
+        return first.equals(keysPerShard(cluster.node(1)))
+            && first.equals(keysPerShard(cluster.node(2)));
       });
       history.assertInvariants(cluster);
     }
-  }
-
-  private static Map<Integer, Map<String, Long>> figures(DedupeNode node) {
-    Map<Integer, Map<String, Long>> out = new HashMap<>();
-    for (ShardFigures f : node.shards().onEveryShard(ShardFigures::collect)) {
-      out.put(f.shard(), f.keysByNamespace());
-    }
-    return out;
-  }
-
-  private static List<String> ids(String prefix, int n) {
-    List<String> ids = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      ids.add(prefix + i);
-    }
-    return ids;
   }
 }

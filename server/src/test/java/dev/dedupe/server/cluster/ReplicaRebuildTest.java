@@ -1,14 +1,14 @@
 package dev.dedupe.server.cluster;
 
 import static dev.dedupe.server.cluster.ClusterFixture.await;
+import static dev.dedupe.server.cluster.ClusterFixture.ids;
+import static dev.dedupe.server.cluster.ClusterFixture.keysPerShard;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.dedupe.contract.ShardHash;
-import dev.dedupe.server.DedupeNode;
 import dev.dedupe.server.replication.ShardState;
-import dev.dedupe.server.shard.ShardFigures;
 import dev.dedupe.v1.CheckAndInsertRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -71,8 +71,8 @@ class ReplicaRebuildTest {
       // Every copy holds what its leader holds, namespace by namespace.
       router.decide(2, "after", ids("after-", 100));
       await("node-2's copies hold what every other replica holds", () ->
-          figures(cluster.node(2)).equals(figures(cluster.node(0)))
-              && figures(cluster.node(0)).equals(figures(cluster.node(1))));
+          keysPerShard(cluster.node(2)).equals(keysPerShard(cluster.node(0)))
+              && keysPerShard(cluster.node(0)).equals(keysPerShard(cluster.node(1))));
 
       // The rebuilt node can lead: stop another node, and every id is still there.
       cluster.stop(0);
@@ -129,22 +129,6 @@ class ReplicaRebuildTest {
 
   private static int index(String nodeId) {
     return Integer.parseInt(nodeId.substring("node-".length()));
-  }
-
-  private static Map<Integer, Map<String, Long>> figures(DedupeNode node) {
-    Map<Integer, Map<String, Long>> out = new HashMap<>();
-    for (ShardFigures f : node.shards().onEveryShard(ShardFigures::collect)) {
-      out.put(f.shard(), f.keysByNamespace());
-    }
-    return out;
-  }
-
-  private static List<String> ids(String prefix, int n) {
-    List<String> ids = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      ids.add(prefix + i);
-    }
-    return ids;
   }
 
   private static void deleteTree(Path root) throws Exception {

@@ -1,6 +1,7 @@
 package dev.dedupe.server.cluster;
 
 import static dev.dedupe.server.cluster.ClusterFixture.await;
+import static dev.dedupe.server.cluster.ClusterFixture.ids;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -74,13 +75,5 @@ class ZooKeeperOutageTest {
       router.decide(1, "after", new ArrayList<>(before));
       history.assertInvariants(cluster);
     }
-  }
-
-  private static List<String> ids(String prefix, int n) {
-    List<String> ids = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      ids.add(prefix + i);
-    }
-    return ids;
   }
 }
