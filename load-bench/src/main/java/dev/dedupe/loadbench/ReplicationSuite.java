@@ -351,7 +351,8 @@ final class ReplicationSuite {
     notes.add("dedupe: every node storage.durability " + options.durability() + ", JVM options \""
         + String.join(" ", options.serverJavaOptions()) + "\"" + (options.serverSettings().isEmpty()
             ? "" : ", settings " + String.join(" ", options.serverSettings()))
-        + "; the 3-node clusters are 3 processes on 127.0.0.1 with one ZooKeeper, 16 shards each,"
+        + "; the 3-node clusters are 3 processes on 127.0.0.1 with one ZooKeeper, " + shards()
+        + " shards each,"
         + " factor 1 (min in-sync 1) and factor 3 (min in-sync 2). All driven through the Java"
         + " client, which sends each id to its shard's leader: single-id calls with maxBatchIds"
         + " 1 (one request per call), batches as one call of 1,000 ids (maxBatchIds 1,000,"
@@ -375,6 +376,12 @@ final class ReplicationSuite {
         + " per-id work) and, with the idle targets', is in the other CPUs. Medians of "
         + suite.rounds() + " round(s); the targets' order rotates between rounds. Before round"
         + " 1, each workload ran against each target for the warm-up time, unmeasured.");
+  }
+
+  /** The nodes' shard count: 16 (storage.shards's default) unless --server-set says. */
+  private String shards() {
+    return options.serverSettings().stream().filter(kv -> kv.startsWith("storage.shards="))
+        .reduce((a, b) -> b).map(kv -> kv.substring("storage.shards=".length())).orElse("16");
   }
 
   private synchronized void cleanUp() {
