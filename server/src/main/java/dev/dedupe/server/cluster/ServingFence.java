@@ -1,6 +1,5 @@
 package dev.dedupe.server.cluster;
 
-import dev.dedupe.server.shard.ServingCheck;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongSupplier;
@@ -24,12 +23,13 @@ import java.util.function.LongSupplier;
  * timeout after it last heard from it. The lease therefore runs to
  * {@code sent + LEASE_FRACTION × session timeout}, which ends before the earliest moment the
  * session could expire, with a third of the timeout to spare for clock-rate differences and a
- * round in flight. Writers check the fence before a round and again before they reply.
+ * round in flight. Routing asks the fence before a round reaches a writer, and a leader in sync
+ * alone asks it before it counts a commit (the replication runtime's session lease).
  *
  * <p>Thread-safe: connection events, re-reads, heartbeat answers and writers call it from
  * their own threads; nothing here blocks.
  */
-public final class ServingFence implements ServingCheck {
+public final class ServingFence {
 
   /** The share of the session timeout a heartbeat's lease lasts from the moment it was sent. */
   static final double LEASE_FRACTION = 2.0 / 3.0;
@@ -49,7 +49,7 @@ public final class ServingFence implements ServingCheck {
   /**
    * A fence that does not let the node serve until it has connected, caught up and heard a
    * heartbeat answered. Made by the node, shared by its {@link ClusterMember} (which moves it)
-   * and its shard writers (which ask it).
+   * and its replication runtime and routing (which ask it).
    *
    * @param nanoClock a monotonic clock in nanoseconds ({@code System::nanoTime})
    */
@@ -122,7 +122,7 @@ public final class ServingFence implements ServingCheck {
     return Standing.SERVING;
   }
 
-  @Override
+  /** Whether the node may serve now: connected, caught up and within its lease. */
   public boolean mayServe() {
     return standing() == Standing.SERVING;
   }
