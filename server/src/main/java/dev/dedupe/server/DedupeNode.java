@@ -132,7 +132,7 @@ public final class DedupeNode implements AutoCloseable {
     // Replication, forwarding and cluster-wide stats share one channel per peer; closed after
     // the API and the replication runtime have stopped (closers run in reverse).
     PeerChannels peers = new PeerChannels(
-        address -> NettyChannelBuilder.forTarget(address).usePlaintext().build());
+        address -> NettyChannelBuilder.forTarget(address).usePlaintext().directExecutor().build());
     closers.push(peers);
     if (config.cluster().enabled()) {
       // A member opens the shards the assignment gives it, once it has joined.
@@ -144,9 +144,12 @@ public final class DedupeNode implements AutoCloseable {
       closers.push(shards);
       // Closed before the shards: no append or snapshot is in flight when their stores close.
       closers.push(replication);
+      ReplicaEndpoint endpoint =
+          new ReplicaEndpoint(replication, shards, new SnapshotInstalls(replication, shards));
+      // Its syncs stop after the listener and before the shards (closers run in reverse).
+      closers.push(endpoint);
       replicationServer = ReplicationServer.start(config.grpc().host(),
-          config.cluster().replicationPort(),
-          new ReplicaEndpoint(replication, shards, new SnapshotInstalls(replication, shards)));
+          config.cluster().replicationPort(), endpoint);
       // Stops before the runtime (closers run in reverse): no append arrives at a closed one.
       closers.push(replicationServer);
       ClusterMember joining = new ClusterMember(config.cluster(), directory, shards, fence);

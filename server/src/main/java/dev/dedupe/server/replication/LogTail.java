@@ -1,8 +1,6 @@
 package dev.dedupe.server.replication;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.TreeMap;
 
@@ -12,13 +10,17 @@ import java.util.TreeMap;
  * Bounded by bytes: the oldest entries go first, except those a follower installing a snapshot
  * will need right after it ({@link #pin}), which stay up to a hard cap of four times the
  * budget. Not thread-safe: the owning {@link ShardReplica} guards it.
+ *
+ * <p>Entries are contiguous in seq, so an entry is found by arithmetic, not by a scan: a
+ * follower's next batch is read on every append to it, from a tail that may hold hundreds of
+ * thousands of small entries.
  */
 final class LogTail {
 
-  private record Kept(long seq, byte[] encoded) {}
-
   private final long budgetBytes;
-  private final ArrayDeque<Kept> entries = new ArrayDeque<>();
+  /** The entries held are {@code entries[head..]}, of seqs {@code [firstSeq, nextSeq)}. */
+  private final ArrayList<byte[]> entries = new ArrayList<>();
+  private int head;
   /** Pinned seq to how many pins hold it. */
   private final TreeMap<Long, Integer> pins = new TreeMap<>();
   private long bytes;
@@ -33,7 +35,11 @@ final class LogTail {
 
   /** The oldest seq still held (equal to {@link #nextSeq} when empty). */
   long firstSeq() {
-    return entries.isEmpty() ? nextSeq : entries.peekFirst().seq();
+    return nextSeq - held();
+  }
+
+  private int held() {
+    return entries.size() - head;
   }
 
   long nextSeq() {
@@ -44,7 +50,7 @@ final class LogTail {
     if (seq != nextSeq) {
       throw new IllegalStateException("entry " + seq + " added to a tail that expects " + nextSeq);
     }
-    entries.addLast(new Kept(seq, encoded));
+    entries.add(encoded);
     bytes += encoded.length;
     nextSeq = seq + 1;
     trim();
@@ -58,17 +64,13 @@ final class LogTail {
     }
     List<byte[]> out = new ArrayList<>();
     long taken = 0;
-    Iterator<Kept> it = entries.iterator();
-    while (it.hasNext()) {
-      Kept k = it.next();
-      if (k.seq() < fromSeq) {
-        continue;
-      }
-      if (!out.isEmpty() && taken + k.encoded().length > maxBytes) {
+    for (int i = head + (int) (fromSeq - firstSeq()); i < entries.size(); i++) {
+      byte[] e = entries.get(i);
+      if (!out.isEmpty() && taken + e.length > maxBytes) {
         break;
       }
-      out.add(k.encoded());
-      taken += k.encoded().length;
+      out.add(e);
+      taken += e.length;
     }
     return out;
   }
@@ -85,13 +87,17 @@ final class LogTail {
 
   private void trim() {
     long keepFrom = pins.isEmpty() ? Long.MAX_VALUE : pins.firstKey();
-    while (!entries.isEmpty() && bytes > budgetBytes) {
-      Kept oldest = entries.peekFirst();
-      if (oldest.seq() >= keepFrom && bytes <= 4 * budgetBytes) {
+    while (held() > 0 && bytes > budgetBytes) {
+      if (firstSeq() >= keepFrom && bytes <= 4 * budgetBytes) {
         break;
       }
-      entries.pollFirst();
-      bytes -= oldest.encoded().length;
+      bytes -= entries.get(head).length;
+      entries.set(head++, null);
+    }
+    // Drops the released slots once they are half the list: amortized O(1) per entry.
+    if (head > 1024 && head > entries.size() / 2) {
+      entries.subList(0, head).clear();
+      head = 0;
     }
   }
 }

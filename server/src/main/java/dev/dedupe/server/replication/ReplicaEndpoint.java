@@ -18,24 +18,35 @@ import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * The follower's end of replication: the gRPC service other nodes' leaders call. Each shard's
  * entries are applied on that shard's writer thread (which owns its store), without a sync;
- * once every shard of the call has applied, one sync of the node's log makes them all durable,
- * and only then does the answer say APPLIED. A thin adapter: the rules are in
+ * once every shard of the call has applied, a sync of the node's log makes them all durable
+ * ({@link FollowerSyncs}: one sync for every call waiting, from every leader), and only then
+ * does the answer say APPLIED. A thin adapter: the rules are in
  * {@link ShardReplica} and {@link FollowerGate}.
  */
-public final class ReplicaEndpoint extends ReplicaServiceGrpc.ReplicaServiceImplBase {
+public final class ReplicaEndpoint extends ReplicaServiceGrpc.ReplicaServiceImplBase
+    implements AutoCloseable {
 
   private final ReplicationRuntime runtime;
   private final ShardSet shards;
   private final SnapshotInstalls installer;
+  private final FollowerSyncs syncs;
 
   public ReplicaEndpoint(ReplicationRuntime runtime, ShardSet shards, SnapshotInstalls installer) {
     this.runtime = runtime;
     this.shards = shards;
     this.installer = installer;
+    this.syncs = new FollowerSyncs(() -> shards.nodeStore().syncWal());
+  }
+
+  /** Stops the syncs; call after the listener has stopped, before the node's store closes. */
+  @Override
+  public void close() throws InterruptedException {
+    syncs.close();
   }
 
   @Override
@@ -44,40 +55,46 @@ public final class ReplicaEndpoint extends ReplicaServiceGrpc.ReplicaServiceImpl
     for (ShardAppend a : request.getShardsList()) {
       acks.add(applyOne(a));
     }
-    // The sync runs on a thread of its own, not on the shard writer that finished last: an
-    // fsync there would hold up that shard's next round.
-    CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).whenCompleteAsync((done, e) -> {
-      AppendResponse.Builder response = AppendResponse.newBuilder();
-      boolean anyApplied = false;
-      for (int i = 0; i < acks.size(); i++) {
-        ShardReplica.AckView ack = acks.get(i).getNow(null);
-        anyApplied |= ack != null && ack.outcome() == ShardReplica.AckView.Outcome.APPLIED
-            && !request.getShards(i).getEntriesList().isEmpty();
+    CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new))
+        .handle((done, failed) -> null) // a shard that failed answers FAILED; the others go on
+        .thenCompose(ignored -> appliedAny(request, acks)
+            ? syncs.sync().handle((synced, failed) -> failed == null ? "" : messageOf(failed))
+            : CompletableFuture.completedFuture(""))
+        .thenAccept(syncFailure -> {
+          AppendResponse.Builder response = AppendResponse.newBuilder();
+          for (int i = 0; i < acks.size(); i++) {
+            response.addShards(toProto(request.getShards(i).getShard(), acks.get(i), syncFailure));
+          }
+          reply.onNext(response.build());
+          reply.onCompleted();
+        });
+  }
+
+  private static boolean appliedAny(
+      AppendRequest request, List<CompletableFuture<ShardReplica.AckView>> acks) {
+    for (int i = 0; i < acks.size(); i++) {
+      ShardReplica.AckView ack = acks.get(i).getNow(null);
+      if (ack != null && ack.outcome() == ShardReplica.AckView.Outcome.APPLIED
+          && !request.getShards(i).getEntriesList().isEmpty()) {
+        return true;
       }
-      String syncFailure = "";
-      if (anyApplied) {
-        try {
-          shards.nodeStore().syncWal();
-        } catch (StorageException failed) {
-          syncFailure = failed.getMessage();
-        }
-      }
-      for (int i = 0; i < acks.size(); i++) {
-        response.addShards(toProto(request.getShards(i).getShard(), acks.get(i), syncFailure));
-      }
-      reply.onNext(response.build());
-      reply.onCompleted();
-    }, SYNCS);
+    }
+    return false;
+  }
+
+  private static String messageOf(Throwable failed) {
+    Throwable cause = failed instanceof CompletionException && failed.getCause() != null
+        ? failed.getCause() : failed;
+    return String.valueOf(cause.getMessage());
   }
 
   /**
-   * Platform threads (a sync blocks in native code, which would pin a virtual thread's
-   * carrier), made as calls need them and gone when idle: one per Append call in flight, which
-   * is one per leading peer.
+   * Platform threads for snapshot chunks, which are written to disk: never on the transport
+   * thread the handlers run on. Made as installs need them, gone when idle.
    */
-  private static final java.util.concurrent.ExecutorService SYNCS =
+  private static final java.util.concurrent.ExecutorService INSTALLS =
       java.util.concurrent.Executors.newCachedThreadPool(
-          Thread.ofPlatform().name("replica-sync-", 0).daemon(true).factory());
+          Thread.ofPlatform().name("replica-install-", 0).daemon(true).factory());
 
   private CompletableFuture<ShardReplica.AckView> applyOne(ShardAppend a) {
     ShardWriter writer = shards.writer(a.getShard());
@@ -116,7 +133,9 @@ public final class ReplicaEndpoint extends ReplicaServiceGrpc.ReplicaServiceImpl
   @Override
   public void installSnapshot(
       InstallSnapshotRequest request, StreamObserver<InstallSnapshotResponse> reply) {
-    installer.accept(request).whenComplete((response, e) -> {
+    // A chunk is written to disk: off the transport thread this handler runs on.
+    CompletableFuture.supplyAsync(() -> installer.accept(request), INSTALLS)
+        .thenCompose(f -> f).whenComplete((response, e) -> {
       if (e != null) {
         reply.onNext(InstallSnapshotResponse.newBuilder().setAccepted(false)
             .setDetail(e.toString()).build());

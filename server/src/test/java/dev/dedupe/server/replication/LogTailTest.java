@@ -55,6 +55,26 @@ class LogTailTest {
   }
 
   @Test
+  void handsOutTheEntriesOfTheSeqsAskedAfterManyHaveBeenDropped() {
+    // Long enough for the dropped entries' slots to be released several times over.
+    LogTail tail = new LogTail(8 * 500, 1);
+    for (long seq = 1; seq <= 20_000; seq++) {
+      tail.add(seq, java.nio.ByteBuffer.allocate(8).putLong(seq).array());
+      if (seq % 997 == 0) {
+        long from = Math.max(tail.firstSeq(), seq - 3);
+        List<byte[]> got = tail.from(from, 16);
+        assertEquals(2, got.size());
+        assertEquals(from, java.nio.ByteBuffer.wrap(got.get(0)).getLong());
+        assertEquals(from + 1, java.nio.ByteBuffer.wrap(got.get(1)).getLong());
+      }
+    }
+    assertEquals(20_000 - 500 + 1, tail.firstSeq());
+    List<byte[]> all = tail.from(tail.firstSeq(), Long.MAX_VALUE);
+    assertEquals(500, all.size());
+    assertEquals(20_000, java.nio.ByteBuffer.wrap(all.get(499)).getLong());
+  }
+
+  @Test
   void refusesAGapInSequence() {
     LogTail tail = new LogTail(100, 1);
     tail.add(1, bytes(1));
