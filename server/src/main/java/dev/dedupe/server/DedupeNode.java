@@ -8,6 +8,7 @@ import dev.dedupe.server.core.ShardDirectory;
 import dev.dedupe.server.core.StandaloneDirectory;
 import dev.dedupe.server.ops.OpsServer;
 import dev.dedupe.server.ops.ServerMetrics;
+import dev.dedupe.server.rpc.AdminGrpcService;
 import dev.dedupe.server.rpc.ClusterStats;
 import dev.dedupe.server.rpc.DedupeGrpcService;
 import dev.dedupe.server.rpc.Forwarder;
@@ -198,7 +199,10 @@ public final class DedupeNode implements AutoCloseable {
     ops = new OpsServer(config.ops(), this::isLive, this::isReady, registry);
     closers.push(ops);
 
-    GrpcServer api = new GrpcServer(grpcBuilder, service, config.limits().maxRequestBytes());
+    // A standalone node serves it too, to answer FAILED_PRECONDITION with why.
+    AdminGrpcService admin = new AdminGrpcService(
+        () -> java.util.Optional.ofNullable(member).map(ClusterMember::moveAdmin), replies);
+    GrpcServer api = new GrpcServer(grpcBuilder, service, admin, config.limits().maxRequestBytes());
     api.start();
     grpc = api;
     closers.push(grpc);

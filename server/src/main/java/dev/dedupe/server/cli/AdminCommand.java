@@ -33,12 +33,16 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code bin/dedupe admin ...}: a view of a cluster straight from ZooKeeper ({@code status}),
- * and the explicit decision to let a replica lead a shard whose in-sync replicas are lost
- * ({@code elect-unclean}).
+ * the explicit decision to let a replica lead a shard whose in-sync replicas are lost
+ * ({@code elect-unclean}), and move jobs through a node's AdminService
+ * ({@link AdminMoveCommands}).
  */
 @Command(name = "admin", mixinStandardHelpOptions = true,
-    description = "Look at and administer a cluster, through its ZooKeeper.",
+    description = {"Look at and administer a cluster: status and elect-unclean through its",
+        "ZooKeeper (--zk); move, transfer-leader, moves and cancel through a node (--target)."},
     subcommands = {AdminCommand.Status.class, AdminCommand.ElectUnclean.class,
+        AdminMoveCommands.MoveReplica.class, AdminMoveCommands.TransferLeader.class,
+        AdminMoveCommands.Moves.class, AdminMoveCommands.Cancel.class,
         AdminCommand.AcceptDataLoss.class})
 final class AdminCommand {
 

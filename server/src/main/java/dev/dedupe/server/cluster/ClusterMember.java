@@ -77,7 +77,8 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   private final Set<Runnable> mapListeners = new CopyOnWriteArraySet<>();
   private volatile ReplicaRoles replicaRoles = (states, addresses) -> { };
   private final ServingFence fence;
-  private CuratorFramework zk;
+  /** Set once by start(); read by the admin API's threads. */
+  private volatile CuratorFramework zk;
   private SessionHeartbeat heartbeat;
   private Membership membership;
   private Controller controller;
@@ -141,6 +142,15 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   }
 
   /**
+   * The admin API's view of move jobs in this cluster: any node creates and cancels jobs, the
+   * controller runs them. Usable once {@link #start} has connected.
+   */
+  public dev.dedupe.server.moves.MoveAdmin moveAdmin() {
+    return new ZkMoveAdmin(() -> zk, paths, config.effectiveMinInsyncReplicas(),
+        java.time.InstantSource.system());
+  }
+
+  /**
    * Every shard's state as last read (leader, replicas, in-sync set, epoch), for the admin
    * view and the metrics; empty before the cluster formed.
    */
@@ -185,7 +195,8 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
         grpcAddress, opsAddress, replicationAddress, config.zone(), Map.of()));
     membership.start(config.sessionTimeout().toMillis());
     controller = new Controller(zk, paths, nodeId, shards.shardCount(), config.initialNodes(),
-        config.replicationFactor());
+        config.replicationFactor(), config.effectiveMinInsyncReplicas(),
+        java.time.InstantSource.system());
     controller.setPositionProbe(positionProbe);
     controller.start();
     shardsCache = CuratorCache.build(zk, paths.shards());

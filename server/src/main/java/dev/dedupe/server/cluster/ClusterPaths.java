@@ -18,6 +18,13 @@ package dev.dedupe.server.cluster;
  *                                      written by the controller (fenced by its epoch) and by
  *                                      the shard's leader (its in-sync set), both at the
  *                                      version they read
+ *   moves/m-&lt;10 digits&gt;     persistent  one per move job (id m-000012 for m-0000000012):
+ *                                      {"kind":"MOVE","shard":3,"from":"n1","to":"n4",
+ *                                      "phase":"CATCH_UP","state":"RUNNING","cancel":false,...};
+ *                                      created (sequential) by any node's admin API, advanced
+ *                                      only by the controller (fenced by its epoch, in one
+ *                                      transaction with the shard's znode); the last 100
+ *                                      finished jobs are kept
  * </pre>
  *
  * <p>Clusters formed before replication hold one {@code assignment} znode instead of
@@ -62,6 +69,16 @@ public record ClusterPaths(String root) {
   /** The shard number a child of {@link #shards()} names. */
   static int shardOf(String childName) {
     return Integer.parseInt(childName);
+  }
+
+  /** The parent of every move job's znode. */
+  public String moves() {
+    return root + "/moves";
+  }
+
+  /** Move job {@code id}'s znode ({@code m-000012} is {@code moves/m-0000000012}). */
+  public String move(String id) {
+    return moves() + "/" + dev.dedupe.server.moves.MoveIds.toZnodeName(id);
   }
 
   /** The single assignment of clusters formed before replication; only migration reads it. */

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -75,6 +76,13 @@ public final class Controller implements AutoCloseable {
   private final LeaderLatch latch;
   /** Tells of every change of the nodes' registrations: a leader gone, a store published. */
   private final CuratorCache nodesCache;
+  /** Tells of new jobs and cancels ({@code moves/}), and of shard changes a job waits for. */
+  private final CuratorCache movesCache;
+  private final CuratorCache shardsCache;
+  /** Runs the move jobs; controller thread only. */
+  private final MoveDriver moves;
+  /** Whether the last pass over the jobs left one running: shard changes matter only then. */
+  private volatile boolean movesRunning = true;
   /** Runs election callbacks and takeover retries, one at a time. */
   private final ScheduledExecutorService events;
   /** The controller-epoch znode version this controller was elected at; -1 before election. */
@@ -95,6 +103,17 @@ public final class Controller implements AutoCloseable {
    */
   public Controller(CuratorFramework zk, ClusterPaths paths, String nodeId, int shardCount,
       int initialNodes, int replicationFactor) {
+    this(zk, paths, nodeId, shardCount, initialNodes, replicationFactor,
+        Math.min(2, replicationFactor), java.time.InstantSource.system());
+  }
+
+  /**
+   * @param minInsync {@code cluster.min-insync-replicas} as in force: a move never leaves a
+   *     shard with fewer in-sync replicas
+   * @param clock the wall clock that move jobs' times are read from
+   */
+  public Controller(CuratorFramework zk, ClusterPaths paths, String nodeId, int shardCount,
+      int initialNodes, int replicationFactor, int minInsync, java.time.InstantSource clock) {
     this.zk = zk;
     this.paths = paths;
     this.nodeId = nodeId;
@@ -103,6 +122,14 @@ public final class Controller implements AutoCloseable {
     this.replicationFactor = replicationFactor;
     this.latch = new LeaderLatch(zk, paths.controllerLatch(), nodeId);
     this.nodesCache = CuratorCache.build(zk, paths.nodes());
+    this.movesCache = CuratorCache.build(zk, paths.moves());
+    this.shardsCache = CuratorCache.build(zk, paths.shards());
+    this.moves = new MoveDriver(zk, paths, nodeId, minInsync, clock, this::transferLeadership,
+        delay -> {
+          if (latch.hasLeadership()) {
+            runOnEvents(this::advanceMoves, delay);
+          }
+        });
     this.events = Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().name("controller-" + nodeId).daemon(true).factory());
   }
@@ -123,6 +150,10 @@ public final class Controller implements AutoCloseable {
     }, events);
     nodesCache.listenable().addListener((type, oldData, data) -> nodesChanged());
     nodesCache.start();
+    movesCache.listenable().addListener((type, oldData, data) -> movesChanged(true));
+    movesCache.start();
+    shardsCache.listenable().addListener((type, oldData, data) -> movesChanged(false));
+    shardsCache.start();
     // The safety net: elections also run on every change of the nodes, but a missed watch or
     // a failed write must not leave a shard leaderless until the next change.
     events.scheduleWithFixedDelay(this::reconcile, SAFETY_NET_MILLIS, SAFETY_NET_MILLIS,
@@ -356,6 +387,8 @@ public final class Controller implements AutoCloseable {
       for (VersionedShardState shard : read.get().byShard().values()) {
         steward(myEpoch, shard, live);
       }
+      // Also the safety net and the resumption of jobs after a change of controller.
+      advanceMoves();
     } catch (NotControllerException e) {
       // Deposed: the new controller reconciles. Still the controller at this epoch means the
       // epoch check failed for another reason; read again later.
@@ -395,6 +428,107 @@ public final class Controller implements AutoCloseable {
       }
       current = again.get();
     }
+  }
+
+  /**
+   * A job was created or cancelled ({@code jobs}), or a shard changed: if this node is the
+   * controller, run a pass over the jobs. Shard changes (every in-sync change of every leader)
+   * are skipped while no job runs.
+   */
+  private void movesChanged(boolean jobs) {
+    if (latch.hasLeadership() && (jobs || movesRunning)) {
+      runOnEvents(this::advanceMoves, 0);
+    }
+  }
+
+  /** One pass of the {@link MoveDriver}, fenced at this controller's epoch. Controller thread only. */
+  private void advanceMoves() {
+    long myEpoch = epoch.get();
+    if (closed || myEpoch < 0 || !latch.hasLeadership()) {
+      return;
+    }
+    try {
+      movesRunning = moves.advance(myEpoch);
+    } catch (NotControllerException e) {
+      if (latch.hasLeadership() && epoch.get() == myEpoch) {
+        retryLater(this::advanceMoves);
+      }
+    } catch (Exception e) {
+      if (closed) {
+        return;
+      }
+      log.warn("node {}: cannot advance the move jobs ({}); will retry", nodeId, e.toString());
+      retryLater(this::advanceMoves);
+    }
+  }
+
+  /**
+   * Moves {@code shard}'s leadership to {@code to}, an in-sync replica live with the store it
+   * is in sync with. Move jobs call it (a MOVE whose source leads, a TRANSFER_LEADER); it never
+   * blocks its caller: the work runs on the controller thread and the future completes there.
+   *
+   * <p>The contract, which a clean handover must keep too: the future completes with the state
+   * written, in which {@code to} leads at a higher epoch, only after that state is in ZooKeeper,
+   * written fenced by this controller's epoch at the shard znode's version read; it completes
+   * exceptionally, with nothing written, if {@code to} is not a live in-sync replica
+   * ({@link ClusterException}), this node is no longer the controller
+   * ({@link NotControllerException}) or the shard keeps changing under it. Safety is
+   * {@link dev.dedupe.server.replication.LeaderElection}'s: only an in-sync replica leads, and
+   * the old leader leaves the in-sync set (it may hold entries no one else has acknowledged,
+   * and counts again only once the new leader has it caught up). Callers must not assume
+   * anything about what clients see during the change; this body writes the new leader at once
+   * (the old leader's waiting rounds fail UNAVAILABLE and are retried by clients with their
+   * attempt tokens), and a handover that first drains the old leader may replace it.
+   *
+   * @return the state written
+   */
+  public CompletableFuture<ShardState> transferLeadership(int shard, String to) {
+    CompletableFuture<ShardState> done = new CompletableFuture<>();
+    try {
+      events.execute(() -> {
+        try {
+          done.complete(writeLeader(shard, to));
+        } catch (Throwable e) {
+          done.completeExceptionally(e);
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      done.completeExceptionally(new NotControllerException(epoch.get(),
+          "a leadership transfer (the controller is closing)"));
+    }
+    return done;
+  }
+
+  /** {@link #transferLeadership}'s write: a few attempts while the shard changes under it. */
+  private ShardState writeLeader(int shard, String to) throws Exception {
+    long myEpoch = epoch.get();
+    for (int attempt = 0; attempt < 5; attempt++) {
+      VersionedShardState read = ClusterState.readShard(zk, paths, shard).orElseThrow(
+          () -> new ClusterException("shard " + shard + " has no state yet", null));
+      ShardState current = read.state();
+      if (current.isLeader(to)) {
+        return current;
+      }
+      Map<String, String> liveStores =
+          ClusterState.liveStores(ClusterState.liveRegistrations(zk, paths), shard);
+      String inSync = current.isr().get(to);
+      String live = liveStores.get(to);
+      if (inSync == null || live == null || !(inSync.isEmpty() || inSync.equals(live))) {
+        throw new ClusterException("node " + to + " cannot lead shard " + shard + ": it is not"
+            + " live and in sync (in sync: " + current.isrInReplicaOrder() + ")", null);
+      }
+      Map<String, String> isr = new java.util.LinkedHashMap<>(current.isr());
+      if (current.hasLeader()) {
+        isr.remove(current.leader());
+      }
+      ShardState next = current.withLeader(to, isr);
+      if (writeShard(myEpoch, read, next)) {
+        logChange(current, next);
+        return next;
+      }
+    }
+    throw new ClusterException("shard " + shard + " kept changing while its leadership was"
+        + " being moved to " + to + "; try again", null);
   }
 
   private void logChange(ShardState before, ShardState after) {
@@ -517,7 +651,7 @@ public final class Controller implements AutoCloseable {
   }
 
   private CuratorOp epochCheck(long myEpoch) throws Exception {
-    return zk.transactionOp().check().withVersion((int) myEpoch).forPath(paths.controllerEpoch());
+    return FencedTransaction.epochCheck(zk, paths, myEpoch);
   }
 
   /** Commits a creation or migration; any failure means another controller's epoch or work. */
@@ -536,6 +670,8 @@ public final class Controller implements AutoCloseable {
   public void close() {
     closed = true;
     nodesCache.close();
+    movesCache.close();
+    shardsCache.close();
     try {
       latch.close(LeaderLatch.CloseMode.SILENT);
     } catch (Exception e) {

@@ -19,6 +19,12 @@ final class FencedTransaction {
 
   private FencedTransaction() {}
 
+  /** The check every controller write carries: the controller epoch is still {@code epoch}. */
+  static CuratorOp epochCheck(CuratorFramework zk, ClusterPaths paths, long epoch)
+      throws Exception {
+    return zk.transactionOp().check().withVersion((int) epoch).forPath(paths.controllerEpoch());
+  }
+
   /**
    * @return null if every operation was applied, else the one that failed (nothing was applied)
    * @throws Exception if ZooKeeper could not be reached; nothing may be assumed applied

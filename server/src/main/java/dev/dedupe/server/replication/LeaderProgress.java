@@ -100,6 +100,23 @@ public final class LeaderProgress {
     return f == null ? -1 : f.acked;
   }
 
+  /**
+   * The shard's replicas changed within this epoch (a move added its target, or removed its
+   * source or, on a cancel, its target): follow {@code now}, every replica but the leader. A
+   * new follower has acknowledged nothing and joins the in-sync set only by
+   * {@link #readyToJoin}; one that left is no longer counted, and its late answers are ignored.
+   */
+  public void followersChanged(List<String> now, long nowNanos) {
+    followers.keySet().removeIf(f -> !now.contains(f));
+    for (String f : now) {
+      followers.computeIfAbsent(f, k -> {
+        Follower state = new Follower();
+        state.lastCaughtUpNanos = nowNanos;
+        return state;
+      });
+    }
+  }
+
   /** The leader wrote entry {@code seq} durably. */
   public void appended(long seq, long nowNanos) {
     if (seq != logEnd + 1) {

@@ -286,6 +286,7 @@ public final class ShardReplica implements ShardLog {
   void update(VersionedShardState read) {
     ShardState s = read.state();
     List<Runnable> released = List.of();
+    List<String> added = List.of();
     boolean startLeading = false;
     synchronized (this) {
       if (state != null && s.epoch() < state.state().epoch()) {
@@ -303,6 +304,9 @@ public final class ShardReplica implements ShardLog {
           state = read;
           countInSyncChangeLocked(s.isr());
           progress.inSyncChanged(s.isr());
+          // Or a move changed the replicas at this epoch: a new one is sent to (and rebuilt
+          // from a snapshot if it needs one), a removed one no longer.
+          added = followersChangedLocked(s.followers());
           released = commitLocked();
         }
       } else {
@@ -324,6 +328,9 @@ public final class ShardReplica implements ShardLog {
       }
     }
     released.forEach(Runnable::run);
+    if (!added.isEmpty()) {
+      listener.entriesFor(this, added);
+    }
     if (!startLeading) {
       return;
     }
@@ -387,6 +394,36 @@ public final class ShardReplica implements ShardLog {
     if (!followers.isEmpty()) {
       listener.entriesFor(this, followers);
     }
+  }
+
+  /**
+   * Leading, the shard's replicas changed within this epoch: starts sending to new followers
+   * (their first append is a probe, answered with their position, from which the leader
+   * resends or rebuilds, as for any follower) and stops sending to removed ones. Until this,
+   * followers were fixed when a leadership began, so a replica added by a move got nothing
+   * until the next election.
+   *
+   * @return the followers added
+   */
+  private List<String> followersChangedLocked(List<String> now) {
+    long t = nanos.getAsLong();
+    List<String> added = new ArrayList<>();
+    for (String f : now) {
+      if (!sending.containsKey(f)) {
+        Sending out = new Sending();
+        out.nextSeq = progress.logEnd() + 1;
+        out.probedAtNanos = t;
+        sending.put(f, out);
+        added.add(f);
+      }
+    }
+    sending.keySet().removeIf(f -> !now.contains(f));
+    progress.followersChanged(now, t);
+    if (tail == null && !added.isEmpty()) {
+      // Led without followers so far: keep entries from here on for the new one.
+      tail = new LogTail(settings.tailBytes(), progress.logEnd() + 1);
+    }
+    return added;
   }
 
   private void stepDownLocked(String why) {

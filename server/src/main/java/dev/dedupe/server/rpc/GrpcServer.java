@@ -12,7 +12,7 @@ import java.io.UncheckedIOException;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The API listener: the dedupe service, the standard {@code grpc.health.v1.Health} service
+ * The API listener: the dedupe service, the admin service (when given), the standard {@code grpc.health.v1.Health} service
  * (for Kubernetes gRPC probes) and server reflection (for grpcurl).
  *
  * <p>Takes a {@link ServerBuilder} so that tests run the same server in-process and end-to-end
@@ -31,7 +31,19 @@ public final class GrpcServer implements AutoCloseable {
   private final HealthStatusManager health = new HealthStatusManager();
 
   public GrpcServer(ServerBuilder<?> builder, DedupeGrpcService service, int maxRequestBytes) {
+    this(builder, service, null, maxRequestBytes);
+  }
+
+  /**
+   * @param admin {@code dedupe.admin.v1.AdminService}, or null to serve none; its calls are
+   *     short and counted with the dedupe service's, so a shutdown lets them finish
+   */
+  public GrpcServer(ServerBuilder<?> builder, DedupeGrpcService service,
+      AdminGrpcService admin, int maxRequestBytes) {
     this.service = service;
+    if (admin != null) {
+      builder.addService(ServerInterceptors.intercept(admin, dedupeCalls));
+    }
     // Every method of the API only validates, hashes and enqueues (or answers at once), and
     // every service here is non-blocking; so calls run on the transport's threads instead of
     // hopping to an executor and back: each hop cost a thread wake-up per call, and the

@@ -3,6 +3,7 @@ package dev.dedupe.server.rpc;
 import com.google.protobuf.Any;
 import com.google.rpc.BadRequest;
 import com.google.rpc.Code;
+import dev.dedupe.server.moves.MoveRefusedException;
 import dev.dedupe.server.shard.CallerGaveUpException;
 import dev.dedupe.server.shard.ShardOverloadedException;
 import dev.dedupe.server.storage.StorageException;
@@ -32,6 +33,21 @@ public final class StatusMapping {
                 .setField(e.field())
                 .setDescription(e.getMessage()))
             .build()));
+      }
+      case MoveRefusedException e -> {
+        status.setCode(switch (e.reason()) {
+          case INVALID_ARGUMENT -> Code.INVALID_ARGUMENT_VALUE;
+          case FAILED_PRECONDITION -> Code.FAILED_PRECONDITION_VALUE;
+          case NOT_FOUND -> Code.NOT_FOUND_VALUE;
+          case UNAVAILABLE -> Code.UNAVAILABLE_VALUE;
+        }).setMessage(e.getMessage());
+        if (e.reason() == MoveRefusedException.Reason.INVALID_ARGUMENT && !e.field().isEmpty()) {
+          status.addDetails(Any.pack(BadRequest.newBuilder()
+              .addFieldViolations(BadRequest.FieldViolation.newBuilder()
+                  .setField(e.field())
+                  .setDescription(e.getMessage()))
+              .build()));
+        }
       }
       case CallerGaveUpException e ->
           status.setCode(Code.DEADLINE_EXCEEDED_VALUE).setMessage(e.getMessage());

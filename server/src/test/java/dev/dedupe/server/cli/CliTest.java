@@ -209,6 +209,47 @@ class CliTest {
   }
 
   @Test
+  void moveCommandsOnAStandaloneNodeSayWhyInOneLine() {
+    Ran moves = run("admin", "moves", "--target", target);
+    assertEquals(Main.FAILED, moves.code(), moves.toString());
+    assertTrue(moves.err().contains("FAILED_PRECONDITION: this node runs standalone"),
+        moves.err());
+    assertEquals(1, moves.err().lines().count(), moves.err());
+    moves.assertOneLineError();
+    Ran move = run("admin", "move", "--target", target, "--shard", "1", "--from", "a", "--to",
+        "b");
+    assertEquals(Main.FAILED, move.code(), move.toString());
+    move.assertOneLineError();
+    Ran missing = run("admin", "move", "--target", target, "--from", "a", "--to", "b");
+    assertEquals(Main.USAGE, missing.code(), missing.toString());
+    assertTrue(missing.err().contains("--shard"), missing.err());
+    Ran notANumber = run("admin", "transfer-leader", "--target", target, "--shard", "x",
+        "--to", "b");
+    assertEquals(Main.USAGE, notANumber.code(), notANumber.toString());
+    notANumber.assertOneLineError();
+  }
+
+  @Test
+  void theMovesTableShowsEachJobOnOneRow() {
+    java.time.Instant now = java.time.Instant.parse("2026-12-02T17:00:00Z");
+    dev.dedupe.admin.v1.Move move = dev.dedupe.admin.v1.Move.newBuilder()
+        .setMoveId("m-000007").setShard(3).setFromNode("node-1").setToNode("node-4")
+        .setKind(dev.dedupe.admin.v1.MoveKind.MOVE_KIND_MOVE_REPLICA)
+        .setPhase(dev.dedupe.admin.v1.MovePhase.MOVE_PHASE_CATCH_UP)
+        .setState(dev.dedupe.admin.v1.MoveState.MOVE_STATE_RUNNING)
+        .setCreateTime(com.google.protobuf.Timestamp.newBuilder()
+            .setSeconds(now.getEpochSecond() - 312))
+        .setBytesCopied(-1).setBytesTotal(-1)
+        .setLastError("target node node-4 is not live").build();
+    String table = MovesTable.render(List.of(move), now);
+    assertTrue(table.lines().anyMatch(l -> l.matches(
+        "m-000007\\s+3\\s+node-1 -> node-4\\s+CATCH_UP\\s+RUNNING\\s+-\\s+5m12s\\s+"
+            + "target node node-4 is not live")), table);
+    assertTrue(table.endsWith("1 move running\n"), table);
+    assertEquals("no moves (none running, none kept)\n", MovesTable.render(List.of(), now));
+  }
+
+  @Test
   void adminDefaultsToTheClusterNameANodeDefaultsTo() {
     AdminCommand.Status status = new AdminCommand.Status();
     new picocli.CommandLine(status).parseArgs();

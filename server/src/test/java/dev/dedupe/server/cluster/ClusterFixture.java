@@ -66,6 +66,12 @@ final class ClusterFixture implements AutoCloseable {
     return new ClusterFixture(root, size, shards, size, size, true);
   }
 
+  /** As above, with {@code replicationFactor} replicas per shard (fewer than nodes: room to move). */
+  static ClusterFixture partitionable(Path root, int size, int shards, int replicationFactor)
+      throws Exception {
+    return new ClusterFixture(root, size, shards, size, replicationFactor, true);
+  }
+
   private ClusterFixture(Path root, int size, int shards, int startNow, int replicationFactor,
       boolean proxied) throws Exception {
     this.proxied = proxied;
@@ -196,6 +202,14 @@ final class ClusterFixture implements AutoCloseable {
     ManagedChannel channel = channels.computeIfAbsent(address,
         a -> NettyChannelBuilder.forTarget(a).usePlaintext().build());
     return DedupeServiceGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS);
+  }
+
+  /** A stub for node {@code i}'s AdminService, on its cached channel. */
+  dev.dedupe.admin.v1.AdminServiceGrpc.AdminServiceBlockingStub admin(int i) {
+    ManagedChannel channel = channels.computeIfAbsent(nodes[i].advertisedAddress(),
+        a -> NettyChannelBuilder.forTarget(a).usePlaintext().build());
+    return dev.dedupe.admin.v1.AdminServiceGrpc.newBlockingStub(channel)
+        .withDeadlineAfter(10, TimeUnit.SECONDS);
   }
 
   DedupeServiceBlockingStub stub(int i) {

@@ -32,6 +32,36 @@ class LeaderProgressTest {
     }
   }
 
+  // ------------------------------------------------------- replicas changed within an epoch
+
+  @Test
+  void aReplicaAddedWithinTheEpochIsFollowedAndJoinsOnceCaughtUp() {
+    LeaderProgress p = leader(2, Map.of("a", "sa", "b", "sb", "c", "sc"));
+    appendTo(p, 20, 0);
+    p.acknowledged("b", "sb", 20, 1);
+    p.acknowledged("c", "sc", 20, 1);
+    assertEquals(20, p.advance(true));
+    // Before: a replica the leader did not start with was not followed at all, so its
+    // acknowledgements were dropped and it could never join (a move's target waited forever).
+    p.followersChanged(List.of("b", "c", "d"), 2);
+    assertEquals(Optional.empty(), p.readyToJoin(), "it has acknowledged nothing yet");
+    p.acknowledged("d", "sd", 20, 3); // installed a snapshot at 20
+    assertEquals(20, p.acked("d"));
+    assertEquals(Optional.of(Map.entry("d", "sd")), p.readyToJoin());
+  }
+
+  @Test
+  void aReplicaRemovedWithinTheEpochIsNoLongerCounted() {
+    LeaderProgress p = leader(2, Map.of("a", "sa", "b", "sb", "c", "sc"));
+    appendTo(p, 20, 0);
+    p.followersChanged(List.of("b"), 1);
+    p.inSyncChanged(Map.of("a", "sa", "b", "sb"));
+    p.acknowledged("c", "sc", 20, 2);
+    assertEquals(-1, p.acked("c"), "a late answer of a removed replica is ignored");
+    p.acknowledged("b", "sb", 20, 2);
+    assertEquals(20, p.advance(true));
+  }
+
   // ------------------------------------------------------------ a follower with a lost disk
 
   @Test

@@ -1,0 +1,149 @@
+package dev.dedupe.server.cluster;
+
+import dev.dedupe.server.moves.MoveAdmin;
+import dev.dedupe.server.moves.MoveIds;
+import dev.dedupe.server.moves.MoveJob;
+import dev.dedupe.server.moves.MoveJobJson;
+import dev.dedupe.server.moves.MoveKind;
+import dev.dedupe.server.moves.MoveRefusedException;
+import dev.dedupe.server.moves.MoveValidation;
+import dev.dedupe.server.replication.ShardState;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.zookeeper.KeeperException;
+
+/**
+ * Move jobs as any node's admin API sees them: a request is checked against the cluster as
+ * read now ({@link MoveValidation}, the rule the controller checks again when it starts the
+ * job) and created as a job znode; a cancel sets the job's flag at the version read, so that
+ * it never crosses a step of the controller (which writes at the version it read, too).
+ * Neither is fenced by the controller epoch: they are requests, and only the controller acts.
+ */
+final class ZkMoveAdmin implements MoveAdmin {
+
+  private final Supplier<CuratorFramework> zk;
+  private final ClusterPaths paths;
+  private final int minInsync;
+  private final InstantSource clock;
+
+  ZkMoveAdmin(Supplier<CuratorFramework> zk, ClusterPaths paths, int minInsync,
+      InstantSource clock) {
+    this.zk = zk;
+    this.paths = paths;
+    this.minInsync = minInsync;
+    this.clock = clock;
+  }
+
+  @Override
+  public MoveJob requestMove(int shard, String from, String to, String planId) {
+    return request(MoveJob.requested(MoveKind.MOVE, shard, from, to, planId, clock.millis()));
+  }
+
+  @Override
+  public MoveJob requestLeaderTransfer(int shard, String to) {
+    return request(MoveJob.requested(MoveKind.TRANSFER_LEADER, shard, "", to, "",
+        clock.millis()));
+  }
+
+  private MoveJob request(MoveJob asked) {
+    MoveJob job = asked;
+    CuratorFramework client = client();
+    try {
+      ShardStates states = ClusterState.readShardStates(client, paths).orElseThrow(
+          () -> MoveRefusedException.precondition("the cluster has not formed yet: no shard"
+              + " has replicas to move"));
+      if (job.shard() < 0 || job.shard() >= states.shardCount()) {
+        throw MoveRefusedException.invalid(MoveValidation.SHARD, "shard must be 0 to "
+            + (states.shardCount() - 1) + ", was " + job.shard());
+      }
+      ShardState shard = states.state(job.shard());
+      if (job.kind() == MoveKind.TRANSFER_LEADER) {
+        job = MoveJob.requested(job.kind(), job.shard(), shard.leader(), job.to(), job.planId(),
+            job.createdMillis());
+      }
+      Map<String, NodeRegistration> live = ClusterState.liveRegistrations(client, paths);
+      List<MoveJob> running = MoveJobs.readAll(client, paths).stream()
+          .map(MoveJobs.Versioned::job).filter(MoveJob::running).toList();
+      Optional<MoveRefusedException> refused = MoveValidation.check(job, shard, live.keySet(),
+          ClusterState.liveStores(live, job.shard()), minInsync, running);
+      if (refused.isPresent()) {
+        throw refused.get();
+      }
+      return MoveJobs.create(client, paths, job);
+    } catch (MoveRefusedException e) {
+      throw e;
+    } catch (Exception e) {
+      throw MoveRefusedException.unavailable("cannot create the job " + job.kind() + " of shard "
+          + job.shard() + " in ZooKeeper: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public List<MoveJob> list() {
+    try {
+      return MoveJobs.readAll(client(), paths).stream().map(MoveJobs.Versioned::job).toList();
+    } catch (MoveRefusedException e) {
+      throw e;
+    } catch (Exception e) {
+      throw MoveRefusedException.unavailable("cannot read the move jobs from ZooKeeper: "
+          + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public MoveJob cancel(String id) {
+    if (!MoveIds.valid(id)) {
+      throw MoveRefusedException.invalid("move_id", "move_id must look like m-000012, was '"
+          + id + "'");
+    }
+    CuratorFramework client = client();
+    try {
+      while (true) {
+        MoveJobs.Versioned read = MoveJobs.read(client, paths, id).orElseThrow(
+            () -> new MoveRefusedException(MoveRefusedException.Reason.NOT_FOUND, "move_id",
+                "no move " + id + " (finished moves are kept for the last "
+                    + MoveDriver.FINISHED_KEPT + " only)"));
+        MoveJob job = read.job();
+        if (!job.running()) {
+          throw MoveRefusedException.precondition(id + " has already finished ("
+              + job.state() + "); nothing to cancel");
+        }
+        if (!job.phase().cancellable()) {
+          throw MoveRefusedException.precondition(id + " is already done: its source replica"
+              + " is being removed (phase " + job.phase() + "). To undo it, move the replica"
+              + " back: 'bin/dedupe admin move --shard " + job.shard() + " --from " + job.to()
+              + " --to " + job.from() + "'");
+        }
+        if (job.cancelRequested()) {
+          return job;
+        }
+        MoveJob next = job.withCancelRequested(clock.millis());
+        try {
+          client.setData().withVersion(read.version())
+              .forPath(paths.move(id), MoveJobJson.toJson(next));
+          return next;
+        } catch (KeeperException.BadVersionException changed) {
+          // The controller moved it on meanwhile: decide again on what it wrote.
+        }
+      }
+    } catch (MoveRefusedException e) {
+      throw e;
+    } catch (Exception e) {
+      throw MoveRefusedException.unavailable("cannot cancel " + id + " in ZooKeeper: "
+          + e.getMessage(), e);
+    }
+  }
+
+  private CuratorFramework client() {
+    CuratorFramework client = zk.get();
+    if (client == null) {
+      throw MoveRefusedException.unavailable("this node has not joined its cluster yet; try"
+          + " again", null);
+    }
+    return client;
+  }
+}

@@ -1,0 +1,135 @@
+package dev.dedupe.server.rpc;
+
+import com.google.protobuf.Timestamp;
+import dev.dedupe.admin.v1.AdminServiceGrpc;
+import dev.dedupe.admin.v1.CancelMoveRequest;
+import dev.dedupe.admin.v1.CancelMoveResponse;
+import dev.dedupe.admin.v1.ListMovesRequest;
+import dev.dedupe.admin.v1.ListMovesResponse;
+import dev.dedupe.admin.v1.Move;
+import dev.dedupe.admin.v1.MoveReplicaRequest;
+import dev.dedupe.admin.v1.MoveReplicaResponse;
+import dev.dedupe.admin.v1.TransferLeaderRequest;
+import dev.dedupe.admin.v1.TransferLeaderResponse;
+import dev.dedupe.server.moves.MoveAdmin;
+import dev.dedupe.server.moves.MoveJob;
+import dev.dedupe.server.moves.MoveKind;
+import dev.dedupe.server.moves.MoveRefusedException;
+import dev.dedupe.server.moves.MoveValidation;
+import io.grpc.stub.StreamObserver;
+import java.util.Optional;
+import java.util.concurrent.Executor;
+import java.util.function.Supplier;
+
+/**
+ * {@code dedupe.admin.v1.AdminService}: a thin adapter over {@link MoveAdmin}. Each call reads
+ * and writes ZooKeeper, which may block, so it runs on {@code work} (virtual threads), never on
+ * the transport thread that the API's direct executor calls it on. Failures are mapped in
+ * {@link StatusMapping}, the one map.
+ */
+public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
+
+  private final Supplier<Optional<MoveAdmin>> admin;
+  private final Executor work;
+
+  /**
+   * @param admin the cluster's jobs, or empty on a standalone node
+   * @param work where calls run
+   */
+  public AdminGrpcService(Supplier<Optional<MoveAdmin>> admin, Executor work) {
+    this.admin = admin;
+    this.work = work;
+  }
+
+  @Override
+  public void moveReplica(MoveReplicaRequest request,
+      StreamObserver<MoveReplicaResponse> responses) {
+    answer(responses, () -> {
+      int shard = shardOf(request.hasShard(), request.getShard());
+      MoveJob job = admin().requestMove(shard, request.getFromNode().strip(),
+          request.getToNode().strip(), "");
+      return MoveReplicaResponse.newBuilder().setMove(toProto(job)).build();
+    });
+  }
+
+  @Override
+  public void transferLeader(TransferLeaderRequest request,
+      StreamObserver<TransferLeaderResponse> responses) {
+    answer(responses, () -> {
+      int shard = shardOf(request.hasShard(), request.getShard());
+      MoveJob job = admin().requestLeaderTransfer(shard, request.getToNode().strip());
+      return TransferLeaderResponse.newBuilder().setMove(toProto(job)).build();
+    });
+  }
+
+  @Override
+  public void listMoves(ListMovesRequest request, StreamObserver<ListMovesResponse> responses) {
+    answer(responses, () -> {
+      ListMovesResponse.Builder out = ListMovesResponse.newBuilder();
+      admin().list().forEach(job -> out.addMoves(toProto(job)));
+      return out.build();
+    });
+  }
+
+  @Override
+  public void cancelMove(CancelMoveRequest request, StreamObserver<CancelMoveResponse> responses) {
+    answer(responses, () -> CancelMoveResponse.newBuilder()
+        .setMove(toProto(admin().cancel(request.getMoveId().strip()))).build());
+  }
+
+  private MoveAdmin admin() {
+    return admin.get().orElseThrow(() -> MoveRefusedException.precondition("this node runs"
+        + " standalone (no cluster.zk): it has no replicas to move and no leaders to change"));
+  }
+
+  private static int shardOf(boolean present, int shard) {
+    if (!present) {
+      throw MoveRefusedException.invalid(MoveValidation.SHARD, "shard is required");
+    }
+    if (shard < 0) {
+      throw MoveRefusedException.invalid(MoveValidation.SHARD,
+          "shard must not be negative, was " + shard);
+    }
+    return shard;
+  }
+
+  private <T> void answer(StreamObserver<T> responses, Supplier<T> call) {
+    work.execute(() -> {
+      T response;
+      try {
+        response = call.get();
+      } catch (Throwable t) {
+        responses.onError(StatusMapping.toStatus(t));
+        return;
+      }
+      responses.onNext(response);
+      responses.onCompleted();
+    });
+  }
+
+  /** A job as the API shows it. */
+  static Move toProto(MoveJob job) {
+    return Move.newBuilder()
+        .setMoveId(job.id())
+        .setKind(job.kind() == MoveKind.MOVE ? dev.dedupe.admin.v1.MoveKind.MOVE_KIND_MOVE_REPLICA
+            : dev.dedupe.admin.v1.MoveKind.MOVE_KIND_TRANSFER_LEADER)
+        .setShard(job.shard())
+        .setFromNode(job.from())
+        .setToNode(job.to())
+        .setPhase(dev.dedupe.admin.v1.MovePhase.valueOf("MOVE_PHASE_" + job.phase().name()))
+        .setState(dev.dedupe.admin.v1.MoveState.valueOf("MOVE_STATE_" + job.state().name()))
+        .setCancelRequested(job.cancelRequested())
+        .setCreateTime(timestamp(job.createdMillis()))
+        .setUpdateTime(timestamp(job.updatedMillis()))
+        .setBytesCopied(job.bytesCopied())
+        .setBytesTotal(job.bytesTotal())
+        .setLastError(job.lastError())
+        .setPlanId(job.planId())
+        .build();
+  }
+
+  private static Timestamp timestamp(long millis) {
+    return Timestamp.newBuilder().setSeconds(Math.floorDiv(millis, 1000))
+        .setNanos((int) Math.floorMod(millis, 1000) * 1_000_000).build();
+  }
+}
