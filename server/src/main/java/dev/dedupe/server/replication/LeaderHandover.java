@@ -14,7 +14,7 @@ import java.util.Set;
  * controller, the leader's replica and the simulation drive it.
  *
  * <p>A handover moves leadership from L to T without a failover: L stops deciding rounds, waits
- * until T has acknowledged its whole log and everything is committed, and says so with its znode
+ * until T has acknowledged its whole log, and says so with its znode
  * version; the controller then writes leader T at epoch + 1 <b>at that version</b>, fenced by its
  * controller epoch, keeping L in the in-sync set. L holds nothing T lacks (it decided nothing
  * after T acknowledged its end), so L follows T with no divergence and is never rebuilt.
@@ -197,9 +197,13 @@ public final class LeaderHandover {
 
     /**
      * Whether the leader may answer ready now: every decided round is appended, {@code to} is
-     * in sync and has acknowledged the whole log, everything is committed (so every round's
-     * caller has its answer), and no in-sync change is being written (it would move the znode
-     * version the controller writes at). A pause that answered stays ready (and answers again
+     * in sync and has acknowledged the whole log, and no in-sync change is being written (it
+     * would move the znode version the controller writes at). Everything need not be committed:
+     * an in-sync member that lags would hold the handover until the leader drops it; the new
+     * leader's first entry commits the rest with every member, and a round still waiting here
+     * fails UNAVAILABLE when this leader steps down (its caller's retry with the same token
+     * hears NEW, a replay). {@code commitIndex} is not consulted; it stays in the signature so
+     * that the rule reads with every figure the leader has. A pause that answered stays ready (and answers again
      * to a repeated request); on becoming ready, its lease starts again for the controller's
      * write.
      */
@@ -211,7 +215,7 @@ public final class LeaderHandover {
       if (phase != Phase.CATCHING_UP) {
         return false;
       }
-      if (toInSync && toAcked >= logEnd && commitIndex >= logEnd && !inSyncWriteInFlight) {
+      if (toInSync && toAcked >= logEnd && !inSyncWriteInFlight) {
         phase = Phase.READY;
         leaseEndNanos = nowNanos + leaseNanos;
         return true;

@@ -706,7 +706,7 @@ public final class ShardReplica implements ShardLog {
   /**
    * The controller asks this leader to hand the shard over to {@code to} (docs/design.md,
    * "Leadership handover"): stop deciding rounds, and answer once {@code to} has acknowledged
-   * the whole log and everything is committed, with the znode version the controller must write
+   * the whole log, with the znode version the controller must write
    * at. The pause ends when the controller's write makes {@code to} leader (this replica then
    * follows), or by itself {@code leaseNanos} from now. Asked again for the same handover, it
    * joins the pause in progress.
