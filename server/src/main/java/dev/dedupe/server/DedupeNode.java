@@ -157,6 +157,12 @@ public final class DedupeNode implements AutoCloseable {
       member = joining;
       member.setReplicaRoles(replication);
       member.setPositionProbe(replication::positions);
+      ReplicationRuntime runtime = replication;
+      // The controller waits as long for a leader to get ready as a round waits for its commit;
+      // the leader's pause is bounded by the same lease (docs/design.md, "Leadership handover").
+      java.time.Duration handoverLease = config.cluster().replicationTimeout();
+      member.setHandoverRequests((leader, shard, epoch, to) -> runtime.prepareHandover(
+          leader, shard, epoch, to, handoverLease.plusSeconds(1), handoverLease));
       replication.onRefreshNeeded(shard -> joining.refreshSoon());
       // The member's ZooKeeper client exists once it has started; in-sync writes come later.
       replication.start(shards, (read, inSync) -> joining.inSyncWriter().changeInSync(read, inSync),
@@ -340,13 +346,20 @@ public final class DedupeNode implements AutoCloseable {
 
   /**
    * Stops taking calls, lets calls in flight finish, stops each shard after its queue is done
-   * and its WAL synced, then releases native resources. Safe to call twice.
+   * and its WAL synced, then releases native resources. Safe to call twice. A cluster member
+   * that was serving first hands the leadership of its shards to other in-sync replicas (at
+   * most {@code cluster.shutdown-handover-timeout.seconds}), so that a rolling restart costs
+   * callers no error; readiness is DOWN meanwhile.
    */
   @Override
   public void close() {
     State previous = state.getAndSet(State.STOPPING);
     if (previous == State.STOPPING || previous == State.CLOSED) {
       return;
+    }
+    if (member != null && previous == State.SERVING
+        && !config.cluster().shutdownHandoverTimeout().isZero()) {
+      member.handOverLeaderships(config.cluster().shutdownHandoverTimeout());
     }
     if (grpc != null) {
       grpc.setServing(false);

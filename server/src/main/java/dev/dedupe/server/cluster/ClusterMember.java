@@ -23,6 +23,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.time.Duration;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
@@ -84,6 +85,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   private Controller controller;
   private CuratorCache shardsCache;
   private volatile PositionProbe positionProbe = PositionProbe.NONE;
+  private volatile HandoverRequests handoverRequests = HandoverRequests.NONE;
   private CuratorCache nodesCache;
   private volatile View view;
   /** Shards already logged as lost here; event thread only. */
@@ -133,6 +135,15 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     Controller c = controller;
     if (c != null) {
       c.setPositionProbe(probe);
+    }
+  }
+
+  /** How the controller, when this node is elected, asks leaders to hand over. */
+  public void setHandoverRequests(HandoverRequests requests) {
+    this.handoverRequests = java.util.Objects.requireNonNull(requests, "requests");
+    Controller c = controller;
+    if (c != null) {
+      c.setHandoverRequests(requests);
     }
   }
 
@@ -198,6 +209,8 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
         config.replicationFactor(), config.effectiveMinInsyncReplicas(),
         java.time.InstantSource.system());
     controller.setPositionProbe(positionProbe);
+    controller.setHandoverRequests(handoverRequests);
+    controller.setAutoLeaderBalance(config.autoLeaderBalance());
     controller.start();
     shardsCache = CuratorCache.build(zk, paths.shards());
     shardsCache.listenable().addListener((type, oldData, data) -> scheduleRefresh());
@@ -487,6 +500,88 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   /** How many times this node has stopped serving because its session was suspended or lost. */
   public long fenceCount() {
     return fences.get();
+  }
+
+  /**
+   * The first step of a normal stop (docs/operations.md, "Rolling restart"): says in this
+   * node's registration that it is stopping, so that the controller hands every shard it leads
+   * to another in-sync replica (and elects it no more), then waits until it leads nothing, at
+   * most {@code timeout}. A shard it leads as its only in-sync replica can be handed over
+   * once a live follower catches up and joins, so it waits for that too; it stops waiting
+   * early only when no shard it still leads has another live replica at all (a replication
+   * factor of 1). It logs the shards it still leads when it gives up: those fail over as on
+   * any stop, or stay offline until it is back if it was their only in-sync replica.
+   */
+  public void handOverLeaderships(Duration timeout) {
+    if (closed || zk == null || membership == null || view == null || view.states() == null) {
+      return;
+    }
+    if (!fence.mayServe()) {
+      // Cut off from ZooKeeper: no controller can hear of the stop, and nothing may wait for
+      // a connection on the way out (docs/design.md, "a node stops while ZooKeeper is down").
+      log.info("node {}: stopping without handing leaderships over: not connected to"
+          + " ZooKeeper", nodeId);
+      return;
+    }
+    long deadline = System.nanoTime() + timeout.toNanos();
+    try {
+      events.submit(() -> {
+        membership.markStopping();
+        return null;
+      }).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    } catch (Exception e) {
+      log.warn("node {}: cannot say it is stopping ({}); stopping without handing its"
+          + " leaderships over", nodeId, e.toString());
+      return;
+    }
+    List<Integer> led = ledHere();
+    if (!led.isEmpty()) {
+      log.info("node {}: stopping; handing over the leadership of shards {} (waiting up to {} s)",
+          nodeId, led, timeout.toSeconds());
+    }
+    while (!led.isEmpty() && System.nanoTime() - deadline < 0) {
+      if (!fence.mayServe()) {
+        log.warn("node {}: lost ZooKeeper while handing over shards {}; stopping", nodeId, led);
+        return;
+      }
+      if (led.stream().noneMatch(this::anotherReplicaIsLive)) {
+        log.warn("node {}: stopping while leading shards {}: no other replica of them is live,"
+            + " so no one can take them over; they are unavailable until this node is back",
+            nodeId, led);
+        return;
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      led = ledHere();
+    }
+    if (led.isEmpty()) {
+      log.info("node {}: leads no shard any more; stopping", nodeId);
+    } else {
+      log.warn("node {}: still leads shards {} after {} s (cluster.shutdown-handover-timeout"
+          + ".seconds); stopping anyway: they fail over to an in-sync replica as on a crash,"
+          + " and a shard this node leads in sync alone is offline until it is back (in sync:"
+          + " {})", nodeId, led, timeout.toSeconds(), led.stream()
+              .collect(java.util.stream.Collectors.toMap(s -> s,
+                  s -> view.states().state(s).isrInReplicaOrder())));
+    }
+  }
+
+  private List<Integer> ledHere() {
+    View v = view;
+    return v == null || v.states() == null ? List.of() : v.states().ledBy(nodeId);
+  }
+
+  private boolean anotherReplicaIsLive(int shard) {
+    View v = view;
+    return v.states().state(shard).replicas().stream()
+        .anyMatch(r -> !r.equals(nodeId) && v.addresses().containsKey(r));
   }
 
   @Override

@@ -81,6 +81,17 @@ public final class ClusterState {
     return stores;
   }
 
+  /** The registered nodes that say they are stopping. */
+  public static java.util.Set<String> stopping(Map<String, NodeRegistration> live) {
+    java.util.Set<String> out = new java.util.TreeSet<>();
+    live.forEach((id, r) -> {
+      if (r.stopping()) {
+        out.add(id);
+      }
+    });
+    return out;
+  }
+
   /** A registered node's registration, or empty if it is not registered now. */
   public static Optional<NodeRegistration> readRegistration(
       CuratorFramework zk, ClusterPaths paths, String nodeId) throws Exception {

@@ -1,5 +1,6 @@
 package dev.dedupe.server.cluster;
 
+import dev.dedupe.server.replication.LeaderHandover;
 import dev.dedupe.server.replication.ReplicaPlacement;
 import dev.dedupe.server.replication.ShardState;
 import dev.dedupe.server.replication.VersionedShardState;
@@ -96,6 +97,18 @@ public final class Controller implements AutoCloseable {
   private volatile PositionProbe positionProbe = PositionProbe.NONE;
   /** Leader changes written by this node as controller. */
   private final AtomicLong elections = new AtomicLong();
+  private volatile HandoverRequests handovers = HandoverRequests.NONE;
+  private volatile boolean autoLeaderBalance;
+  /** Shards being handed over now, to whom. Controller thread only. */
+  private final Map<Integer, String> handoversInFlight = new java.util.HashMap<>();
+  /** When a shard whose automatic handover failed may be tried again. Controller thread only. */
+  private final Map<Integer, Long> handoverRetryAt = new java.util.HashMap<>();
+  /** Automatic handovers to preferred leaders at once, so a balance never pauses many shards. */
+  private static final int MAX_BALANCING = 2;
+  /** The pause after a failed automatic handover of a stopping leader's shard. */
+  private static final long STOPPING_RETRY_NANOS = 500_000_000L;
+  /** The pause after a failed handover to a preferred leader. */
+  private static final long BALANCE_RETRY_NANOS = 30_000_000_000L;
 
   /**
    * @param initialNodes how many nodes must register before the cluster forms
@@ -387,6 +400,7 @@ public final class Controller implements AutoCloseable {
       for (VersionedShardState shard : read.get().byShard().values()) {
         steward(myEpoch, shard, live);
       }
+      startHandovers(read.get(), live);
       // Also the safety net and the resumption of jobs after a change of controller.
       advanceMoves();
     } catch (NotControllerException e) {
@@ -410,10 +424,11 @@ public final class Controller implements AutoCloseable {
     VersionedShardState current = read;
     int shard = read.state().shard();
     Map<String, String> liveStores = ClusterState.liveStores(live, shard);
+    java.util.Set<String> stopping = ClusterState.stopping(live);
     while (!closed) {
       ShardState before = current.state();
       Optional<ShardState> next =
-          ShardStewardship.next(before, live.keySet(), liveStores, positionProbe);
+          ShardStewardship.next(before, live.keySet(), liveStores, stopping, positionProbe);
       if (next.isEmpty()) {
         return;
       }
@@ -460,75 +475,6 @@ public final class Controller implements AutoCloseable {
       log.warn("node {}: cannot advance the move jobs ({}); will retry", nodeId, e.toString());
       retryLater(this::advanceMoves);
     }
-  }
-
-  /**
-   * Moves {@code shard}'s leadership to {@code to}, an in-sync replica live with the store it
-   * is in sync with. Move jobs call it (a MOVE whose source leads, a TRANSFER_LEADER); it never
-   * blocks its caller: the work runs on the controller thread and the future completes there.
-   *
-   * <p>The contract, which a clean handover must keep too: the future completes with the state
-   * written, in which {@code to} leads at a higher epoch, only after that state is in ZooKeeper,
-   * written fenced by this controller's epoch at the shard znode's version read; it completes
-   * exceptionally, with nothing written, if {@code to} is not a live in-sync replica
-   * ({@link ClusterException}), this node is no longer the controller
-   * ({@link NotControllerException}) or the shard keeps changing under it. Safety is
-   * {@link dev.dedupe.server.replication.LeaderElection}'s: only an in-sync replica leads, and
-   * the old leader leaves the in-sync set (it may hold entries no one else has acknowledged,
-   * and counts again only once the new leader has it caught up). Callers must not assume
-   * anything about what clients see during the change; this body writes the new leader at once
-   * (the old leader's waiting rounds fail UNAVAILABLE and are retried by clients with their
-   * attempt tokens), and a handover that first drains the old leader may replace it.
-   *
-   * @return the state written
-   */
-  public CompletableFuture<ShardState> transferLeadership(int shard, String to) {
-    CompletableFuture<ShardState> done = new CompletableFuture<>();
-    try {
-      events.execute(() -> {
-        try {
-          done.complete(writeLeader(shard, to));
-        } catch (Throwable e) {
-          done.completeExceptionally(e);
-        }
-      });
-    } catch (java.util.concurrent.RejectedExecutionException closing) {
-      done.completeExceptionally(new NotControllerException(epoch.get(),
-          "a leadership transfer (the controller is closing)"));
-    }
-    return done;
-  }
-
-  /** {@link #transferLeadership}'s write: a few attempts while the shard changes under it. */
-  private ShardState writeLeader(int shard, String to) throws Exception {
-    long myEpoch = epoch.get();
-    for (int attempt = 0; attempt < 5; attempt++) {
-      VersionedShardState read = ClusterState.readShard(zk, paths, shard).orElseThrow(
-          () -> new ClusterException("shard " + shard + " has no state yet", null));
-      ShardState current = read.state();
-      if (current.isLeader(to)) {
-        return current;
-      }
-      Map<String, String> liveStores =
-          ClusterState.liveStores(ClusterState.liveRegistrations(zk, paths), shard);
-      String inSync = current.isr().get(to);
-      String live = liveStores.get(to);
-      if (inSync == null || live == null || !(inSync.isEmpty() || inSync.equals(live))) {
-        throw new ClusterException("node " + to + " cannot lead shard " + shard + ": it is not"
-            + " live and in sync (in sync: " + current.isrInReplicaOrder() + ")", null);
-      }
-      Map<String, String> isr = new java.util.LinkedHashMap<>(current.isr());
-      if (current.hasLeader()) {
-        isr.remove(current.leader());
-      }
-      ShardState next = current.withLeader(to, isr);
-      if (writeShard(myEpoch, read, next)) {
-        logChange(current, next);
-        return next;
-      }
-    }
-    throw new ClusterException("shard " + shard + " kept changing while its leadership was"
-        + " being moved to " + to + "; try again", null);
   }
 
   private void logChange(ShardState before, ShardState after) {
@@ -581,6 +527,186 @@ public final class Controller implements AutoCloseable {
   /** Where elections learn candidates' log positions; the replication runtime sets a real one. */
   public void setPositionProbe(PositionProbe probe) {
     this.positionProbe = java.util.Objects.requireNonNull(probe, "probe");
+  }
+
+  /** How this controller asks leaders to hand over; the replication runtime sets a real one. */
+  public void setHandoverRequests(HandoverRequests requests) {
+    this.handovers = java.util.Objects.requireNonNull(requests, "requests");
+  }
+
+  /**
+   * Whether this controller moves leaderships back to their preferred replicas by itself
+   * ({@code cluster.auto-leader-balance}), with the same clean handover.
+   */
+  public void setAutoLeaderBalance(boolean enabled) {
+    this.autoLeaderBalance = enabled;
+  }
+
+  /**
+   * Hands the leadership of {@code shard} to {@code to}, a live in-sync replica with its in-sync
+   * store, without a failover (docs/design.md, "Leadership handover"): the leader stops
+   * deciding rounds and says when {@code to} has its whole log; then this controller writes
+   * {@code to} as leader at epoch + 1, fenced, with the old leader kept in sync, and {@code to}
+   * becomes the preferred (first) replica so that an automatic balance keeps the choice.
+   * Never blocks: the work runs on the controller thread and the ZooKeeper and gRPC answers.
+   *
+   * @return completes with the state written; fails with {@link NotControllerException} if this
+   *     node is not (or no longer) the controller, or {@link ClusterException} if {@code to}
+   *     cannot lead, the leader refused or was not ready within its lease, or the shard changed
+   *     meanwhile. After a failure the old leader leads on (at the latest when its lease ends)
+   *     and nothing is lost.
+   */
+  public java.util.concurrent.CompletableFuture<ShardState> transferLeadership(int shard, String to) {
+    var result = new java.util.concurrent.CompletableFuture<ShardState>();
+    try {
+      events.execute(() -> handOver(shard, to, true, result));
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      result.completeExceptionally(new NotControllerException(epoch.get(),
+          "a leadership handover of shard " + shard + " (the controller is closed)"));
+    }
+    return result;
+  }
+
+  /** Controller thread: checks the handover, then asks the leader to get ready. */
+  private void handOver(int shard, String to, boolean makePreferred,
+      java.util.concurrent.CompletableFuture<ShardState> result) {
+    long myEpoch = epoch.get();
+    String what = "a leadership handover of shard " + shard + " to " + to;
+    try {
+      if (closed || myEpoch < 0 || !latch.hasLeadership()) {
+        throw new NotControllerException(myEpoch, what);
+      }
+      String busy = handoversInFlight.get(shard);
+      if (busy != null) {
+        throw new ClusterException("shard " + shard + " is being handed over to " + busy
+            + " already", null);
+      }
+      VersionedShardState read = ClusterState.readShard(zk, paths, shard).orElseThrow(
+          () -> new ClusterException("shard " + shard + " has no state yet", null));
+      Map<String, NodeRegistration> live = ClusterState.liveRegistrations(zk, paths);
+      Optional<String> refused = LeaderHandover.refusal(read.state(), to,
+          ClusterState.liveStores(live, shard), ClusterState.stopping(live));
+      if (refused.isPresent()) {
+        throw new ClusterException(what + " refused: " + refused.get(), null);
+      }
+      String from = read.state().leader();
+      handoversInFlight.put(shard, to);
+      log.info("node {}: shard {}: asking leader {} to hand over to {} at epoch {}", nodeId,
+          shard, from, to, read.state().epoch());
+      handovers.prepare(from, shard, read.state().epoch(), to).whenComplete((ready, failed) -> {
+        try {
+          events.execute(() -> finishHandover(shard, from, to, makePreferred, myEpoch, ready,
+              failed, result));
+        } catch (java.util.concurrent.RejectedExecutionException closing) {
+          result.completeExceptionally(new NotControllerException(myEpoch, what));
+        }
+      });
+    } catch (NotControllerException | ClusterException e) {
+      result.completeExceptionally(e);
+    } catch (Exception e) {
+      result.completeExceptionally(new ClusterException(what + " failed", e));
+    }
+  }
+
+  /**
+   * Controller thread: the leader answered. Writes {@code to} as leader at the znode version the
+   * leader answered with: if the leader resumed meanwhile (its lease ran out), its own write at
+   * that version came first and this one fails, so a leader never decides a round after it
+   * was handed over from.
+   */
+  private void finishHandover(int shard, String from, String to, boolean makePreferred,
+      long myEpoch, LeaderHandover.Ready ready, Throwable failed,
+      java.util.concurrent.CompletableFuture<ShardState> result) {
+    handoversInFlight.remove(shard);
+    String what = "the handover of shard " + shard + " from " + from + " to " + to;
+    try {
+      if (failed != null) {
+        Throwable cause = failed instanceof java.util.concurrent.CompletionException
+            && failed.getCause() != null ? failed.getCause() : failed;
+        throw new ClusterException(what + " failed: " + cause.getMessage(), cause);
+      }
+      if (closed || epoch.get() != myEpoch || !latch.hasLeadership()) {
+        throw new NotControllerException(myEpoch, what);
+      }
+      VersionedShardState now = ClusterState.readShard(zk, paths, shard).orElseThrow(
+          () -> new ClusterException("shard " + shard + " has no state", null));
+      // T must still be live and in sync with its store. A T that began stopping meanwhile
+      // still gets it: its own stop hands it on, which costs less than the old leader's lease.
+      Map<String, NodeRegistration> live = ClusterState.liveRegistrations(zk, paths);
+      Optional<String> refused = LeaderHandover.refusal(now.state(), to,
+          ClusterState.liveStores(live, shard), java.util.Set.of());
+      if (now.version() != ready.version() || now.state().epoch() != ready.epoch()
+          || !now.state().isLeader(from) || refused.isPresent()) {
+        throw new ClusterException(what + " failed: the shard changed meanwhile (now "
+            + now.state().leader() + " at epoch " + now.state().epoch() + ", version "
+            + now.version() + "; the leader answered at version " + ready.version() + ")"
+            + refused.map(r -> ": " + r).orElse("") + "; the old leader leads on", null);
+      }
+      ShardState next = LeaderHandover.handedOver(now.state(), to, makePreferred);
+      if (!writeShard(myEpoch, now, next)) {
+        throw new ClusterException(what + " failed: the shard changed while writing; the old"
+            + " leader leads on", null);
+      }
+      elections.incrementAndGet();
+      log.info("node {}: shard {}: handed over from {} to {} at epoch {} after {}; in sync {}",
+          nodeId, shard, from, to, next.epoch(), ready.end(), next.isr().keySet());
+      result.complete(next);
+    } catch (NotControllerException | ClusterException e) {
+      result.completeExceptionally(e);
+    } catch (Exception e) {
+      result.completeExceptionally(new ClusterException(what + " failed", e));
+    }
+  }
+
+  /**
+   * Controller thread: starts the handovers the cluster needs by itself: every shard led by a
+   * stopping node goes to another eligible in-sync replica, and, with
+   * {@code cluster.auto-leader-balance}, a shard whose preferred replica can lead again goes
+   * back to it (a few at a time). {@code read} is the reconcile's read: a state the stewardship
+   * changed since is read again by the handover itself, which checks it anew.
+   */
+  private void startHandovers(ShardStates read, Map<String, NodeRegistration> live) {
+    java.util.Set<String> stopping = ClusterState.stopping(live);
+    if (stopping.isEmpty() && !autoLeaderBalance) {
+      return;
+    }
+    long now = System.nanoTime();
+    for (VersionedShardState v : read.byShard().values()) {
+      ShardState s = v.state();
+      int shard = s.shard();
+      Long retryAt = handoverRetryAt.get(shard);
+      if (handoversInFlight.containsKey(shard) || (retryAt != null && now - retryAt < 0)) {
+        continue;
+      }
+      Map<String, String> liveStores = ClusterState.liveStores(live, shard);
+      boolean leaderStopping = s.hasLeader() && stopping.contains(s.leader());
+      Optional<String> to;
+      if (leaderStopping) {
+        to = LeaderHandover.targetForStoppingLeader(s, liveStores, stopping);
+      } else if (autoLeaderBalance && handoversInFlight.size() < MAX_BALANCING) {
+        to = LeaderHandover.preferredLeader(s, liveStores, stopping);
+      } else {
+        continue;
+      }
+      if (to.isEmpty()) {
+        continue;
+      }
+      String why = leaderStopping ? "its leader " + s.leader() + " is stopping"
+          : to.get() + " is its preferred leader";
+      log.info("node {}: shard {}: handing over to {}: {}", nodeId, shard, to.get(), why);
+      var done = new java.util.concurrent.CompletableFuture<ShardState>();
+      handOver(shard, to.get(), false, done);
+      done.whenComplete((written, failed) -> runOnEvents(() -> {
+        if (failed != null) {
+          log.info("node {}: shard {}: {}", nodeId, shard, failed.getMessage());
+          handoverRetryAt.put(shard, System.nanoTime()
+              + (leaderStopping ? STOPPING_RETRY_NANOS : BALANCE_RETRY_NANOS));
+        } else {
+          handoverRetryAt.remove(shard);
+        }
+        reconcile(); // the next shards (the balance goes a few at a time)
+      }, failed == null ? 0 : leaderStopping ? STOPPING_RETRY_NANOS / 1_000_000 : 0));
+    }
   }
 
   /**

@@ -12,7 +12,8 @@ import org.apache.zookeeper.CreateMode;
  * replicas by the zones they name, and elects leaders by the store identities they carry; the
  * admin view lists them.
  *
- * <p>Threads: {@link #publishStores} is called from the cluster member's event thread only.
+ * <p>Threads: {@link #publishStores} and {@link #markStopping} are called from the cluster
+ * member's event thread only.
  */
 public final class Membership implements AutoCloseable {
 
@@ -68,6 +69,15 @@ public final class Membership implements AutoCloseable {
     registration = registration.withStores(stores);
     node.setData(registration.toJson());
     published = Map.copyOf(stores);
+  }
+
+  /**
+   * Says in this node's registration that it is stopping, so that the controller hands its
+   * leaderships over and elects it no more. Kept if the znode is re-created.
+   */
+  void markStopping() throws Exception {
+    registration = registration.asStopping();
+    node.setData(registration.toJson());
   }
 
   @Override

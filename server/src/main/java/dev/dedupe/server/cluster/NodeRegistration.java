@@ -24,9 +24,12 @@ import java.util.TreeMap;
  *     across zones
  * @param stores shard to the identity of the store this node has open for it, for every
  *     replica it holds, leader or follower
+ * @param stopping whether the node is stopping (SIGTERM): the controller hands every shard it
+ *     leads to another in-sync replica and elects it only when no one else can lead. Written as
+ *     {@code "stopping": true} only when true, so older readers see nothing new
  */
-public record NodeRegistration(
-    String grpc, String ops, String replication, String zone, Map<Integer, String> stores) {
+public record NodeRegistration(String grpc, String ops, String replication, String zone,
+    Map<Integer, String> stores, boolean stopping) {
 
   public NodeRegistration {
     java.util.Objects.requireNonNull(replication, "replication");
@@ -34,23 +37,37 @@ public record NodeRegistration(
     stores = Map.copyOf(stores);
   }
 
+  /** A registration of a node that is not stopping. */
+  public NodeRegistration(
+      String grpc, String ops, String replication, String zone, Map<Integer, String> stores) {
+    this(grpc, ops, replication, zone, stores, false);
+  }
+
   /** This registration with {@code newStores} as its stores. */
   public NodeRegistration withStores(Map<Integer, String> newStores) {
-    return new NodeRegistration(grpc, ops, replication, zone, newStores);
+    return new NodeRegistration(grpc, ops, replication, zone, newStores, stopping);
+  }
+
+  /** This registration of a node that is stopping. */
+  public NodeRegistration asStopping() {
+    return new NodeRegistration(grpc, ops, replication, zone, stores, true);
   }
 
   public byte[] toJson() {
     JsonObjectBuilder byShard = Json.createObjectBuilder();
     new TreeMap<>(stores).forEach((shard, id) -> byShard.add(Integer.toString(shard), id));
-    return Json.createObjectBuilder().add("grpc", grpc).add("ops", ops)
+    JsonObjectBuilder root = Json.createObjectBuilder().add("grpc", grpc).add("ops", ops)
         .add("replication", replication).add("zone", zone)
-        .add("stores", byShard)
-        .build().toString().getBytes(StandardCharsets.UTF_8);
+        .add("stores", byShard);
+    if (stopping) {
+      root.add("stopping", true);
+    }
+    return root.build().toString().getBytes(StandardCharsets.UTF_8);
   }
 
   /**
-   * Parses a node znode's data; "stores", "replication" and "zone" are absent in registrations
-   * of older versions.
+   * Parses a node znode's data; "stores", "replication", "zone" and "stopping" are absent in
+   * registrations of older versions.
    */
   public static NodeRegistration fromJson(byte[] data) {
     try (JsonReader reader = Json.createReader(
@@ -63,7 +80,8 @@ public record NodeRegistration(
             ((JsonString) id).getString()));
       }
       return new NodeRegistration(root.getString("grpc"), root.getString("ops"),
-          root.getString("replication", ""), root.getString("zone", ""), stores);
+          root.getString("replication", ""), root.getString("zone", ""), stores,
+          root.getBoolean("stopping", false));
     }
   }
 }

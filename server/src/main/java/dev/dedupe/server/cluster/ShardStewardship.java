@@ -25,6 +25,12 @@ final class ShardStewardship {
    */
   static Optional<ShardState> next(ShardState current, Set<String> registered,
       Map<String, String> liveStores, PositionProbe probe) {
+    return next(current, registered, liveStores, Set.of(), probe);
+  }
+
+  /** As above; a stopping node is elected only when no other member can lead. */
+  static Optional<ShardState> next(ShardState current, Set<String> registered,
+      Map<String, String> liveStores, Set<String> stopping, PositionProbe probe) {
     if (current.hasLeader() && registered.contains(current.leader())
         && !liveStores.containsKey(current.leader())) {
       // A node registers before it opens its shards: a live leader without a store for this
@@ -32,12 +38,12 @@ final class ShardStewardship {
       // registration update brings it back here.
       return Optional.empty();
     }
-    Optional<ShardState> elected = LeaderElection.decide(current, liveStores, Map.of());
+    Optional<ShardState> elected = LeaderElection.decide(current, liveStores, Map.of(), stopping);
     if (elected.isPresent() && elected.get().hasLeader() && probe != PositionProbe.NONE) {
       Set<String> candidates = candidates(current, liveStores);
       if (candidates.size() > 1) {
-        elected = LeaderElection.decide(
-            current, liveStores, probe.positions(current.shard(), inSyncStores(current, candidates)));
+        elected = LeaderElection.decide(current, liveStores,
+            probe.positions(current.shard(), inSyncStores(current, candidates)), stopping);
       }
     }
     if (elected.isPresent()) {

@@ -27,12 +27,18 @@ import java.util.Objects;
  * @param replicationAdvertisedAddress host:port peers use for the replication listener
  *     ({@code cluster.replication-advertised-address}); "" for the API's advertised host and
  *     the listener's port
+ * @param shutdownHandoverTimeout how long a normal stop waits for the node's leaderships to be
+ *     handed over before it stops anyway ({@code cluster.shutdown-handover-timeout.seconds});
+ *     zero stops at once, as a crash would
+ * @param autoLeaderBalance whether the controller hands leaderships back to their preferred
+ *     replicas by itself ({@code cluster.auto-leader-balance})
  */
 public record ClusterConfig(
     String zk, String name, String nodeId, int initialNodes, Duration sessionTimeout,
     int replicationFactor, int minInsyncReplicas, Duration replicaLagMax,
     Duration replicationTimeout, String zone, int replicationPort,
-    String replicationAdvertisedAddress) {
+    String replicationAdvertisedAddress, Duration shutdownHandoverTimeout,
+    boolean autoLeaderBalance) {
 
   public ClusterConfig {
     Objects.requireNonNull(zk, "cluster.zk");
@@ -78,6 +84,10 @@ public record ClusterConfig(
         && !replicationAdvertisedAddress.matches("[^\\s:]+:\\d{1,5}")) {
       throw new IllegalArgumentException("cluster.replication-advertised-address must be"
           + " host:port, was '" + replicationAdvertisedAddress + "'");
+    }
+    if (shutdownHandoverTimeout.isNegative()) {
+      throw new IllegalArgumentException("cluster.shutdown-handover-timeout.seconds must be >= 0,"
+          + " was " + shutdownHandoverTimeout.toSeconds());
     }
     if (replicationPort < 0 || replicationPort > 65535) {
       throw new IllegalArgumentException(

@@ -159,7 +159,9 @@ public final class ConfigLoader {
         Duration.ofMillis(integer(c, ConfigKeys.CLUSTER_REPLICATION_TIMEOUT_MS)),
         string(c, ConfigKeys.CLUSTER_ZONE),
         integer(c, ConfigKeys.CLUSTER_REPLICATION_PORT),
-        string(c, ConfigKeys.CLUSTER_REPLICATION_ADVERTISED_ADDRESS));
+        string(c, ConfigKeys.CLUSTER_REPLICATION_ADVERTISED_ADDRESS),
+        Duration.ofSeconds(integer(c, ConfigKeys.CLUSTER_SHUTDOWN_HANDOVER_TIMEOUT_SECONDS)),
+        bool(c, ConfigKeys.CLUSTER_AUTO_LEADER_BALANCE));
     return new ServerConfig(grpc, advertised, ops, storage, limits, windows, cluster);
   }
 
@@ -178,6 +180,16 @@ public final class ConfigLoader {
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException(key.name() + " must be a whole number, was '" + value + "'");
     }
+  }
+
+  private static boolean bool(Config c, ConfigKeys.Key key) {
+    String value = string(c, key);
+    return switch (value.toLowerCase(java.util.Locale.ROOT)) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw new IllegalArgumentException(
+          key.name() + " must be true or false, was '" + value + "'");
+    };
   }
 
   private static double decimal(Config c, ConfigKeys.Key key) {

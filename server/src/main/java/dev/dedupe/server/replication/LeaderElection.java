@@ -36,14 +36,26 @@ public final class LeaderElection {
    */
   public static Optional<ShardState> decide(
       ShardState current, Map<String, String> liveStores, Map<String, LogPosition> positions) {
+    return decide(current, liveStores, positions, Set.of());
+  }
+
+  /**
+   * As {@link #decide(ShardState, Map, Map)}, electing a node that is stopping (its
+   * registration says so) only when no other eligible member can lead: it is about to go, and
+   * a leadership given to it would fail over again at once.
+   *
+   * @param stopping the live nodes that are stopping
+   */
+  public static Optional<ShardState> decide(ShardState current, Map<String, String> liveStores,
+      Map<String, LogPosition> positions, Set<String> stopping) {
     if (current.hasLeader() && eligible(current, current.leader(), liveStores)) {
       return Optional.empty();
     }
     Optional<String> next = current.replicas().stream()
         .filter(r -> !r.equals(current.leader()))
         .filter(r -> eligible(current, r, liveStores))
-        .max(Comparator.comparing(
-                (String r) -> positions.getOrDefault(r, LogPosition.EMPTY))
+        .max(Comparator.comparing((String r) -> !stopping.contains(r))
+            .thenComparing((String r) -> positions.getOrDefault(r, LogPosition.EMPTY))
             .thenComparing(r -> -current.replicas().indexOf(r)));
     if (next.isEmpty()) {
       if (!current.hasLeader()) {

@@ -3,6 +3,8 @@ package dev.dedupe.server.replication;
 import dev.dedupe.replica.v1.AppendRequest;
 import dev.dedupe.replica.v1.AppendResponse;
 import dev.dedupe.replica.v1.PositionRequest;
+import dev.dedupe.replica.v1.PrepareHandoverRequest;
+import dev.dedupe.replica.v1.PrepareHandoverResponse;
 import dev.dedupe.replica.v1.PositionResponse;
 import dev.dedupe.replica.v1.ReplicaServiceGrpc;
 import dev.dedupe.replica.v1.ShardAck;
@@ -157,6 +159,33 @@ public final class ReplicaEndpoint extends ReplicaServiceGrpc.ReplicaServiceImpl
           .setStoreId(writer.storeId()).build());
     }
     reply.onCompleted();
+  }
+
+  @Override
+  public void prepareHandover(
+      PrepareHandoverRequest request, StreamObserver<PrepareHandoverResponse> reply) {
+    ShardWriter writer = shards.writer(request.getShard());
+    if (writer == null || request.getShard() < 0 || request.getTo().isEmpty()
+        || request.getLeaseMillis() <= 0) {
+      reply.onNext(PrepareHandoverResponse.newBuilder().setReady(false)
+          .setDetail("shard " + request.getShard() + " is not open here, or the request is"
+              + " incomplete (to '" + request.getTo() + "', lease " + request.getLeaseMillis()
+              + " ms)").build());
+      reply.onCompleted();
+      return;
+    }
+    runtime.replica(request.getShard()).prepareHandover(request.getEpoch(), request.getTo(),
+            java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(request.getLeaseMillis()))
+        .whenComplete((ready, refused) -> {
+          if (refused != null) {
+            reply.onNext(PrepareHandoverResponse.newBuilder().setReady(false)
+                .setDetail(messageOf(refused)).build());
+          } else {
+            reply.onNext(PrepareHandoverResponse.newBuilder().setReady(true)
+                .setEnd(PeerLink.toProto(ready.end())).setZnodeVersion(ready.version()).build());
+          }
+          reply.onCompleted();
+        });
   }
 
   static Status notFollowing(int shard) {

@@ -6,6 +6,8 @@ import dev.dedupe.server.shard.ShardWriter;
 import com.google.common.util.concurrent.ListenableFuture;
 import dev.dedupe.replica.v1.PositionRequest;
 import dev.dedupe.replica.v1.PositionResponse;
+import dev.dedupe.replica.v1.PrepareHandoverRequest;
+import dev.dedupe.replica.v1.PrepareHandoverResponse;
 import dev.dedupe.replica.v1.ReplicaServiceGrpc;
 import dev.dedupe.server.storage.LogPosition;
 import io.grpc.ManagedChannel;
@@ -198,8 +200,13 @@ public final class ReplicationRuntime implements ReplicaRoles, AutoCloseable {
     }
     inSyncWrites.execute(() -> {
       try {
-        log.info("shard {}: changing the in-sync set to {}: {}", r.shard(), p.inSync().keySet(),
-            p.why());
+        if (p.resume()) {
+          log.info("shard {}: {}: writing its state again at version {}", r.shard(), p.why(),
+              p.read().version());
+        } else {
+          log.info("shard {}: changing the in-sync set to {}: {}", r.shard(),
+              p.inSync().keySet(), p.why());
+        }
         r.inSyncWritten(writer.changeInSync(p.read(), p.inSync()), false);
       } catch (Exception e) {
         log.warn("shard {}: cannot write the in-sync set ({}); the leader keeps waiting for its"
@@ -244,6 +251,51 @@ public final class ReplicationRuntime implements ReplicaRoles, AutoCloseable {
       }
     });
     return positions;
+  }
+
+  /**
+   * Asks {@code leader} to hand its leadership of {@code shard} at {@code epoch} over to
+   * {@code to} (the controller's side of {@link LeaderHandover}). Never blocks: the answer
+   * completes the future, which fails if the leader refuses, cannot be reached, or is not
+   * ready within {@code wait}.
+   *
+   * @param lease how long the leader stays paused at most if no new leader is written
+   */
+  public java.util.concurrent.CompletableFuture<LeaderHandover.Ready> prepareHandover(
+      String leader, int shard, long epoch, String to, java.time.Duration wait,
+      java.time.Duration lease) {
+    var answer = new java.util.concurrent.CompletableFuture<LeaderHandover.Ready>();
+    String address = addresses.get(leader);
+    ManagedChannel ch = address == null || address.isEmpty() || closed ? null
+        : channels.apply(address);
+    if (ch == null) {
+      answer.completeExceptionally(new IllegalStateException(
+          "shard " + shard + ": leader " + leader + " has no replication address now"));
+      return answer;
+    }
+    ListenableFuture<PrepareHandoverResponse> call = ReplicaServiceGrpc.newFutureStub(ch)
+        .withDeadlineAfter(wait.toMillis(), TimeUnit.MILLISECONDS)
+        .prepareHandover(PrepareHandoverRequest.newBuilder().setShard(shard).setEpoch(epoch)
+            .setTo(to).setLeaseMillis(lease.toMillis()).build());
+    call.addListener(() -> {
+      try {
+        PrepareHandoverResponse r = call.get();
+        if (r.getReady()) {
+          answer.complete(new LeaderHandover.Ready(
+              epoch, PeerLink.fromProto(r.getEnd()), r.getZnodeVersion()));
+        } else {
+          answer.completeExceptionally(new IllegalStateException(
+              "shard " + shard + ": leader " + leader + " refused the handover: " + r.getDetail()));
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        answer.completeExceptionally(e);
+      } catch (java.util.concurrent.ExecutionException e) {
+        answer.completeExceptionally(new IllegalStateException("shard " + shard + ": leader "
+            + leader + " did not get ready to hand over: " + e.getCause(), e.getCause()));
+      }
+    }, Runnable::run);
+    return answer;
   }
 
   /** Under-replicated shards this node leads: in sync with fewer than all replicas. */

@@ -103,6 +103,17 @@ public final class ShardReplica implements ShardLog {
   private final TreeMap<Long, List<Pending>> pending = new TreeMap<>();
   private boolean inSyncWriteInFlight;
   private FollowerGate gate;
+  /** While handing the leadership over: the pause ({@link LeaderHandover}); else null. */
+  private LeaderHandover.Pause handover;
+  /** Whether rounds are refused for a handover; read by the writer without the monitor. */
+  private volatile boolean pausedForHandover;
+  /** Callers of {@link #prepareHandover} waiting for the pause to be ready. */
+  private final List<java.util.concurrent.CompletableFuture<LeaderHandover.Ready>> handoverWaiters =
+      new ArrayList<>();
+  /** The znode version the last reassert write was tried at, so a failed one is not repeated. */
+  private int reassertTriedVersion = -1;
+  /** Whether the in-sync write in flight is a paused leader's reassert. */
+  private boolean resumeInFlight;
 
   ShardReplica(int shard, String self, ReplicationSettings settings, LongSupplier nanos,
       BooleanSupplier sessionLease, Listener listener,
@@ -200,6 +211,11 @@ public final class ShardReplica implements ShardLog {
   @Override
   public long leaderEpoch() {
     long epoch = servingEpoch;
+    if (pausedForHandover) {
+      // Handing over: decide nothing, so that nothing is appended after the new leader has
+      // acknowledged this log's end. The caller retries at the new leader.
+      return -1;
+    }
     if (epoch >= 0 && !sessionLease.getAsBoolean() && inSyncAlone()) {
       // In sync alone, nothing but the session lease stands between this leader and a
       // successor: without it, fail the round now rather than at the commit timeout.
@@ -307,7 +323,7 @@ public final class ShardReplica implements ShardLog {
           // Or a move changed the replicas at this epoch: a new one is sent to (and rebuilt
           // from a snapshot if it needs one), a removed one no longer.
           added = followersChangedLocked(s.followers());
-          released = commitLocked();
+          released = withHandoverReadyLocked(commitLocked());
         }
       } else {
         if (!lead && role == Role.LEADER) {
@@ -433,6 +449,11 @@ public final class ShardReplica implements ShardLog {
     progress = null;
     tail = null;
     sending.clear();
+    endHandoverLocked("no longer leading: " + why);
+    // The gate's position is where this replica last followed; it has appended as leader since.
+    // Made again from the store at the next append, so that following the new leader starts at
+    // the real end of this log (a handover's old leader follows on with no extra round trip).
+    gate = null;
     List<Pending> all = new ArrayList<>();
     pending.values().forEach(all::addAll);
     pending.clear();
@@ -495,6 +516,7 @@ public final class ShardReplica implements ShardLog {
           s.nextSeq = ack.position().seq() + 1;
           run = commitLocked();
           more = s.nextSeq <= progress.logEnd();
+          run = withHandoverReadyLocked(run);
         }
         case MISMATCH -> {
           // Not an acknowledgement of any entry (seq -1), but the store it answers from, so a
@@ -573,7 +595,12 @@ public final class ShardReplica implements ShardLog {
   // ------------------------------------------------------------------- leader: timer work
 
   /** What the timer asks the runtime to write: a new in-sync set. */
-  record InSyncProposal(VersionedShardState read, Map<String, String> inSync, String why) {}
+  /**
+   * @param resume whether this is a paused leader's reassert (its own state written again at
+   *     its version, so that a handover the controller has not written yet can no longer be)
+   */
+  record InSyncProposal(VersionedShardState read, Map<String, String> inSync, String why,
+      boolean resume) {}
 
   /**
    * The timer's pass: releases what the session lease now allows, fails replies past their
@@ -611,21 +638,39 @@ public final class ShardReplica implements ShardLog {
           it.remove();
         }
       }
-      if (!inSyncWriteInFlight && state != null && state.version() >= 0) {
+      if (handover != null) {
+        if (handover.leaseEnded(now)) {
+          log.warn("shard {}: the handover to {} was not completed within its lease; resuming"
+              + " as leader once a conditional write of this shard's state succeeds", shard,
+              handover.to());
+          failHandoverWaitersLocked("the handover to " + handover.to() + " ran out of time");
+        }
+        if (handover.phase() == LeaderHandover.Phase.RESUMING && !inSyncWriteInFlight
+            && state != null && state.version() > reassertTriedVersion) {
+          reassertTriedVersion = state.version();
+          resumeInFlight = true;
+          inSyncWriteInFlight = true;
+          proposal = new InSyncProposal(state, progress.inSync(), "resuming after the handover to "
+              + handover.to() + " was not completed", true);
+        }
+        run = withHandoverReadyLocked(run);
+      }
+      if (!inSyncWriteInFlight && state != null && state.version() >= 0
+          && (handover == null || handover.mayChangeInSync())) {
         List<String> lagging = progress.laggingMembers(now, settings.replicaLagMax().toNanos());
         if (!lagging.isEmpty()) {
           Map<String, String> next = new java.util.LinkedHashMap<>(progress.inSync());
           lagging.forEach(next::remove);
           proposal = new InSyncProposal(state, next, "dropping " + lagging
               + " (behind for more than " + settings.replicaLagMax().toMillis()
-              + " ms, or answering from another store)");
+              + " ms, or answering from another store)", false);
         } else {
           Optional<Map.Entry<String, String>> join = progress.readyToJoin();
           if (join.isPresent()) {
             Map<String, String> next = new java.util.LinkedHashMap<>(progress.inSync());
             next.put(join.get().getKey(), join.get().getValue());
             proposal = new InSyncProposal(state, next, "adding " + join.get().getKey()
-                + " (caught up, store " + join.get().getValue() + ")");
+                + " (caught up, store " + join.get().getValue() + ")", false);
           }
         }
         inSyncWriteInFlight = proposal != null;
@@ -661,6 +706,12 @@ public final class ShardReplica implements ShardLog {
     List<Runnable> run = List.of();
     synchronized (this) {
       inSyncWriteInFlight = false;
+      boolean resuming = resumeInFlight;
+      resumeInFlight = false;
+      if (resuming && handover != null) {
+        resumedLocked(written, failed);
+        return;
+      }
       if (failed) {
         return;
       }
@@ -674,10 +725,163 @@ public final class ShardReplica implements ShardLog {
         countInSyncChangeLocked(w.state().isr());
         progress.inSyncChanged(w.state().isr());
         log.info("shard {}: in sync now {}", shard, w.state().isr().keySet());
-        run = commitLocked();
+        run = withHandoverReadyLocked(commitLocked());
       }
     }
     run.forEach(Runnable::run);
+  }
+
+  // ------------------------------------------------------------------- leader: handover
+
+  /** A handover the leader refuses or gave up; the controller's handover fails with it. */
+  public static final class HandoverRefusedException extends RuntimeException {
+    HandoverRefusedException(int shard, String why) {
+      super("shard " + shard + ": no handover: " + why, null, false, false);
+    }
+  }
+
+  /**
+   * The controller asks this leader to hand the shard over to {@code to} (docs/design.md,
+   * "Leadership handover"): stop deciding rounds, and answer once {@code to} has acknowledged
+   * the whole log, with the znode version the controller must write
+   * at. The pause ends when the controller's write makes {@code to} leader (this replica then
+   * follows), or by itself {@code leaseNanos} from now. Asked again for the same handover, it
+   * joins the pause in progress.
+   */
+  java.util.concurrent.CompletableFuture<LeaderHandover.Ready> prepareHandover(
+      long epoch, String to, long leaseNanos) {
+    var answer = new java.util.concurrent.CompletableFuture<LeaderHandover.Ready>();
+    boolean fresh;
+    ShardWriter w;
+    List<Runnable> run;
+    synchronized (this) {
+      if (role != Role.LEADER || progress == null || servingEpoch != epoch) {
+        answer.completeExceptionally(new HandoverRefusedException(shard, "node " + self
+            + " does not lead at epoch " + epoch + " (leading at " + servingEpoch + ")"));
+        return answer;
+      }
+      if (!progress.inSync().containsKey(to)) {
+        answer.completeExceptionally(new HandoverRefusedException(shard, "node " + to
+            + " is not in sync (in sync: " + progress.inSync().keySet() + ")"));
+        return answer;
+      }
+      long now = nanos.getAsLong();
+      if (handover != null) {
+        Optional<String> refused = handover.join(epoch, to, now);
+        if (refused.isPresent()) {
+          answer.completeExceptionally(new HandoverRefusedException(shard, refused.get()));
+          return answer;
+        }
+        fresh = false;
+      } else {
+        handover = new LeaderHandover.Pause(epoch, to, now, leaseNanos);
+        pausedForHandover = true;
+        reassertTriedVersion = -1;
+        fresh = true;
+        log.info("shard {}: handing over to {} at epoch {}: deciding no more rounds", shard, to,
+            epoch);
+      }
+      handoverWaiters.add(answer);
+      w = writer.get();
+      run = withHandoverReadyLocked(List.of());
+    }
+    run.forEach(Runnable::run);
+    if (fresh && w != null) {
+      // Rounds the writer decided before the pause may still be on their way to the log: once
+      // this task runs on the writer thread, every one of them is appended.
+      w.submit(store -> {
+        drainedForHandover(epoch);
+        return null;
+      });
+    }
+    return answer;
+  }
+
+  private void drainedForHandover(long epoch) {
+    List<Runnable> run;
+    List<String> followers;
+    synchronized (this) {
+      if (handover == null || handover.epoch() != epoch) {
+        return;
+      }
+      handover.drained();
+      run = withHandoverReadyLocked(List.of());
+      followers = List.copyOf(sending.keySet());
+    }
+    run.forEach(Runnable::run);
+    listener.entriesFor(this, followers);
+  }
+
+  /** {@code run}, plus the answers to the handover's callers if the pause is ready now. */
+  private List<Runnable> withHandoverReadyLocked(List<Runnable> run) {
+    if (handover == null || progress == null || handoverWaiters.isEmpty() || state == null) {
+      return run;
+    }
+    String to = handover.to();
+    if (!handover.ready(progress.logEnd(), progress.commitIndex(), progress.acked(to),
+        progress.inSync().containsKey(to), inSyncWriteInFlight, nanos.getAsLong())) {
+      return run;
+    }
+    LeaderHandover.Ready ready =
+        new LeaderHandover.Ready(handover.epoch(), history.end(), state.version());
+    log.info("shard {}: ready to hand over to {}: it has the whole log to {}, znode version {}",
+        shard, to, ready.end(), ready.version());
+    List<java.util.concurrent.CompletableFuture<LeaderHandover.Ready>> waiting =
+        List.copyOf(handoverWaiters);
+    handoverWaiters.clear();
+    List<Runnable> out = new ArrayList<>(run);
+    out.add(() -> waiting.forEach(f -> f.complete(ready)));
+    return out;
+  }
+
+  private void failHandoverWaitersLocked(String why) {
+    // Under the monitor, as stepDownLocked fails its rounds: the only continuation is the
+    // endpoint's answer to the controller's call, which takes no lock of ours.
+    for (var f : handoverWaiters) {
+      f.completeExceptionally(new HandoverRefusedException(shard, why));
+    }
+    handoverWaiters.clear();
+  }
+
+  private void endHandoverLocked(String why) {
+    if (handover == null) {
+      return;
+    }
+    failHandoverWaitersLocked(why);
+    handover = null;
+    pausedForHandover = false;
+  }
+
+  /** The reassert write of a paused leader whose lease ran out came back. */
+  private void resumedLocked(Optional<VersionedShardState> written, boolean failed) {
+    if (failed) {
+      if (!sessionLease.getAsBoolean()) {
+        // ZooKeeper is out of reach: neither write can land while it is, and the ZooKeeper-outage
+        // rule keeps shards answering. Should the controller's write have landed before, this
+        // replica's next entries are refused by the new leader (it knows the newer epoch) and
+        // nothing is lost; this replica may then need a rebuild, the price of staying available.
+        log.warn("shard {}: cannot reach ZooKeeper to end the handover to {}; resuming", shard,
+            handover.to());
+        endHandoverLocked("resumed without ZooKeeper");
+      } else {
+        reassertTriedVersion = -1; // try again at the next tick
+      }
+      return;
+    }
+    if (written.isEmpty()) {
+      // The znode moved: perhaps the controller's write. Read it; until then stay paused.
+      listener.refreshNeeded(shard);
+      return;
+    }
+    state = written.get();
+    log.info("shard {}: the handover to {} did not happen; leading again at epoch {}", shard,
+        handover.to(), servingEpoch);
+    endHandoverLocked("resumed");
+  }
+
+  /** Whether this replica is paused for a handover now (for tests and status). */
+  public boolean handingOver() {
+    return pausedForHandover;
   }
 
   // ------------------------------------------------------------------------------ follower
@@ -694,6 +898,13 @@ public final class ShardReplica implements ShardLog {
    */
   AckView applyAppend(ShardStore store, long epoch, LogPosition previous, List<byte[]> entries) {
     synchronized (this) {
+      if (role == Role.LEADER && epoch > knownEpoch) {
+        // Only the controller makes epochs, so an append of a newer one proves this replica
+        // was deposed (a handover's old leader hears its successor before ZooKeeper's news):
+        // step down now, as on a follower's STALE_EPOCH, and follow; the read confirms it.
+        stepDownLocked("an append from the leader of epoch " + epoch + " arrived");
+        listener.refreshNeeded(shard);
+      }
       if (store == null || role != Role.FOLLOWER) {
         return new AckView(AckView.Outcome.NOT_FOLLOWING, history.end(), knownEpoch,
             store == null ? "" : store.storeId(), "not following shard " + shard + " now");

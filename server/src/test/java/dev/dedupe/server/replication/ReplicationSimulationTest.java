@@ -29,12 +29,14 @@ class ReplicationSimulationTest {
     long steps = 0;
     long calls = 0;
     long lost = 0;
+    long handovers = 0;
     List<String> failed = new ArrayList<>();
     for (long seed = first; seed < first + seeds; seed++) {
       SimCluster.Outcome o = SimCluster.run(seed, one != null ? 400 : 0);
       steps += o.steps();
       calls += o.calls();
       lost += o.lostShards();
+      handovers += o.handovers();
       if (!o.ok()) {
         SimCluster.Outcome traced = one != null ? o : SimCluster.run(seed, 400);
         System.out.println("SEED " + seed + " FAILED (" + o.cfg() + "):\n  "
@@ -49,9 +51,12 @@ class ReplicationSimulationTest {
             + o.calls() + " calls\n" + o.trace());
       }
     }
-    System.out.printf("simulation: %d seeds, %d steps, %d client calls, %d shards offline after a"
-        + " lost disk (by design), %.1f s%n", seeds, steps, calls, lost,
-        (System.nanoTime() - started) / 1e9);
+    System.out.printf("simulation: %d seeds, %d steps, %d client calls, %d clean handovers, %d"
+        + " shards offline after a lost disk (by design), %.1f s%n", seeds, steps, calls,
+        handovers, lost, (System.nanoTime() - started) / 1e9);
+    if (one == null && seeds >= 100 && handovers == 0) {
+      fail("no run handed a leadership over: the simulation no longer injects handovers");
+    }
     if (!failed.isEmpty()) {
       fail("failing seeds (replay with " + REPLAY + "<seed>):\n" + String.join("\n", failed));
     }

@@ -20,6 +20,14 @@ public sealed interface Msg {
   record AppendReply(int shard, long epoch, String follower, String store,
       FollowerGate.Outcome outcome, LogPosition position) implements Msg {}
 
+  /** The controller asks a shard's leader to hand over to {@code to} (LeaderHandover). */
+  record PrepareHandover(int shard, long epoch, String to, String controller, long ctrlEpoch,
+      long leaseMs) implements Msg {}
+
+  /** The leader is ready: {@code to} has its whole log; write the new leader at {@code version}. */
+  record HandoverReady(int shard, long epoch, String leader, String to, LogPosition end,
+      int version, long ctrlEpoch) implements Msg {}
+
   record Request(String client, long requestId, int shard, String id, String token) implements Msg {}
 
   enum Result { NEW, DUPLICATE, UNAVAILABLE }

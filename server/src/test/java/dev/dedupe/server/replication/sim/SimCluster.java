@@ -18,7 +18,7 @@ public final class SimCluster {
 
   /** What a run found. */
   public record Outcome(long seed, SimConfig cfg, List<String> failures, long steps, long simMillis,
-      int calls, int lostShards, String trace) {
+      int calls, int lostShards, int handovers, String trace) {
     public boolean ok() {
       return failures.isEmpty();
     }
@@ -66,7 +66,7 @@ public final class SimCluster {
     }
     return new Outcome(seed, c.cfg, failures, c.sim.steps(), c.sim.now(),
         (int) c.history.ops().stream().filter(o -> o.kind() == History.Kind.INVOKE).count(),
-        c.lostShards, c.sim.traceText());
+        c.lostShards, c.handovers, c.sim.traceText());
   }
 
   List<Integer> shardsOf(String node) {
@@ -166,6 +166,8 @@ public final class SimCluster {
   }
 
   int lostShards;
+  /** Leaderships handed over cleanly (LeaderHandover) during the run. */
+  int handovers;
 
   private void zkLoop() {
     zk.expire();
@@ -183,7 +185,7 @@ public final class SimCluster {
     }
     long t = cfg.sessionTimeout();
     SimNode n = anyNode();
-    switch (sim.between(0, 9)) {
+    switch (sim.between(0, 11)) {
       case 0, 1 -> {
         SimNode m = anyNode();
         if (m != n) {
@@ -235,6 +237,14 @@ public final class SimCluster {
         if (zk.up()) {
           zk.setUp(false);
           sim.after(sim.between(50, (int) (2 * t)), () -> zk.setUp(true));
+        }
+      }
+      case 10, 11 -> {
+        // An admin's (or a stopping node's) transfer of leadership, asked of the controller.
+        for (SimNode m : nodes.values()) {
+          if (m.controlling()) {
+            m.startHandover(sim.between(0, cfg.shards() - 1));
+          }
         }
       }
       default -> throw new IllegalStateException();

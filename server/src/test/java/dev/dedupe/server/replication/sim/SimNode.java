@@ -2,6 +2,7 @@ package dev.dedupe.server.replication.sim;
 
 import dev.dedupe.server.replication.FollowerGate;
 import dev.dedupe.server.replication.LeaderElection;
+import dev.dedupe.server.replication.LeaderHandover;
 import dev.dedupe.server.replication.LeaderProgress;
 import dev.dedupe.server.replication.LogHistory;
 import dev.dedupe.server.replication.ShardState;
@@ -31,7 +32,16 @@ public final class SimNode {
     final TreeMap<String, Long> next = new TreeMap<>();
     final TreeMap<String, Long> snapshotHold = new TreeMap<>();
     final ArrayDeque<Pending> pending = new ArrayDeque<>();
+    /** While handing over: the pause, and the controller to answer (null once answered). */
+    LeaderHandover.Pause pause;
+    String answerTo;
+    long answerCtrlEpoch;
   }
+
+  /** A handover this node asked for as controller, until the leader answers or time runs out. */
+  private record Asked(String to, long epoch, boolean makePreferred, long deadline) {}
+
+  private final TreeMap<Integer, Asked> asked = new TreeMap<>();
 
   static final class Replica {
     final int shard;
@@ -92,6 +102,7 @@ public final class SimNode {
     session = 0;
     leaseEnd = -1;
     ctrlEpoch = 0;
+    asked.clear();
     for (int shard : c.shardsOf(id)) {
       SimLog log = disk.computeIfAbsent(shard, s -> new SimLog(storeFor(s)));
       replicas.put(shard, new Replica(shard, new FollowerGate(log.end())));
@@ -160,6 +171,8 @@ public final class SimNode {
       case Msg.AppendReply r -> onReply(r);
       case Msg.Request q -> onRequest(q);
       case Msg.Reply r -> { }
+      case Msg.PrepareHandover p -> onPrepareHandover(p);
+      case Msg.HandoverReady h -> onHandoverReady(h);
     }
   }
 
@@ -262,7 +275,7 @@ public final class SimNode {
 
   private void onRequest(Msg.Request q) {
     Replica r = replicas.get(q.shard());
-    if (r == null || r.leader == null) {
+    if (r == null || r.leader == null || r.leader.pause != null) {
       c.net.send(id, q.client(), new Msg.Reply(q.requestId(), Msg.Result.UNAVAILABLE));
       return;
     }
@@ -305,10 +318,14 @@ public final class SimNode {
     while (!l.pending.isEmpty() && l.pending.peekFirst().deadline() <= now) {
       reply(l.pending.pollFirst(), Msg.Result.UNAVAILABLE);
     }
+    handoverReady(r);
   }
 
   private void leaderTick() {
     for (Replica r : replicas.values()) {
+      if (r.leader != null) {
+        resumeIfLeaseEnded(r);
+      }
       if (r.leader != null) {
         changeInSync(r);
       }
@@ -321,6 +338,9 @@ public final class SimNode {
 
   private void changeInSync(Replica r) {
     Leader l = r.leader;
+    if (l.pause != null && !l.pause.mayChangeInSync()) {
+      return; // answered ready: the znode version the controller writes at must stay
+    }
     List<String> lagging = l.progress.laggingMembers(localNanos(), cfg.lagMax() * 1_000_000);
     Map<String, String> target = null;
     if (!lagging.isEmpty()) {
@@ -410,6 +430,152 @@ public final class SimNode {
     }
   }
 
+  // --- handover: the leader's side ---
+
+  private void onPrepareHandover(Msg.PrepareHandover p) {
+    Replica r = replicas.get(p.shard());
+    if (r == null || r.leader == null) {
+      return; // not leading: no answer, the controller gives up
+    }
+    Leader l = r.leader;
+    if (l.progress.epoch() != p.epoch() || !l.progress.inSync().containsKey(p.to())) {
+      return;
+    }
+    long now = localNanos();
+    long lease = p.leaseMs() * 1_000_000;
+    if (l.pause == null) {
+      l.pause = new LeaderHandover.Pause(p.epoch(), p.to(), now, lease);
+      // Rounds are decided and appended in one step here: nothing is on its way to the log.
+      l.pause.drained();
+      sim.trace(id + " shard " + p.shard() + " PAUSES to hand over to " + p.to() + " at epoch "
+          + p.epoch() + " (asked by " + p.controller() + ")");
+    } else if (l.pause.join(p.epoch(), p.to(), now).isPresent()) {
+      return;
+    }
+    l.answerTo = p.controller();
+    l.answerCtrlEpoch = p.ctrlEpoch();
+    handoverReady(r);
+  }
+
+  /** Answers the controller once the pause is ready, with the znode version it reads now. */
+  private void handoverReady(Replica r) {
+    Leader l = r.leader;
+    if (l == null || l.pause == null || l.answerTo == null || session == 0) {
+      return;
+    }
+    String to = l.pause.to();
+    if (!l.pause.ready(l.progress.logEnd(), l.progress.commitIndex(), l.progress.acked(to),
+        l.progress.inSync().containsKey(to), false, localNanos())) {
+      return;
+    }
+    SimZooKeeper.Versioned v = c.zk.read(id, session, r.shard);
+    if (v == null) {
+      return; // answered at the next tick, if the lease has not run out
+    }
+    if (v.state().epoch() != l.progress.epoch() || !v.state().isLeader(id)) {
+      stepDown(r, "the znode moved on to epoch " + v.state().epoch());
+      return;
+    }
+    sim.trace(id + " shard " + r.shard + " READY to hand over to " + to + " at "
+        + disk.get(r.shard).end() + ", version " + v.version());
+    c.net.send(id, l.answerTo, new Msg.HandoverReady(r.shard, l.progress.epoch(), id, to,
+        disk.get(r.shard).end(), v.version(), l.answerCtrlEpoch));
+    l.answerTo = null;
+  }
+
+  /**
+   * The lease ran out: resume only through a conditional write of the state as read (the
+   * reassert), which the controller's write at the answered version cannot follow; without
+   * ZooKeeper and without a live session lease, resume anyway (the real replica's rule).
+   */
+  private void resumeIfLeaseEnded(Replica r) {
+    Leader l = r.leader;
+    if (l.pause == null) {
+      return;
+    }
+    l.pause.leaseEnded(localNanos());
+    if (l.pause.phase() != LeaderHandover.Phase.RESUMING) {
+      handoverReady(r);
+      return;
+    }
+    SimZooKeeper.Versioned v = session == 0 ? null : c.zk.read(id, session, r.shard);
+    if (v == null) {
+      if (!leaseLive()) {
+        sim.trace(id + " shard " + r.shard + " RESUMES without ZooKeeper");
+        l.pause = null;
+      }
+      return;
+    }
+    if (v.state().epoch() != l.progress.epoch() || !v.state().isLeader(id)) {
+      stepDown(r, "handed over: epoch " + v.state().epoch() + " leader '" + v.state().leader() + "'");
+      return;
+    }
+    if (c.zk.writeAsLeader(id, session, v.version(), v.state())) {
+      sim.trace(id + " shard " + r.shard + " RESUMES after the lease (reasserted at version "
+          + v.version() + ")");
+      l.pause = null;
+    }
+  }
+
+  // --- handover: the controller's side ---
+
+  /** As controller, asks the leader of {@code shard} to hand over to a random eligible replica. */
+  void startHandover(int shard) {
+    Asked pending = asked.get(shard);
+    if (ctrlEpoch == 0 || session == 0 || !running()
+        || (pending != null && localMs() <= pending.deadline())) {
+      return; // one handover per shard at a time; an unanswered one is given up at its deadline
+    }
+    SimZooKeeper.Versioned v = c.zk.read(id, session, shard);
+    if (v == null) {
+      return;
+    }
+    ShardState st = v.state();
+    Map<String, String> live = c.zk.liveStores(shard);
+    List<String> candidates = st.replicas().stream()
+        .filter(r -> LeaderHandover.refusal(st, r, live, java.util.Set.of()).isEmpty()).toList();
+    if (candidates.isEmpty()) {
+      return;
+    }
+    String to = candidates.get(sim.between(0, candidates.size() - 1));
+    boolean preferred = sim.random.nextBoolean();
+    asked.put(shard, new Asked(to, st.epoch(), preferred, localMs() + cfg.replicationTimeout()));
+    sim.trace(id + " controller asks " + st.leader() + " to hand shard " + shard + " over to "
+        + to + " at epoch " + st.epoch());
+    c.net.send(id, st.leader(), new Msg.PrepareHandover(shard, st.epoch(), to, id, ctrlEpoch,
+        cfg.replicationTimeout()));
+  }
+
+  private void onHandoverReady(Msg.HandoverReady h) {
+    Asked a = asked.remove(h.shard());
+    if (a == null || !a.to().equals(h.to()) || a.epoch() != h.epoch() || localMs() > a.deadline()
+        || ctrlEpoch == 0 || ctrlEpoch != h.ctrlEpoch()) {
+      return; // given up, or not the controller that asked
+    }
+    SimZooKeeper.Versioned v = c.zk.read(id, session, h.shard());
+    if (v == null) {
+      return;
+    }
+    ShardState st = v.state();
+    if (v.version() != h.version() || st.epoch() != h.epoch() || !st.isLeader(h.leader())
+        || LeaderHandover.refusal(st, h.to(), c.zk.liveStores(h.shard()), java.util.Set.of())
+            .isPresent()) {
+      return;
+    }
+    ShardState next = LeaderHandover.handedOver(st, h.to(), a.makePreferred());
+    boolean ok = c.zk.writeAsController(id, session, ctrlEpoch, h.version(), next);
+    if (ok) {
+      c.handovers++;
+    }
+    sim.trace(id + " controller HANDS shard " + h.shard() + " OVER: " + SimZooKeeper.brief(next)
+        + (ok ? "" : " (write refused)"));
+  }
+
+  /** Whether this node believes it is the controller. */
+  boolean controlling() {
+    return ctrlEpoch != 0;
+  }
+
   // --- follower ---
 
   private void checkGate(Replica r) {
@@ -466,6 +632,7 @@ public final class SimNode {
     long e = c.zk.claimController(id, session);
     if (e == 0) {
       ctrlEpoch = 0;
+      asked.clear();
       return;
     }
     ctrlEpoch = e;
