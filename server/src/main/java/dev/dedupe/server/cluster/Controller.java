@@ -556,8 +556,8 @@ public final class Controller implements AutoCloseable {
    *     meanwhile. After a failure the old leader leads on (at the latest when its lease ends)
    *     and nothing is lost.
    */
-  public java.util.concurrent.CompletableFuture<ShardState> transferLeadership(int shard, String to) {
-    var result = new java.util.concurrent.CompletableFuture<ShardState>();
+  public CompletableFuture<ShardState> transferLeadership(int shard, String to) {
+    var result = new CompletableFuture<ShardState>();
     try {
       events.execute(() -> handOver(shard, to, true, result));
     } catch (java.util.concurrent.RejectedExecutionException closing) {
@@ -569,7 +569,7 @@ public final class Controller implements AutoCloseable {
 
   /** Controller thread: checks the handover, then asks the leader to get ready. */
   private void handOver(int shard, String to, boolean makePreferred,
-      java.util.concurrent.CompletableFuture<ShardState> result) {
+      CompletableFuture<ShardState> result) {
     long myEpoch = epoch.get();
     String what = "a leadership handover of shard " + shard + " to " + to;
     try {
@@ -616,7 +616,7 @@ public final class Controller implements AutoCloseable {
    */
   private void finishHandover(int shard, String from, String to, boolean makePreferred,
       long myEpoch, LeaderHandover.Ready ready, Throwable failed,
-      java.util.concurrent.CompletableFuture<ShardState> result) {
+      CompletableFuture<ShardState> result) {
     handoversInFlight.remove(shard);
     String what = "the handover of shard " + shard + " from " + from + " to " + to;
     try {
@@ -694,7 +694,7 @@ public final class Controller implements AutoCloseable {
       String why = leaderStopping ? "its leader " + s.leader() + " is stopping"
           : to.get() + " is its preferred leader";
       log.info("node {}: shard {}: handing over to {}: {}", nodeId, shard, to.get(), why);
-      var done = new java.util.concurrent.CompletableFuture<ShardState>();
+      var done = new CompletableFuture<ShardState>();
       handOver(shard, to.get(), false, done);
       done.whenComplete((written, failed) -> runOnEvents(() -> {
         if (failed != null) {

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
@@ -108,7 +109,7 @@ public final class ShardReplica implements ShardLog {
   /** Whether rounds are refused for a handover; read by the writer without the monitor. */
   private volatile boolean pausedForHandover;
   /** Callers of {@link #prepareHandover} waiting for the pause to be ready. */
-  private final List<java.util.concurrent.CompletableFuture<LeaderHandover.Ready>> handoverWaiters =
+  private final List<CompletableFuture<LeaderHandover.Ready>> handoverWaiters =
       new ArrayList<>();
   /** The znode version the last reassert write was tried at, so a failed one is not repeated. */
   private int reassertTriedVersion = -1;
@@ -748,9 +749,9 @@ public final class ShardReplica implements ShardLog {
    * follows), or by itself {@code leaseNanos} from now. Asked again for the same handover, it
    * joins the pause in progress.
    */
-  java.util.concurrent.CompletableFuture<LeaderHandover.Ready> prepareHandover(
+  CompletableFuture<LeaderHandover.Ready> prepareHandover(
       long epoch, String to, long leaseNanos) {
-    var answer = new java.util.concurrent.CompletableFuture<LeaderHandover.Ready>();
+    var answer = new CompletableFuture<LeaderHandover.Ready>();
     boolean fresh;
     ShardWriter w;
     List<Runnable> run;
@@ -826,7 +827,7 @@ public final class ShardReplica implements ShardLog {
         new LeaderHandover.Ready(handover.epoch(), history.end(), state.version());
     log.info("shard {}: ready to hand over to {}: it has the whole log to {}, znode version {}",
         shard, to, ready.end(), ready.version());
-    List<java.util.concurrent.CompletableFuture<LeaderHandover.Ready>> waiting =
+    List<CompletableFuture<LeaderHandover.Ready>> waiting =
         List.copyOf(handoverWaiters);
     handoverWaiters.clear();
     List<Runnable> out = new ArrayList<>(run);
