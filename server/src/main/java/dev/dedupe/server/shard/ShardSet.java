@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
@@ -69,8 +68,8 @@ public final class ShardSet implements AutoCloseable {
   }
 
   /**
-   * Opens the given shards' stores (in parallel) and starts their writers; shards already open
-   * are left alone. If any fails to open, the ones opened by this call are closed again.
+   * Opens the given shards' stores and starts their writers; shards already open are left
+   * alone. If any fails to open, the ones opened by this call are closed again.
    */
   public void open(Collection<Integer> shards) {
     lifecycle.lock();
@@ -85,24 +84,19 @@ public final class ShardSet implements AutoCloseable {
   }
 
   private void openLocked(Collection<Integer> shards) {
-    List<Integer> toOpen = shards.stream().filter(s -> writers.get(s) == null).toList();
-    List<CompletableFuture<RocksShardStore>> opening = toOpen.stream()
-        .map(s -> CompletableFuture.supplyAsync(
-            () -> nodeStore.openShard(s, grid)))
-        .toList();
+    List<Integer> toOpen = shards.stream().distinct().filter(s -> writers.get(s) == null).toList();
+    // One call for all: the node store creates the new shards' column families together,
+    // which one by one would cost time quadratic in the shard count (docs/capacity.md).
+    List<RocksShardStore> stores = nodeStore.openShards(toOpen, grid);
     List<ShardWriter> opened = new ArrayList<>();
-    RuntimeException failure = null;
-    for (CompletableFuture<RocksShardStore> f : opening) {
-      try {
-        RocksShardStore store = f.join();
+    try {
+      for (RocksShardStore store : stores) {
         opened.add(new ShardWriter(store, grid, clock, QUEUE_CAPACITY, logs.apply(store.shardId())));
-      } catch (CompletionException e) {
-        failure = e.getCause() instanceof RuntimeException re ? re : e;
       }
-    }
-    if (failure != null) {
+    } catch (RuntimeException e) {
       opened.forEach(ShardWriter::close);
-      throw failure;
+      stores.subList(opened.size(), stores.size()).forEach(RocksShardStore::close);
+      throw e;
     }
     for (ShardWriter w : opened) {
       w.start();

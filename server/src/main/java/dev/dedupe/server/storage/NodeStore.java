@@ -50,6 +50,8 @@ public final class NodeStore implements AutoCloseable {
   private final StorageResources resources;
   private final RocksDB db;
   private final ColumnFamilyHandle defaultFamily;
+  /** Creates families in batches; see ColumnFamilyCreator for why. */
+  private final ColumnFamilyCreator creator;
   private final ReentrantLock lock = new ReentrantLock();
   /** Shards held here and not open now, with their handles; guarded by lock. */
   private final Map<Integer, ShardColumnFamilies> closedShards = new HashMap<>();
@@ -66,6 +68,7 @@ public final class NodeStore implements AutoCloseable {
     this.resources = resources;
     this.db = db;
     this.defaultFamily = dflt;
+    this.creator = new ColumnFamilyCreator(db);
   }
 
   /**
@@ -197,41 +200,102 @@ public final class NodeStore implements AutoCloseable {
    *     RocksDB fails
    */
   public RocksShardStore openShard(int shard, BucketGrid grid) {
+    return openShards(List.of(shard), grid).get(0);
+  }
+
+  /**
+   * Opens the given shards' stores, in the order given, creating those this node holds no
+   * data for. The metadata families of the new ones are created in one RocksDB call: one by
+   * one, each would rewrite the OPTIONS file of every family (see ColumnFamilyCreator). If one
+   * fails, the stores this call opened are closed again and nothing is returned.
+   *
+   * @throws StorageException if the node database is closed, a shard is open already, or
+   *     RocksDB fails
+   */
+  public List<RocksShardStore> openShards(List<Integer> shards, BucketGrid grid) {
     lock.lock();
     try {
       checkOpen();
-      if (shard < 0 || shard >= directory.shards()) {
-        throw new IllegalArgumentException(
-            "shard " + shard + " is outside 0.." + (directory.shards() - 1));
+      Set<Integer> asked = new TreeSet<>();
+      for (int shard : shards) {
+        if (shard < 0 || shard >= directory.shards()) {
+          throw new IllegalArgumentException(
+              "shard " + shard + " is outside 0.." + (directory.shards() - 1));
+        }
+        if (openShards.contains(shard) || !asked.add(shard)) {
+          throw new StorageException("shard " + shard + " is open already");
+        }
+        if (installing.contains(shard)) {
+          throw new StorageException("shard " + shard + " is being installed from a snapshot");
+        }
       }
-      if (openShards.contains(shard)) {
-        throw new StorageException("shard " + shard + " is open already");
-      }
-      if (installing.contains(shard)) {
-        throw new StorageException("shard " + shard + " is being installed from a snapshot");
-      }
-      ShardColumnFamilies cfs = closedShards.remove(shard);
-      if (cfs == null) {
-        cfs = new ShardColumnFamilies(shard);
-      }
+      createMissingMeta(shards);
+      List<RocksShardStore> opened = new ArrayList<>(shards.size());
       try {
-        if (cfs.meta == null) {
-          cfs.meta = db.createColumnFamily(new ColumnFamilyDescriptor(
-              bytes(ShardColumnFamilyNames.meta(shard)), resources.metadataOptions()));
+        for (int shard : shards) {
+          opened.add(openCreated(shard, grid));
         }
-        RocksShardStore store = RocksShardStore.over(this, db, resources, grid, cfs);
-        openShards.add(shard);
-        return store;
-      } catch (RocksDBException | RuntimeException e) {
-        closedShards.put(shard, cfs);
-        if (e instanceof StorageException se) {
-          throw se;
-        }
-        throw new StorageException("cannot open shard " + shard + " in the node database", e);
+      } catch (StorageException e) {
+        // Each store hands its handles back (release) as it closes.
+        opened.forEach(RocksShardStore::close);
+        throw e;
       }
+      return opened;
     } finally {
       lock.unlock();
     }
+  }
+
+  /** Gives each shard without a metadata family one, all in one batch. Under lock. */
+  private void createMissingMeta(List<Integer> shards) {
+    List<Integer> missing = new ArrayList<>();
+    List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
+    for (int shard : shards) {
+      ShardColumnFamilies cfs = closedShards.get(shard);
+      if (cfs == null || cfs.meta == null) {
+        missing.add(shard);
+        descriptors.add(new ColumnFamilyDescriptor(
+            bytes(ShardColumnFamilyNames.meta(shard)), resources.metadataOptions()));
+      }
+    }
+    List<ColumnFamilyHandle> handles;
+    try {
+      handles = creator.createAll(descriptors);
+    } catch (RocksDBException e) {
+      throw new StorageException("cannot create the metadata of shards " + missing, e);
+    }
+    for (int i = 0; i < missing.size(); i++) {
+      closedShards.computeIfAbsent(missing.get(i), ShardColumnFamilies::new).meta = handles.get(i);
+    }
+  }
+
+  /** Opens a shard whose metadata family exists. Under lock. */
+  private RocksShardStore openCreated(int shard, BucketGrid grid) {
+    ShardColumnFamilies cfs = closedShards.remove(shard);
+    try {
+      RocksShardStore store = RocksShardStore.over(this, db, resources, grid, cfs);
+      openShards.add(shard);
+      return store;
+    } catch (RocksDBException | RuntimeException e) {
+      closedShards.put(shard, cfs);
+      if (e instanceof StorageException se) {
+        throw se;
+      }
+      throw new StorageException("cannot open shard " + shard + " in the node database", e);
+    }
+  }
+
+  /**
+   * Creates a column family, in one RocksDB call with any that other threads create at the
+   * same time (a shard's writer opening its next bucket while the others open theirs).
+   */
+  ColumnFamilyHandle createFamily(ColumnFamilyDescriptor descriptor) throws RocksDBException {
+    return creator.create(descriptor);
+  }
+
+  /** RocksDB calls that created column families so far; tests use it. */
+  long familyCreationBatches() {
+    return creator.batches();
   }
 
   /** Takes back a shard's handles when its store closes. */
@@ -320,7 +384,7 @@ public final class NodeStore implements AutoCloseable {
           bytes(ShardColumnFamilyNames.bucket(shard, start)), resources.bucketOptions());
       ColumnFamilyHandle handle;
       if (exported == null) {
-        handle = db.createColumnFamily(descriptor);
+        handle = creator.create(descriptor);
       } else {
         try (ImportColumnFamilyOptions options = new ImportColumnFamilyOptions().setMoveFiles(true)) {
           handle = db.createColumnFamilyWithImport(descriptor, options, exported);
@@ -344,7 +408,7 @@ public final class NodeStore implements AutoCloseable {
       checkOpen();
       ShardColumnFamilies cfs = closedShards.computeIfAbsent(shard, ShardColumnFamilies::new);
       if (cfs.meta == null) {
-        cfs.meta = db.createColumnFamily(new ColumnFamilyDescriptor(
+        cfs.meta = creator.create(new ColumnFamilyDescriptor(
             bytes(ShardColumnFamilyNames.meta(shard)), resources.metadataOptions()));
       }
       try (WriteBatch batch = new WriteBatch(); WriteOptions synced = new WriteOptions().setSync(true)) {
@@ -390,7 +454,7 @@ public final class NodeStore implements AutoCloseable {
       checkOpen();
       ShardColumnFamilies cfs = closedShards.get(shard);
       if (!cfs.buckets.containsKey(start)) {
-        cfs.buckets.put(start, db.createColumnFamily(new ColumnFamilyDescriptor(
+        cfs.buckets.put(start, creator.create(new ColumnFamilyDescriptor(
             bytes(ShardColumnFamilyNames.bucket(shard, start)), resources.bucketOptions())));
       }
     } catch (RocksDBException e) {
@@ -425,7 +489,7 @@ public final class NodeStore implements AutoCloseable {
     try {
       checkOpen();
       ShardColumnFamilies cfs = closedShards.get(shard);
-      cfs.meta = db.createColumnFamily(new ColumnFamilyDescriptor(
+      cfs.meta = creator.create(new ColumnFamilyDescriptor(
           bytes(ShardColumnFamilyNames.meta(shard)), resources.metadataOptions()));
       try (WriteBatch batch = new WriteBatch();
           WriteOptions synced = new WriteOptions().setSync(true)) {

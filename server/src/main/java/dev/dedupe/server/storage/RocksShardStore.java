@@ -123,7 +123,9 @@ public final class RocksShardStore implements ShardStore {
       return;
     }
     try {
-      ColumnFamilyHandle handle = db.createColumnFamily(new ColumnFamilyDescriptor(
+      // Through the node store: writers that open their buckets at the same moment (start-up,
+      // a bucket boundary) share one RocksDB call (see ColumnFamilyCreator).
+      ColumnFamilyHandle handle = owner.createFamily(new ColumnFamilyDescriptor(
           ShardColumnFamilyNames.bucket(shardId, start).getBytes(StandardCharsets.UTF_8),
           resources.bucketOptions()));
       buckets.put(start, handle);

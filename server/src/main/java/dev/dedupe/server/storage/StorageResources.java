@@ -83,13 +83,15 @@ public final class StorageResources implements AutoCloseable {
             .setFilterPolicy(bloomFilter)
             .setWholeKeyFiltering(true)
             .setFormatVersion(5);
+    long writeBufferSize = Math.min(64L << 20, config.writeBufferBytes() / 2);
     bucketOptions =
         new ColumnFamilyOptions()
             .setTableFormatConfig(table)
             .setMergeOperator(counterMergeOperator)
-            .setWriteBufferSize(Math.min(64L << 20, config.writeBufferBytes() / 2))
+            .setWriteBufferSize(writeBufferSize)
             // Whole-key bloom in the memtable: most ids are new and miss every bucket.
-            .setMemtablePrefixBloomSizeRatio(0.05)
+            .setMemtablePrefixBloomSizeRatio(
+                memtableBloomRatio(config.writeBufferBytes(), config.shards(), writeBufferSize))
             .setMemtableWholeKeyFiltering(true)
             .setLevelCompactionDynamicLevelBytes(true)
             .setCompressionType(CompressionType.LZ4_COMPRESSION)
@@ -98,6 +100,28 @@ public final class StorageResources implements AutoCloseable {
 
     writeOptions = new WriteOptions().setSync(config.durability() == Durability.FSYNC);
     readOptions = new ReadOptions();
+  }
+
+  /** The memtable bloom's share of a memtable's size when nothing limits it (RocksDB's advice). */
+  static final double MEMTABLE_BLOOM_RATIO = 0.05;
+
+  /**
+   * The memtable bloom's size as a share of {@code writeBufferSize}, RocksDB's option
+   * {@code memtable_prefix_bloom_size_ratio}: 5% of the memtable a bucket can expect to fill,
+   * which is the node's memtable budget shared by its shards, not the most a memtable may grow.
+   *
+   * <p>Why: RocksDB allocates (and zeroes) a memtable's bloom when it creates the memtable, as
+   * ratio times {@code write_buffer_size}, however empty the memtable stays; and every bucket
+   * of every shard has a memtable. At 5% of 64 MiB that was 3.2 MiB of resident memory per
+   * bucket, measured as about 4 MiB per idle shard (docs/capacity.md): 1,024 shards with a
+   * day's five buckets each would have held 16 GiB of empty blooms. Sized by the budget, all
+   * the blooms of one bucket per shard take 5% of {@code storage.write-buffer.bytes}, whatever
+   * the shard count. A memtable that fills beyond its share (few shards written, many held)
+   * keeps working with more bloom false positives, each costing one memtable search.
+   */
+  static double memtableBloomRatio(long writeBufferBytes, int shards, long writeBufferSize) {
+    double expected = Math.min(writeBufferSize, (double) writeBufferBytes / shards);
+    return MEMTABLE_BLOOM_RATIO * expected / writeBufferSize;
   }
 
   DBOptions dbOptions() {
