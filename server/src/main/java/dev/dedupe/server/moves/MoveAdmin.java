@@ -52,6 +52,11 @@ public interface MoveAdmin {
   /** Clears the cluster's copy throttle; returns whether one was set. */
   boolean clearThrottle();
 
+  /** Whether a job is copying its shard now, so that its copy's figures belong to it. */
+  static boolean copying(MoveJob job) {
+    return job.running() && job.kind() == MoveKind.MOVE && job.phase() == MovePhase.CATCH_UP;
+  }
+
   /** The copies the shards' leaders publish now (followers out of sync being brought up). */
   List<CopyProgress> copies();
 }
