@@ -114,7 +114,7 @@ public final class CopyTracker {
 
   /** Forgets every copy but those of {@code keep} (shard/follower pairs still catching up). */
   void retain(java.util.Set<String> keep) {
-    copies.keySet().removeIf(k -> !keep.contains(k) && !copies.get(k).snapshotting);
+    copies.entrySet().removeIf(e -> !keep.contains(e.getKey()) && !e.getValue().snapshotting);
   }
 
   static String pair(int shard, String follower) {

@@ -63,6 +63,22 @@ class CliTest {
   }
 
   @Test
+  void aThrottleRateWithoutAUnitPerSecondIsRefusedInOneLine() {
+    for (String bad : new String[] {"50MiB", "50mb/s", "fast", "10B/s"}) {
+      Ran ran = run("admin", "throttle", "set", "--target", target, bad);
+      assertEquals(Main.USAGE, ran.code(), ran.toString());
+      assertTrue(ran.err().startsWith("dedupe: Invalid value for positional parameter at index 0"
+          + " (RATE): '" + bad + "' is "), ran.err());
+      ran.assertOneLineError();
+    }
+    // A standalone node has no cluster to throttle: it says so in one line.
+    Ran standalone = run("admin", "throttle", "set", "--target", target, "50MiB/s");
+    assertEquals(Main.FAILED, standalone.code(), standalone.toString());
+    assertTrue(standalone.err().contains("FAILED_PRECONDITION"), standalone.err());
+    standalone.assertOneLineError();
+  }
+
+  @Test
   void anUnknownFlagIsRefusedAndNothingIsRecorded() {
     Ran ran = run("insert", "--tagret", target, "orders", "typo-1");
     assertEquals(Main.USAGE, ran.code(), ran.toString());

@@ -65,8 +65,9 @@ class MoveCopyTest {
     try (ClusterFixture cluster = ClusterFixture.partitionable(dir, NODES, SHARDS, 3)) {
       cluster.awaitServing();
       cluster.awaitInSync();
-      Plan plan = plan(cluster);
-      List<String> ids = load(cluster, plan, 4 * MIB);
+      Plan loaded = plan(cluster);
+      List<String> ids = load(cluster, loaded, 4 * MIB);
+      Plan plan = forgetTails(cluster, loaded);
 
       refusesBadThrottles(cluster);
       long rate = MIB;
@@ -150,8 +151,9 @@ class MoveCopyTest {
     try (ClusterFixture cluster = ClusterFixture.partitionable(dir, NODES, SHARDS, 3)) {
       cluster.awaitServing();
       cluster.awaitInSync();
-      Plan plan = plan(cluster);
-      List<String> ids = load(cluster, plan, 4 * MIB);
+      Plan loaded = plan(cluster);
+      List<String> ids = load(cluster, loaded, 4 * MIB);
+      Plan plan = forgetTails(cluster, loaded);
       // Slow enough that "mid-copy" is a state to wait for, not a moment to hit.
       cluster.admin(0).setThrottle(SetThrottleRequest.newBuilder().setBytesPerSecond(MIB)
           .build());
@@ -287,6 +289,32 @@ class MoveCopyTest {
     List<String> ids = idsOf(plan.shard(), "id-", (int) (bytes / 220));
     insert(cluster, plan.source(), ids);
     return ids;
+  }
+
+  /**
+   * Restarts every node, so that no leader keeps the shard's log in memory: a leader's tail
+   * (16 MiB) would otherwise hold every entry of a few MiB, and the target would catch up by
+   * resending them, with no snapshot to throttle or resume. Returns the plan as the restarted
+   * cluster leads it.
+   */
+  private static Plan forgetTails(ClusterFixture cluster, Plan plan) throws InterruptedException {
+    for (int i = NODES - 1; i >= 0; i--) {
+      cluster.stop(i);
+    }
+    for (int i = 0; i < NODES; i++) {
+      cluster.start(i);
+    }
+    cluster.awaitServing();
+    cluster.awaitInSync();
+    // Leaderships go back to their preferred replicas after a restart: let that settle, so the
+    // shard's leader does not change during the copy.
+    await("the shard is led by its preferred replica", () -> cluster.running().stream()
+        .allMatch(n -> {
+          ShardState s = n.clusterMember().shardStates().get(plan.shard());
+          return s != null && s.leader().equals(s.replicas().get(0));
+        }));
+    ShardState s = cluster.node(0).clusterMember().shardStates().get(plan.shard());
+    return new Plan(plan.shard(), index(s.leader()), plan.target());
   }
 
   private static void insert(ClusterFixture cluster, int leader, List<String> ids)
