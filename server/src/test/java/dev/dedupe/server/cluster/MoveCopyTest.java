@@ -17,6 +17,7 @@ import dev.dedupe.admin.v1.MoveState;
 import dev.dedupe.admin.v1.SetThrottleRequest;
 import dev.dedupe.contract.ShardHash;
 import dev.dedupe.server.DedupeNode;
+import dev.dedupe.server.ops.Exposition;
 import dev.dedupe.server.replication.CopyTracker;
 import dev.dedupe.server.replication.ShardState;
 import dev.dedupe.v1.CheckAndInsertRequest;
@@ -92,6 +93,9 @@ class MoveCopyTest {
           && m.getCopyRateBytesPerSecond() > 0);
       assertTrue(midway.hasCopyUpdateTime(), midway.toString());
       assertTrue(midway.getBytesTotal() >= 3 * MIB, "the snapshot's size, estimated: " + midway);
+      assertEquals(1.0, metric(leader, "dedupe_snapshot_copies_in_flight"), "copies in flight");
+      assertEquals((double) rate, metric(leader, "dedupe_copy_throttle_bytes_per_second"));
+      assertEquals(1.0, total(cluster, "dedupe_moves_running"), "moves running, over the nodes");
 
       CopyTracker.Attempt installed = awaitAttempt(copies, plan, CopyTracker.Attempt::installed);
       double seconds = (System.nanoTime() - started) / 1e9;
@@ -101,6 +105,11 @@ class MoveCopyTest {
       assertTrue(installed.bytesSent() >= 3 * MIB, installed.toString());
       assertTrue(measured <= 1.2 * rate && measured >= 0.8 * rate,
           "measured " + measured + " B/s against a throttle of " + rate);
+
+      assertTrue(metric(leader, "dedupe_snapshot_copied_bytes_total", "direction", "sent")
+          >= installed.bytesSent(), "bytes sent, as the leader's metrics count them");
+      assertTrue(metric(cluster.node(plan.target()), "dedupe_snapshot_copied_bytes_total",
+          "direction", "received") >= installed.bytesSent(), "bytes received by the target");
 
       Move done = awaitMove(cluster, id, m -> m.getState() != MoveState.MOVE_STATE_RUNNING);
       assertEquals(MoveState.MOVE_STATE_DONE, done.getState(), done.toString());
@@ -248,6 +257,19 @@ class MoveCopyTest {
   }
 
   // ------------------------------------------------------------------------------ helpers
+
+  private static double metric(DedupeNode n, String name, String... labels) {
+    try {
+      Double v = Exposition.scrape(n.opsPort()).value(name, labels);
+      return v == null ? 0 : v;
+    } catch (Exception e) {
+      throw new AssertionError("scrape of " + n.advertisedAddress() + " failed", e);
+    }
+  }
+
+  private static double total(ClusterFixture cluster, String name) {
+    return cluster.running().stream().mapToDouble(n -> metric(n, name)).sum();
+  }
 
   private static void refusesBadThrottles(ClusterFixture cluster) {
     for (long bad : new long[] {-1, 100, (1L << 40) + 1}) {

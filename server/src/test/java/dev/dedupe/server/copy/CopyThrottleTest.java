@@ -24,9 +24,11 @@ class CopyThrottleTest {
     assertEquals(2 * SECOND, t.reserve(1 << 20));
     now.addAndGet(2 * SECOND);
     assertEquals(SECOND / 2, t.reserve(1 << 19));
-    // Idle time is not saved up.
+    // Time spent sending is credited (the chunk's own share), idle time only up to 0.25 s.
+    now.addAndGet(SECOND / 2 + SECOND / 10);
+    assertEquals(SECOND - SECOND / 10, t.reserve(1 << 20));
     now.addAndGet(10 * SECOND);
-    assertEquals(SECOND, t.reserve(1 << 20));
+    assertEquals(SECOND - CopyThrottle.MAX_CREDIT_NANOS, t.reserve(1 << 20));
   }
 
   @Test
