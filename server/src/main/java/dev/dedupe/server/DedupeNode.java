@@ -23,6 +23,8 @@ import dev.dedupe.server.replication.SnapshotInstalls;
 import dev.dedupe.server.replication.ReplicationSettings;
 import dev.dedupe.server.replication.ShardReplica;
 import dev.dedupe.server.replication.SnapshotShipping;
+import dev.dedupe.server.replication.CopyTracker;
+import dev.dedupe.server.copy.CopyThrottle;
 import dev.dedupe.server.shard.Retention;
 import dev.dedupe.server.shard.ShardSet;
 import dev.dedupe.server.storage.BucketGrid;
@@ -76,6 +78,8 @@ public final class DedupeNode implements AutoCloseable {
   private ScheduledExecutorService maintenance;
   private ReplicationRuntime replication;
   private ReplicationServer replicationServer;
+  private CopyThrottle copyThrottle;
+  private CopyTracker copies;
 
   private DedupeNode(ServerConfig config) {
     this.config = config;
@@ -141,12 +145,15 @@ public final class DedupeNode implements AutoCloseable {
       String nodeId = ClusterMember.nodeIdOf(config.cluster(), directory);
       replication = new ReplicationRuntime(nodeId, replicationSettings(config.cluster()),
           fence::mayServe, peers::channel, System::nanoTime);
+      // One budget for every snapshot this node sends, set from the cluster's throttle znode.
+      copyThrottle = new CopyThrottle(System::nanoTime);
+      copies = new CopyTracker(System::nanoTime);
       shards = new ShardSet(nodeStore, grid, clock, replication.logs());
       closers.push(shards);
       // Closed before the shards: no append or snapshot is in flight when their stores close.
       closers.push(replication);
-      ReplicaEndpoint endpoint =
-          new ReplicaEndpoint(replication, shards, new SnapshotInstalls(replication, shards));
+      ReplicaEndpoint endpoint = new ReplicaEndpoint(replication, shards,
+          new SnapshotInstalls(replication, shards, copies));
       // Its syncs stop after the listener and before the shards (closers run in reverse).
       closers.push(endpoint);
       replicationServer = ReplicationServer.start(config.grpc().host(),
@@ -157,6 +164,7 @@ public final class DedupeNode implements AutoCloseable {
       member = joining;
       member.setReplicaRoles(replication);
       member.setPositionProbe(replication::positions);
+      member.setCopies(copyThrottle, replication::copies);
       ReplicationRuntime runtime = replication;
       // The controller waits as long for a leader to get ready as a round waits for its commit;
       // the leader's pause is bounded by the same lease (docs/design.md, "Leadership handover").
@@ -166,7 +174,8 @@ public final class DedupeNode implements AutoCloseable {
       replication.onRefreshNeeded(shard -> joining.refreshSoon());
       // The member's ZooKeeper client exists once it has started; in-sync writes come later.
       replication.start(shards, (read, inSync) -> joining.inSyncWriter().changeInSync(read, inSync),
-          new SnapshotShipping(nodeId, shards, peers::channel));
+          new SnapshotShipping(nodeId, shards, peers::channel, copyThrottle, copies,
+              System::nanoTime), copies);
       shardDirectory = member;
     } else {
       // The same write path as a replicated shard's, with the leader alone and no followers.
@@ -187,6 +196,8 @@ public final class DedupeNode implements AutoCloseable {
       // The controller exists once the member has started; until then it has elected no one.
       metrics.bindReplication(replication, () -> member.controller() == null ? 0
           : member.controller().electionCount());
+      metrics.bindCopies(copies, copyThrottle, () -> member.controller() == null ? 0
+          : member.controller().movesRunning());
     }
     metrics.registerNamespaces();
 
@@ -283,6 +294,16 @@ public final class DedupeNode implements AutoCloseable {
   /** The cluster membership of this node, or null for a standalone node. */
   public ClusterMember clusterMember() {
     return member;
+  }
+
+  /** What this node's snapshot copies did (a cluster member's; null when standalone). */
+  public CopyTracker copies() {
+    return copies;
+  }
+
+  /** The copy throttle in force on this node (a cluster member's; null when standalone). */
+  public CopyThrottle copyThrottle() {
+    return copyThrottle;
   }
 
   /** The shards open on this node. */

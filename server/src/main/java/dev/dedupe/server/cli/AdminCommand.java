@@ -39,10 +39,12 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "admin", mixinStandardHelpOptions = true,
     description = {"Look at and administer a cluster: status and elect-unclean through its",
-        "ZooKeeper (--zk); move, transfer-leader, moves and cancel through a node (--target)."},
+        "ZooKeeper (--zk); move, transfer-leader, moves, cancel and throttle through a node",
+        "(--target)."},
     subcommands = {AdminCommand.Status.class, AdminCommand.ElectUnclean.class,
         AdminMoveCommands.MoveReplica.class, AdminMoveCommands.TransferLeader.class,
         AdminMoveCommands.Moves.class, AdminMoveCommands.Cancel.class,
+        AdminThrottleCommands.class,
         AdminCommand.AcceptDataLoss.class})
 final class AdminCommand {
 

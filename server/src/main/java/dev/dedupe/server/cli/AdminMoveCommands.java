@@ -103,7 +103,8 @@ final class AdminMoveCommands {
             if (watch) {
               out.print("\033[H\033[2J"); // home and clear: a redraw, not a scroll
             }
-            out.print(MovesTable.render(moves.getMovesList(), Instant.now()));
+            out.print(MovesTable.render(moves.getMovesList(), moves.getThrottle(),
+                Instant.now()));
           }
           out.flush();
           if (!watch || !running) {

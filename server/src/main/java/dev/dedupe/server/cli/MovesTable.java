@@ -2,61 +2,135 @@ package dev.dedupe.server.cli;
 
 import dev.dedupe.admin.v1.Move;
 import dev.dedupe.admin.v1.MoveKind;
+import dev.dedupe.admin.v1.MovePhase;
 import dev.dedupe.admin.v1.MoveState;
+import dev.dedupe.admin.v1.Throttle;
+import dev.dedupe.server.copy.ByteRate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 
-/** {@code admin moves}' table: one row per job, oldest first. Pure, so that tests read it. */
+/**
+ * {@code admin moves}' table: one row per job, oldest first, and under a row the job's last
+ * error when it has one. Laid out for a 100-column terminal with node ids of up to 6 or 7
+ * characters: the phase column shows a running job's phase and a finished job's state; the
+ * copy's columns (a bar and its percentage, bytes copied of total, rate, the target's lag in
+ * entries, the time left) are filled while the shard's leader copies it. Pure, so that tests
+ * read it.
+ */
 final class MovesTable {
 
-  private static final String FORMAT = "%-10s %-6s %-28s %-16s %-10s %-9s %-7s %s%n";
+  private static final String FORMAT = "%-8s %-5s %-16s %-15s %-10s %-11s %-9s %-5s %-5s %s%n";
+  private static final int BAR_CELLS = 6;
 
   private MovesTable() {}
 
   static String render(List<Move> moves, Instant now) {
+    return render(moves, Throttle.getDefaultInstance(), now);
+  }
+
+  static String render(List<Move> moves, Throttle throttle, Instant now) {
     StringBuilder out = new StringBuilder();
     if (moves.isEmpty()) {
-      return "no moves (none running, none kept)\n";
+      return "no moves (none running, none kept)\n" + throttleLine(throttle);
     }
-    out.append(String.format(FORMAT, "ID", "SHARD", "MOVE", "PHASE", "STATE", "PROGRESS", "AGE",
-        "LAST ERROR"));
+    out.append(String.format(FORMAT, "ID", "SHARD", "MOVE", "PHASE", "PROGRESS", "COPIED",
+        "RATE", "LAG", "ETA", "AGE"));
     for (Move m : moves) {
-      out.append(String.format(FORMAT, m.getMoveId(), m.getShard(), what(m),
-          m.getPhase().name().replaceFirst("^MOVE_PHASE_", ""),
-          m.getState().name().replaceFirst("^MOVE_STATE_", "")
-              + (m.getCancelRequested() && m.getState() == MoveState.MOVE_STATE_RUNNING
-                  ? " (cancelling)" : ""),
-          progress(m), age(m, now), m.getLastError().isEmpty() ? "-" : m.getLastError()));
+      out.append(String.format(FORMAT, m.getMoveId(), m.getShard(), what(m), phase(m),
+          bar(m), copied(m), rate(m), lag(m), eta(m), age(m, now)));
+      if (!m.getLastError().isEmpty()) {
+        out.append("         ! ").append(m.getLastError()).append('\n');
+      }
     }
     long running = moves.stream().filter(m -> m.getState() == MoveState.MOVE_STATE_RUNNING)
         .count();
     out.append(running).append(running == 1 ? " move running" : " moves running").append('\n');
-    return out.toString();
+    return out.append(throttleLine(throttle)).toString();
+  }
+
+  private static String throttleLine(Throttle t) {
+    return t.getBytesPerSecond() == 0 ? ""
+        : "copy throttle " + ByteRate.format(t.getBytesPerSecond()) + " per node\n";
   }
 
   private static String what(Move m) {
     return m.getKind() == MoveKind.MOVE_KIND_TRANSFER_LEADER
-        ? "leader " + (m.getFromNode().isEmpty() ? "?" : m.getFromNode()) + " -> " + m.getToNode()
+        ? "leader -> " + m.getToNode()
         : m.getFromNode() + " -> " + m.getToNode();
   }
 
-  /** Bytes copied of total when the cluster reports them; otherwise the phase is the progress. */
-  static String progress(Move m) {
-    if (m.getBytesTotal() > 0 && m.getBytesCopied() >= 0) {
-      return Math.min(100, m.getBytesCopied() * 100 / m.getBytesTotal()) + "%";
+  /** A running job's phase; a finished one's state. */
+  static String phase(Move m) {
+    if (m.getState() == MoveState.MOVE_STATE_RUNNING) {
+      String p = m.getPhase().name().replaceFirst("^MOVE_PHASE_", "");
+      return m.getCancelRequested() ? "CANCELLING" : p;
     }
-    if (m.getBytesCopied() > 0) {
-      return m.getBytesCopied() / (1024 * 1024) + " MiB";
+    return m.getState().name().replaceFirst("^MOVE_STATE_", "");
+  }
+
+  private static boolean hasTotal(Move m) {
+    return m.getBytesTotal() > 0 && m.getBytesCopied() >= 0;
+  }
+
+  /** {@code ###... 52%}, or {@code -} before a copy reports. */
+  static String bar(Move m) {
+    if (!hasTotal(m)) {
+      return m.getPhase() == MovePhase.MOVE_PHASE_DONE || m.getState() != MoveState.MOVE_STATE_RUNNING
+          || m.getBytesCopied() < 0 ? "-" : "?";
     }
-    return "-";
+    long percent = Math.min(100, m.getBytesCopied() * 100 / m.getBytesTotal());
+    int filled = (int) Math.min(BAR_CELLS, percent * BAR_CELLS / 100);
+    return "#".repeat(filled) + ".".repeat(BAR_CELLS - filled) + " " + percent + "%";
+  }
+
+  /** {@code 2.1/4.0MiB}, {@code 2.1/~4.0MiB} while the total is an estimate. */
+  static String copied(Move m) {
+    if (!hasTotal(m)) {
+      return m.getBytesCopied() > 0 ? ByteRate.size(m.getBytesCopied()) : "-";
+    }
+    String total = ByteRate.size(m.getBytesTotal());
+    String unit = total.replaceAll("[0-9.]", "");
+    double scale = switch (unit) {
+      case "KiB" -> 1024.0;
+      case "MiB" -> 1024.0 * 1024;
+      case "GiB" -> 1024.0 * 1024 * 1024;
+      case "TiB" -> 1024.0 * 1024 * 1024 * 1024;
+      default -> 1.0;
+    };
+    String copied = scale == 1.0 ? Long.toString(m.getBytesCopied())
+        : String.format(java.util.Locale.ROOT, "%.1f", m.getBytesCopied() / scale);
+    return copied + "/" + (m.getBytesTotalEstimated() ? "~" : "") + total;
+  }
+
+  static String rate(Move m) {
+    return m.getCopyRateBytesPerSecond() > 0 ? ByteRate.format(m.getCopyRateBytesPerSecond())
+        : "-";
+  }
+
+  static String lag(Move m) {
+    // Only with a leader's figures: a server without them leaves the field at 0, not "none".
+    return m.hasCopyUpdateTime() && m.getLagEntries() >= 0
+        && m.getState() == MoveState.MOVE_STATE_RUNNING ? Long.toString(m.getLagEntries()) : "-";
+  }
+
+  /** Time left for the snapshot at the current rate. */
+  static String eta(Move m) {
+    if (!hasTotal(m) || m.getCopyRateBytesPerSecond() <= 0) {
+      return "-";
+    }
+    long left = Math.max(0, m.getBytesTotal() - m.getBytesCopied());
+    return duration(left / m.getCopyRateBytesPerSecond());
   }
 
   /** Since it was requested: 42s, 5m12s, 3h04m. */
   static String age(Move m, Instant now) {
     Instant created = Instant.ofEpochSecond(m.getCreateTime().getSeconds(),
         m.getCreateTime().getNanos());
-    long s = Math.max(0, Duration.between(created, now).toSeconds());
+    return duration(Math.max(0, Duration.between(created, now).toSeconds()));
+  }
+
+  private static String duration(long s) {
     if (s < 60) {
       return s + "s";
     }

@@ -2,6 +2,8 @@ package dev.dedupe.server.cluster;
 
 import dev.dedupe.contract.ShardHash;
 import dev.dedupe.server.config.ClusterConfig;
+import dev.dedupe.server.copy.CopyProgress;
+import dev.dedupe.server.copy.CopyThrottle;
 import dev.dedupe.server.core.ShardDirectory;
 import dev.dedupe.server.core.ShardRoute;
 import dev.dedupe.server.decision.ShardMap;
@@ -92,6 +94,15 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   private final Set<Integer> reportedLost = new java.util.HashSet<>();
   /** How many times the node fenced itself after having served; for metrics and tests. */
   private final AtomicLong fences = new AtomicLong();
+  /** Data of shards no longer held here, kept for the grace; event thread only. */
+  private final RemovedReplicas removed;
+  /** The node's copy throttle, which the throttle znode sets; null: none (set before start). */
+  private volatile CopyThrottle copyThrottle;
+  /** The copies this node makes as a leader, to publish; null: none (set before start). */
+  private volatile java.util.function.LongFunction<List<CopyProgress>>
+      copyProgress;
+  private ZkThrottle throttleWatch;
+  private CopyPublisher copyPublisher;
 
   /**
    * @param fence the fence this member moves and the shard writers of {@code shards} ask
@@ -105,6 +116,18 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     this.shards = shards;
     this.events = Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().name("cluster-" + nodeId).daemon(true).factory());
+    this.removed = new RemovedReplicas(config.removedReplicaGrace(), System::nanoTime);
+  }
+
+  /**
+   * The node's copy throttle, which this member keeps set to the cluster's throttle znode,
+   * and the copies it leads, which it publishes for {@code admin moves}. Set before
+   * {@link #start}.
+   */
+  public void setCopies(CopyThrottle throttle,
+      java.util.function.LongFunction<List<CopyProgress>> copies) {
+    this.copyThrottle = java.util.Objects.requireNonNull(throttle, "throttle");
+    this.copyProgress = java.util.Objects.requireNonNull(copies, "copies");
   }
 
   public String nodeId() {
@@ -220,6 +243,18 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     // controller watches the nodes itself, for its elections.)
     nodesCache.listenable().addListener((type, oldData, data) -> scheduleRefresh());
     nodesCache.start();
+    if (copyThrottle != null) {
+      throttleWatch = new ZkThrottle(zk, paths, copyThrottle, nodeId);
+      throttleWatch.start();
+      copyPublisher = new CopyPublisher(zk, paths, copyProgress,
+          java.time.InstantSource.system());
+      copyPublisher.start();
+    }
+    // Data of shards no longer held here goes once its grace has passed; looked at between
+    // re-reads too, since nothing else may happen in the cluster for the whole grace.
+    long sweepMillis = Math.max(100, Math.min(config.removedReplicaGrace().toMillis() / 4, 30_000));
+    events.scheduleWithFixedDelay(this::sweepRemoved, sweepMillis, sweepMillis,
+        TimeUnit.MILLISECONDS);
     scheduleRefresh();
     log.info("node {} joined cluster {} at {}", nodeId, config.name(), config.zk());
   }
@@ -284,12 +319,15 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
         List<Integer> mine = states.get().replicaOf(nodeId);
         for (int s = 0; s < shards.shardCount(); s++) {
           if (!mine.contains(s) && shards.isOpen(s)) {
-            log.info("node {}: shard {} has no replica here any more; closing it", nodeId, s);
+            log.info("node {}: shard {} has no replica here any more; closing it and keeping"
+                + " its data for {} s (cluster.removed-replica-grace.seconds)", nodeId, s,
+                config.removedReplicaGrace().toSeconds());
             shards.close(s);
           }
         }
         shards.open(mine);
         publishStores(states.get());
+        deleteRemoved(mine);
       }
       View before = view;
       view = new View(states.orElse(null), addresses);
@@ -312,6 +350,34 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
       }
       log.warn("node {}: cannot read the cluster state ({}); will retry", nodeId, e.toString());
       scheduleRefresh(500);
+    }
+  }
+
+  /** The periodic look at removed replicas' data, on the last read; event thread. */
+  private void sweepRemoved() {
+    View v = view;
+    if (closed || v == null || v.states() == null || zk == null
+        || !zk.getZookeeperClient().isConnected()) {
+      return; // decide only on a cluster state read under a live connection
+    }
+    try {
+      deleteRemoved(v.states().replicaOf(nodeId));
+    } catch (RuntimeException e) {
+      log.warn("node {}: cannot delete the data of removed replicas now: {}", nodeId,
+          e.toString());
+    }
+  }
+
+  /** Deletes the data of shards held here without a replica here whose grace has passed. */
+  private void deleteRemoved(List<Integer> mine) {
+    for (int s : removed.due(mine, shards.nodeStore()::holdsShard, shards.shardCount())) {
+      if (shards.isOpen(s)) {
+        continue; // reopened meanwhile: it is a replica here again
+      }
+      log.info("node {}: shard {} has had no replica here for {} s; deleting its data", nodeId,
+          s, config.removedReplicaGrace().toSeconds());
+      shards.nodeStore().deleteShard(s);
+      removed.deleted(s);
     }
   }
 
@@ -589,6 +655,8 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     closed = true;
     fence.disconnected();
     closeQuietly(heartbeat);
+    closeQuietly(copyPublisher);
+    closeQuietly(throttleWatch);
     closeQuietly(nodesCache);
     closeQuietly(shardsCache);
     closeQuietly(controller);

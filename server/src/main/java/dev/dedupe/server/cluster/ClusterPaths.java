@@ -25,6 +25,14 @@ package dev.dedupe.server.cluster;
  *                                      only by the controller (fenced by its epoch, in one
  *                                      transaction with the shard's znode); the last 100
  *                                      finished jobs are kept
+ *   throttle               persistent  {"bytes_per_second":N,"set_millis":ms}: the rate every
+ *                                      node holds its snapshot copies to; set and cleared by any
+ *                                      node's admin API, deleted by the controller (fenced) once
+ *                                      the moves that finish after it was set are done
+ *   copies/&lt;NNNN&gt;-&lt;node&gt;   ephemeral   {"shard":3,"follower":"n4","leader":"n1","bytes_copied":N,
+ *                                      "bytes_total":N,"bytes_per_second":N,"lag_entries":N,...}:
+ *                                      a leader's copy to a follower out of sync, written by
+ *                                      the leader at most once a second, deleted when done
  * </pre>
  *
  * <p>Clusters formed before replication hold one {@code assignment} znode instead of
@@ -79,6 +87,21 @@ public record ClusterPaths(String root) {
   /** Move job {@code id}'s znode ({@code m-000012} is {@code moves/m-0000000012}). */
   public String move(String id) {
     return moves() + "/" + dev.dedupe.server.moves.MoveIds.toZnodeName(id);
+  }
+
+  /** The cluster's copy throttle ({@code copy.Throttle}); absent when none is set. */
+  public String throttle() {
+    return root + "/throttle";
+  }
+
+  /** The parent of the copies leaders publish. */
+  public String copies() {
+    return root + "/copies";
+  }
+
+  /** The progress of the copy of {@code shard} to {@code follower}. */
+  public String copy(int shard, String follower) {
+    return copies() + "/" + String.format("%04d", shard) + "-" + follower;
   }
 
   /** The single assignment of clusters formed before replication; only migration reads it. */

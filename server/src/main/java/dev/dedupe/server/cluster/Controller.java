@@ -519,6 +519,14 @@ public final class Controller implements AutoCloseable {
     }
   }
 
+  /**
+   * Move jobs running, as this node's last pass as controller found them; 0 on a node that is
+   * not the controller (so summed over the nodes it is the cluster's figure).
+   */
+  public int movesRunning() {
+    return latch.hasLeadership() ? moves.runningCount() : 0;
+  }
+
   /** How many leader changes this node has written as controller (its metrics read it). */
   public long electionCount() {
     return elections.get();

@@ -49,6 +49,14 @@ final class MoveDriver {
   private final java.util.function.LongConsumer again;
   /** Jobs whose leadership transfer is in flight: never two at once for one job. */
   private final Set<String> transferring = ConcurrentHashMap.newKeySet();
+  /** Jobs running at the start of the last pass, for the metrics. */
+  private volatile int runningCount;
+
+  /** Jobs running at the start of the last pass (the metrics' view of moves running). */
+  int runningCount() {
+    return runningCount;
+  }
+
   /** The failure of a job's last transfer, to record as its last error on the next pass. */
   private final Map<String, String> transferFailures = new ConcurrentHashMap<>();
 
@@ -74,6 +82,7 @@ final class MoveDriver {
     List<MoveJobs.Versioned> jobs = MoveJobs.readAll(zk, paths);
     List<MoveJob> running = new ArrayList<>();
     jobs.stream().map(MoveJobs.Versioned::job).filter(MoveJob::running).forEach(running::add);
+    runningCount = running.size();
     boolean stillRunning = false;
     if (!running.isEmpty()) {
       Map<String, NodeRegistration> live = ClusterState.liveRegistrations(zk, paths);
@@ -84,6 +93,8 @@ final class MoveDriver {
       }
     }
     prune(myEpoch, jobs);
+    ThrottleExpiry.check(zk, paths, myEpoch, nodeId,
+        jobs.stream().map(MoveJobs.Versioned::job).toList());
     return stillRunning;
   }
 

@@ -1,5 +1,9 @@
 package dev.dedupe.server.cluster;
 
+import dev.dedupe.server.copy.ByteRate;
+import dev.dedupe.server.copy.CopyProgress;
+import dev.dedupe.server.copy.CopyProgressJson;
+import dev.dedupe.server.copy.Throttle;
 import dev.dedupe.server.moves.MoveAdmin;
 import dev.dedupe.server.moves.MoveIds;
 import dev.dedupe.server.moves.MoveJob;
@@ -134,6 +138,81 @@ final class ZkMoveAdmin implements MoveAdmin {
       throw e;
     } catch (Exception e) {
       throw MoveRefusedException.unavailable("cannot cancel " + id + " in ZooKeeper: "
+          + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public Optional<Throttle> throttle() {
+    try {
+      return ZkThrottle.read(client(), paths).map(ZkThrottle.Versioned::throttle);
+    } catch (MoveRefusedException e) {
+      throw e;
+    } catch (Exception e) {
+      throw MoveRefusedException.unavailable("cannot read the copy throttle from ZooKeeper: "
+          + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public Throttle setThrottle(long bytesPerSecond) {
+    if (!ByteRate.settable(bytesPerSecond)) {
+      throw MoveRefusedException.invalid(THROTTLE_RATE, "bytes_per_second must be 0 (no"
+          + " throttle) or " + ByteRate.MIN_BYTES_PER_SECOND + " to "
+          + ByteRate.MAX_BYTES_PER_SECOND + " (" + ByteRate.format(ByteRate.MIN_BYTES_PER_SECOND)
+          + " to " + ByteRate.format(ByteRate.MAX_BYTES_PER_SECOND) + "), was " + bytesPerSecond);
+    }
+    Throttle t = new Throttle(bytesPerSecond, clock.millis());
+    try {
+      ZkThrottle.write(client(), paths, t);
+      return t;
+    } catch (MoveRefusedException e) {
+      throw e;
+    } catch (Exception e) {
+      throw MoveRefusedException.unavailable("cannot write the copy throttle to ZooKeeper: "
+          + e.getMessage(), e);
+    }
+  }
+
+  /** The request field a throttle's rate comes in, as the proto names it. */
+  static final String THROTTLE_RATE = "bytes_per_second";
+
+  @Override
+  public boolean clearThrottle() {
+    try {
+      return ZkThrottle.delete(client(), paths);
+    } catch (MoveRefusedException e) {
+      throw e;
+    } catch (Exception e) {
+      throw MoveRefusedException.unavailable("cannot clear the copy throttle in ZooKeeper: "
+          + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public List<CopyProgress> copies() {
+    CuratorFramework client = client();
+    try {
+      List<String> children;
+      try {
+        children = client.getChildren().forPath(paths.copies());
+      } catch (KeeperException.NoNodeException none) {
+        return List.of();
+      }
+      List<CopyProgress> out = new java.util.ArrayList<>();
+      for (String child : children) {
+        try {
+          out.add(CopyProgressJson.fromJson(
+              client.getData().forPath(paths.copies() + "/" + child)));
+        } catch (KeeperException.NoNodeException gone) {
+          // the copy ended between the listing and the read
+        } catch (IllegalArgumentException unreadable) {
+          // a newer node's format we cannot read: show the move without its progress
+        }
+      }
+      return out;
+    } catch (Exception e) {
+      throw MoveRefusedException.unavailable("cannot read the copies from ZooKeeper: "
           + e.getMessage(), e);
     }
   }

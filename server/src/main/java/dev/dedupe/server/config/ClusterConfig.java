@@ -32,13 +32,16 @@ import java.util.Objects;
  *     zero stops at once, as a crash would
  * @param autoLeaderBalance whether the controller hands leaderships back to their preferred
  *     replicas by itself ({@code cluster.auto-leader-balance})
+ * @param removedReplicaGrace how long a node keeps the data of a shard it no longer holds a
+ *     replica of before deleting it ({@code cluster.removed-replica-grace.seconds}); zero
+ *     deletes it as soon as the shard closes
  */
 public record ClusterConfig(
     String zk, String name, String nodeId, int initialNodes, Duration sessionTimeout,
     int replicationFactor, int minInsyncReplicas, Duration replicaLagMax,
     Duration replicationTimeout, String zone, int replicationPort,
     String replicationAdvertisedAddress, Duration shutdownHandoverTimeout,
-    boolean autoLeaderBalance) {
+    boolean autoLeaderBalance, Duration removedReplicaGrace) {
 
   public ClusterConfig {
     Objects.requireNonNull(zk, "cluster.zk");
@@ -88,6 +91,10 @@ public record ClusterConfig(
     if (shutdownHandoverTimeout.isNegative()) {
       throw new IllegalArgumentException("cluster.shutdown-handover-timeout.seconds must be >= 0,"
           + " was " + shutdownHandoverTimeout.toSeconds());
+    }
+    if (removedReplicaGrace.isNegative()) {
+      throw new IllegalArgumentException("cluster.removed-replica-grace.seconds must be >= 0,"
+          + " was " + removedReplicaGrace.toSeconds());
     }
     if (replicationPort < 0 || replicationPort > 65535) {
       throw new IllegalArgumentException(

@@ -59,6 +59,8 @@ public final class ConfigKeys {
   public static final Key CLUSTER_SHUTDOWN_HANDOVER_TIMEOUT_SECONDS =
       new Key("cluster.shutdown-handover-timeout.seconds", "30");
   public static final Key CLUSTER_AUTO_LEADER_BALANCE = new Key("cluster.auto-leader-balance", "true");
+  public static final Key CLUSTER_REMOVED_REPLICA_GRACE_SECONDS =
+      new Key("cluster.removed-replica-grace.seconds", "3600");
 
   public static final Key WINDOW_DEFAULT_HOURS = new Key("window.default.hours", "24");
   public static final Key WINDOW_FLOOR_HOURS = new Key("window.floor.hours", "24");
@@ -81,6 +83,7 @@ public final class ConfigKeys {
       CLUSTER_REPLICA_LAG_MAX_MS, CLUSTER_REPLICATION_TIMEOUT_MS, CLUSTER_ZONE,
       CLUSTER_REPLICATION_PORT, CLUSTER_REPLICATION_ADVERTISED_ADDRESS,
       CLUSTER_SHUTDOWN_HANDOVER_TIMEOUT_SECONDS, CLUSTER_AUTO_LEADER_BALANCE,
+      CLUSTER_REMOVED_REPLICA_GRACE_SECONDS,
       WINDOW_DEFAULT_HOURS, WINDOW_FLOOR_HOURS);
 
   private ConfigKeys() {}

@@ -1,6 +1,9 @@
 package dev.dedupe.server.moves;
 
+import dev.dedupe.server.copy.CopyProgress;
+import dev.dedupe.server.copy.Throttle;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * What the admin API asks of the cluster about jobs. Requests are checked at once
@@ -33,4 +36,27 @@ public interface MoveAdmin {
    *     point of no return (the source is being removed)
    */
   MoveJob cancel(String id);
+
+  /** The cluster's copy throttle, or empty when none is set. */
+  Optional<Throttle> throttle();
+
+  /**
+   * Sets the cluster's copy throttle to {@code bytesPerSecond}, from now until the moves that
+   * finish after it are done (or an admin clears it); returns it.
+   *
+   * @throws MoveRefusedException INVALID_ARGUMENT naming {@code bytes_per_second} if the rate
+   *     is out of range
+   */
+  Throttle setThrottle(long bytesPerSecond);
+
+  /** Clears the cluster's copy throttle; returns whether one was set. */
+  boolean clearThrottle();
+
+  /** Whether a job is copying its shard now, so that its copy's figures belong to it. */
+  static boolean copying(MoveJob job) {
+    return job.running() && job.kind() == MoveKind.MOVE && job.phase() == MovePhase.CATCH_UP;
+  }
+
+  /** The copies the shards' leaders publish now (followers out of sync being brought up). */
+  List<CopyProgress> copies();
 }

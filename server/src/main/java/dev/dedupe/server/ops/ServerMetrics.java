@@ -1,6 +1,8 @@
 package dev.dedupe.server.ops;
 
 import dev.dedupe.server.config.WindowConfig;
+import dev.dedupe.server.copy.CopyThrottle;
+import dev.dedupe.server.replication.CopyTracker;
 import dev.dedupe.server.replication.ReplicationRuntime;
 import dev.dedupe.server.replication.ShardReplica;
 import dev.dedupe.server.shard.NodeFigures;
@@ -347,6 +349,33 @@ public final class ServerMetrics implements AutoCloseable {
     long every = REPLICATION_REFRESH.toMillis();
     replicationRefresh.scheduleWithFixedDelay(
         this::refreshLedShardGauges, every, every, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Binds the meters of shard copies: snapshot bytes sent and received, copies in flight, the
+   * throttle in force on this node, and move jobs running (the controller's count: 0 on the
+   * other nodes, so the sum over the nodes is the cluster's).
+   */
+  public synchronized void bindCopies(CopyTracker copies, CopyThrottle throttle,
+      LongSupplier movesRunning) {
+    FunctionCounter.builder("dedupe.snapshot.copied.bytes", copies, CopyTracker::bytesSent)
+        .description("Snapshot bytes this node's copies sent (direction=sent) or its installs"
+            + " accepted (direction=received); a resumed copy counts only what it sent again")
+        .tags("direction", "sent")
+        .register(registry);
+    FunctionCounter.builder("dedupe.snapshot.copied.bytes", copies, CopyTracker::bytesReceived)
+        .description("Snapshot bytes this node's copies sent (direction=sent) or its installs"
+            + " accepted (direction=received); a resumed copy counts only what it sent again")
+        .tags("direction", "received")
+        .register(registry);
+    gauge("dedupe.snapshot.copies.in.flight", "Snapshots this node is sending now",
+        copies::inFlight);
+    gauge("dedupe.copy.throttle.bytes.per.second",
+        "The copy throttle in force on this node, in bytes per second (0: none)",
+        throttle::rate);
+    gauge("dedupe.moves.running",
+        "Move jobs running, as the controller counts them (0 on nodes that are not it)",
+        movesRunning::getAsLong);
   }
 
   private static boolean leads(ShardReplica r) {

@@ -1,5 +1,6 @@
 package dev.dedupe.server.replication;
 
+import dev.dedupe.server.copy.CopyProgress;
 import dev.dedupe.server.shard.ShardLog;
 import dev.dedupe.server.shard.ShardSet;
 import dev.dedupe.server.shard.ShardWriter;
@@ -62,6 +63,7 @@ public final class ReplicationRuntime implements ReplicaRoles, AutoCloseable {
   private volatile InSyncWriter inSyncWriter;
   private volatile IntConsumer refresh = shard -> { };
   private volatile SnapshotShipping shipper;
+  private volatile CopyTracker copies;
   private volatile boolean closed;
 
   /**
@@ -92,10 +94,12 @@ public final class ReplicationRuntime implements ReplicaRoles, AutoCloseable {
    * Starts the timer. {@code shards} is the node's shard set (whose writers run the replicas'
    * store work); {@code inSync} writes in-sync changes (null for a standalone node).
    */
-  public void start(ShardSet shardSet, InSyncWriter inSync, SnapshotShipping snapshots) {
+  public void start(ShardSet shardSet, InSyncWriter inSync, SnapshotShipping snapshots,
+      CopyTracker tracker) {
     this.shards = shardSet;
     this.inSyncWriter = inSync;
     this.shipper = snapshots;
+    this.copies = tracker;
     timer.scheduleWithFixedDelay(this::tick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
   }
 
@@ -187,6 +191,10 @@ public final class ReplicationRuntime implements ReplicaRoles, AutoCloseable {
         }
       }
       links.values().forEach(PeerLink::wake);
+      SnapshotShipping ship = shipper;
+      if (ship != null) {
+        ship.expire(replicas::get);
+      }
     } catch (RuntimeException e) {
       log.error("replication timer pass failed", e);
     }
@@ -313,6 +321,36 @@ public final class ReplicationRuntime implements ReplicaRoles, AutoCloseable {
     return out;
   }
 
+  /**
+   * Every copy this node makes as a leader now: each follower of a shard it leads that is
+   * outside the in-sync set or being sent a snapshot, with the snapshot's progress (when one
+   * ran under this leadership) and the follower's lag. What the cluster member publishes for
+   * {@code admin moves}.
+   */
+  public List<CopyProgress> copies(long nowMillis) {
+    CopyTracker tracker = copies;
+    List<CopyProgress> out = new ArrayList<>();
+    java.util.Set<String> current = new java.util.HashSet<>();
+    for (ShardReplica r : replicas.values()) {
+      for (Map.Entry<String, Long> f : r.catchingUp().entrySet()) {
+        current.add(CopyTracker.pair(r.shard(), f.getKey()));
+        Optional<CopyTracker.View> v = tracker == null ? Optional.empty()
+            : tracker.view(r.shard(), f.getKey());
+        out.add(new CopyProgress(r.shard(), f.getKey(), self,
+            v.map(CopyTracker.View::snapshotting).orElse(false),
+            v.map(CopyTracker.View::bytesCopied).orElse(-1L),
+            v.map(CopyTracker.View::bytesTotal).orElse(-1L),
+            v.map(CopyTracker.View::totalEstimated).orElse(false),
+            v.map(CopyTracker.View::bytesPerSecond).orElse(0L),
+            f.getValue(), nowMillis));
+      }
+    }
+    if (tracker != null) {
+      tracker.retain(current);
+    }
+    return out;
+  }
+
   // ------------------------------------------------------- figures for the node's metrics
 
   /** Changes of the in-sync sets of shards led here that removed a member, since the start. */
@@ -332,5 +370,9 @@ public final class ReplicationRuntime implements ReplicaRoles, AutoCloseable {
     inSyncWrites.shutdownNow();
     replicas.values().forEach(ShardReplica::closed);
     tasks.shutdownNow();
+    SnapshotShipping ship = shipper;
+    if (ship != null) {
+      ship.close(); // kept copies hold RocksDB snapshots: gone before the stores close
+    }
   }
 }

@@ -67,6 +67,12 @@ public final class ShardReplica implements ShardLog {
     long nextSeq;
     boolean inFlight;
     boolean snapshotting;
+    /**
+     * A snapshot to it failed: its copy may be half replaced (its store detached while the
+     * install waits to resume), so the next send is a snapshot again, not a probe (which a
+     * follower without a store answers NOT_FOLLOWING for ever).
+     */
+    boolean resnapshot;
     long retryAtNanos;
     /** Whether the follower answered this leadership yet; until it has, a probe goes. */
     boolean answered;
@@ -485,6 +491,12 @@ public final class ShardReplica implements ShardLog {
         || nanos.getAsLong() - s.retryAtNanos < 0) {
       return null;
     }
+    if (s.resnapshot) {
+      s.resnapshot = false;
+      s.snapshotting = true;
+      listener.snapshotNeeded(this, follower);
+      return null;
+    }
     if (s.answered && s.nextSeq > progress.logEnd()) {
       return null;
     }
@@ -541,7 +553,16 @@ public final class ShardReplica implements ShardLog {
           stepDownLocked("follower " + follower + " knows a newer epoch " + ack.knownEpoch());
           listener.refreshNeeded(shard);
         }
-        case NOT_FOLLOWING, FAILED -> s.retryAtNanos = now + RETRY_NANOS;
+        case NOT_FOLLOWING, FAILED -> {
+          s.retryAtNanos = now + RETRY_NANOS;
+          if (ack.outcome() == AckView.Outcome.NOT_FOLLOWING
+              && NO_STORE_DETAIL.equals(ack.detail())) {
+            // No store open for the shard there: an install of another leader's (or of this
+            // one's, cut short and expired) holds it half replaced. Only a snapshot brings it
+            // back; probing would hear NOT_FOLLOWING for ever.
+            s.resnapshot = true;
+          }
+        }
       }
     }
     run.forEach(Runnable::run);
@@ -582,6 +603,7 @@ public final class ShardReplica implements ShardLog {
       s.snapshotting = false;
       if (at == null) {
         s.retryAtNanos = nanos.getAsLong() + 5 * RETRY_NANOS;
+        s.resnapshot = true;
       } else {
         s.nextSeq = at.seq() + 1;
         s.answered = true;
@@ -591,6 +613,38 @@ public final class ShardReplica implements ShardLog {
     }
     run.forEach(Runnable::run);
     listener.entriesFor(this, List.of(follower));
+  }
+
+  /** Releases a pin a kept copy held (taken at {@code epoch}), if this replica still leads then. */
+  synchronized void releasePin(long epoch, long pinnedSeq) {
+    if (role == Role.LEADER && progress != null && progress.epoch() == epoch && tail != null
+        && pinnedSeq >= 0) {
+      tail.unpin(pinnedSeq + 1);
+    }
+  }
+
+  /** The epoch this replica leads at, -1 when it does not lead: what a kept copy belongs to. */
+  synchronized long servingEpochForShipping() {
+    return role == Role.LEADER && progress != null ? progress.epoch() : -1;
+  }
+
+  /**
+   * For a leader: the followers outside the in-sync set (being copied to or catching up), with
+   * how many entries of its log each has not acknowledged (-1: it has not answered this
+   * leadership yet). Empty when not leading.
+   */
+  public synchronized Map<String, Long> catchingUp() {
+    Map<String, Long> out = new TreeMap<>();
+    if (role == Role.LEADER && progress != null) {
+      for (Map.Entry<String, Sending> e : sending.entrySet()) {
+        String f = e.getKey();
+        if (!progress.inSync().containsKey(f) || e.getValue().snapshotting) {
+          long acked = progress.acked(f);
+          out.put(f, acked < 0 ? -1 : Math.max(0, progress.logEnd() - acked));
+        }
+      }
+    }
+    return out;
   }
 
   // ------------------------------------------------------------------- leader: timer work
@@ -906,9 +960,13 @@ public final class ShardReplica implements ShardLog {
         stepDownLocked("an append from the leader of epoch " + epoch + " arrived");
         listener.refreshNeeded(shard);
       }
-      if (store == null || role != Role.FOLLOWER) {
+      if (store == null) {
+        return new AckView(AckView.Outcome.NOT_FOLLOWING, history.end(), knownEpoch, "",
+            NO_STORE_DETAIL);
+      }
+      if (role != Role.FOLLOWER) {
         return new AckView(AckView.Outcome.NOT_FOLLOWING, history.end(), knownEpoch,
-            store == null ? "" : store.storeId(), "not following shard " + shard + " now");
+            store.storeId(), "not following shard " + shard + " now");
       }
       if (gate == null) {
         gate = new FollowerGate(store.position());
@@ -952,6 +1010,12 @@ public final class ShardReplica implements ShardLog {
       return new AckView(AckView.Outcome.APPLIED, gate.position(), knownEpoch, store.storeId(), "");
     }
   }
+
+  /**
+   * A follower's answer while its store is detached for an install: the leader must send a
+   * snapshot (resume its own, or replace another leader's unfinished one).
+   */
+  static final String NO_STORE_DETAIL = "no store open: an install is replacing it";
 
   /** Whether a snapshot from the leader of {@code epoch} may replace this follower's copy. */
   synchronized boolean mayInstall(long epoch) {

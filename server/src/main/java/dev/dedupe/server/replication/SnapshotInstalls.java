@@ -18,8 +18,16 @@ import org.slf4j.LoggerFactory;
  * A follower's side of being rebuilt: the first chunk of an install closes the shard's store and
  * deletes its data; each chunk is written as it comes; the last completes the install and
  * reopens the store on the copy, with a new store identity (a rebuilt replica is not the one
- * that was in sync before). An install cut short (the leader gone, a refused chunk) is aborted:
+ * that was in sync before). An install that fails here (a refused or broken chunk) is aborted:
  * the shard reopens empty and the leader sends a snapshot again.
+ *
+ * <p>An install whose stream is cut short (the leader's call broke or timed out) stays as it
+ * is, with the chunks it took written to the shard's column families: every answer says which
+ * chunk it expects next ({@code next_index}), and the leader resumes from there under the same
+ * install id. It is replaced by a chunk 0 of another install (another leader, or the same one
+ * starting over). It lives in memory: a node that restarts drops the partial data on open (the
+ * shard has no metadata yet; see {@code ShardInstall}), answers {@code next_index} 0, and the
+ * copy starts over.
  */
 public final class SnapshotInstalls {
 
@@ -31,9 +39,12 @@ public final class SnapshotInstalls {
   private final ShardSet shards;
   private final Map<Integer, Install> running = new HashMap<>();
 
-  public SnapshotInstalls(ReplicationRuntime runtime, ShardSet shards) {
+  private final CopyTracker tracker;
+
+  public SnapshotInstalls(ReplicationRuntime runtime, ShardSet shards, CopyTracker tracker) {
     this.runtime = runtime;
     this.shards = shards;
+    this.tracker = tracker;
   }
 
   /** Takes one chunk; answers whether it was accepted (and, after the last, where it stands). */
@@ -62,14 +73,20 @@ public final class SnapshotInstalls {
             request.getLeaderNode(), request.getInstallId());
       } else if (current == null || !current.id().equals(request.getInstallId())
           || current.nextIndex() != request.getIndex()) {
-        return refused("chunk " + request.getIndex() + " of install " + request.getInstallId()
-            + " does not continue the install in progress");
+        boolean same = current != null && current.id().equals(request.getInstallId());
+        return CompletableFuture.completedFuture(InstallSnapshotResponse.newBuilder()
+            .setAccepted(false).setNextIndex(same ? current.nextIndex() : 0)
+            .setDetail("chunk " + request.getIndex() + " of install " + request.getInstallId()
+                + (same ? " does not continue the install in progress, which expects chunk "
+                    + current.nextIndex() : " names no install in progress here"))
+            .build());
       }
       current.install().accept(SnapshotChunkCodec.decode(request.getChunk().toByteArray()));
+      tracker.received(request.getChunk().size());
       if (!request.getLast()) {
         running.put(shard, new Install(current.id(), current.nextIndex() + 1, current.install()));
-        return CompletableFuture.completedFuture(
-            InstallSnapshotResponse.newBuilder().setAccepted(true).build());
+        return CompletableFuture.completedFuture(InstallSnapshotResponse.newBuilder()
+            .setAccepted(true).setNextIndex(current.nextIndex() + 1).build());
       }
       running.remove(shard);
       LogPosition at = current.install().finish();

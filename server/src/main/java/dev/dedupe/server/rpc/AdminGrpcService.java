@@ -11,12 +11,21 @@ import dev.dedupe.admin.v1.MoveReplicaRequest;
 import dev.dedupe.admin.v1.MoveReplicaResponse;
 import dev.dedupe.admin.v1.TransferLeaderRequest;
 import dev.dedupe.admin.v1.TransferLeaderResponse;
+import dev.dedupe.admin.v1.GetThrottleRequest;
+import dev.dedupe.admin.v1.GetThrottleResponse;
+import dev.dedupe.admin.v1.SetThrottleRequest;
+import dev.dedupe.admin.v1.SetThrottleResponse;
+import dev.dedupe.server.copy.CopyProgress;
+import dev.dedupe.server.copy.Throttle;
 import dev.dedupe.server.moves.MoveAdmin;
 import dev.dedupe.server.moves.MoveJob;
 import dev.dedupe.server.moves.MoveKind;
 import dev.dedupe.server.moves.MoveRefusedException;
 import dev.dedupe.server.moves.MoveValidation;
 import io.grpc.stub.StreamObserver;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.function.Supplier;
@@ -65,10 +74,72 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
   @Override
   public void listMoves(ListMovesRequest request, StreamObserver<ListMovesResponse> responses) {
     answer(responses, () -> {
+      MoveAdmin moves = admin();
       ListMovesResponse.Builder out = ListMovesResponse.newBuilder();
-      admin().list().forEach(job -> out.addMoves(toProto(job)));
+      List<MoveJob> jobs = moves.list();
+      Map<String, CopyProgress> copies = jobs.stream().anyMatch(MoveAdmin::copying)
+          ? byTarget(moves.copies()) : Map.of();
+      for (MoveJob job : jobs) {
+        Move.Builder m = toProto(job).toBuilder();
+        CopyProgress copy = MoveAdmin.copying(job)
+            ? copies.get(job.shard() + "/" + job.to()) : null;
+        if (copy != null) {
+          withCopy(m, copy);
+        }
+        out.addMoves(m);
+      }
+      out.setThrottle(throttleProto(moves.throttle()));
       return out.build();
     });
+  }
+
+  @Override
+  public void setThrottle(SetThrottleRequest request,
+      StreamObserver<SetThrottleResponse> responses) {
+    answer(responses, () -> {
+      if (request.getBytesPerSecond() == 0) {
+        boolean was = admin().clearThrottle();
+        return SetThrottleResponse.newBuilder().setThrottle(throttleProto(Optional.empty()))
+            .setWasSet(was).build();
+      }
+      Throttle set = admin().setThrottle(request.getBytesPerSecond());
+      return SetThrottleResponse.newBuilder().setThrottle(throttleProto(Optional.of(set)))
+          .build();
+    });
+  }
+
+  @Override
+  public void getThrottle(GetThrottleRequest request,
+      StreamObserver<GetThrottleResponse> responses) {
+    answer(responses, () -> GetThrottleResponse.newBuilder()
+        .setThrottle(throttleProto(admin().throttle())).build());
+  }
+
+  private static Map<String, CopyProgress> byTarget(List<CopyProgress> copies) {
+    Map<String, CopyProgress> out = new HashMap<>();
+    for (CopyProgress c : copies) {
+      // Two leaders may publish for one pair across a leadership change: the newer counts.
+      out.merge(c.shard() + "/" + c.follower(), c,
+          (a, b) -> a.updatedMillis() >= b.updatedMillis() ? a : b);
+    }
+    return out;
+  }
+
+  /** A move's copy figures, from what the shard's leader published. */
+  static void withCopy(Move.Builder m, CopyProgress copy) {
+    m.setBytesCopied(copy.bytesCopied())
+        .setBytesTotal(copy.bytesTotal())
+        .setBytesTotalEstimated(copy.totalEstimated())
+        .setCopyRateBytesPerSecond(copy.bytesPerSecond())
+        .setLagEntries(copy.lagEntries())
+        .setCopyUpdateTime(timestamp(copy.updatedMillis()));
+  }
+
+  private static dev.dedupe.admin.v1.Throttle throttleProto(Optional<Throttle> t) {
+    dev.dedupe.admin.v1.Throttle.Builder out = dev.dedupe.admin.v1.Throttle.newBuilder();
+    t.ifPresent(set -> out.setBytesPerSecond(set.bytesPerSecond())
+        .setSetTime(timestamp(set.setMillis())));
+    return out.build();
   }
 
   @Override
@@ -125,6 +196,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
         .setBytesTotal(job.bytesTotal())
         .setLastError(job.lastError())
         .setPlanId(job.planId())
+        .setLagEntries(-1)
         .build();
   }
 

@@ -423,8 +423,26 @@ public final class RocksShardStore implements ShardStore {
     List<Map.Entry<Long, ColumnFamilyHandle>> held = new ArrayList<>(buckets.entrySet());
     SnapshotChunk.Header header = new SnapshotChunk.Header(position, epochHistory,
         List.copyOf(buckets.keySet()), budgetHorizonMillis);
+    long estimate = estimateSnapshotBytes(held);
     openSnapshots.incrementAndGet();
-    return new ShardSnapshot(db, held, header, this::snapshotClosed);
+    return new ShardSnapshot(db, held, header, estimate, this::snapshotClosed);
+  }
+
+  /** See {@link ShardSnapshot#estimatedBytes}; read before the snapshot, so a round or two off. */
+  private long estimateSnapshotBytes(List<Map.Entry<Long, ColumnFamilyHandle>> held) {
+    long bytes = 0;
+    try {
+      for (Map.Entry<Long, ColumnFamilyHandle> b : held) {
+        for (org.rocksdb.TableProperties p : db.getPropertiesOfAllTables(b.getValue()).values()) {
+          bytes += p.getRawKeySize() + p.getRawValueSize() + 8 * p.getNumEntries();
+        }
+        bytes += db.getLongProperty(b.getValue(), "rocksdb.cur-size-all-mem-tables");
+      }
+      return bytes;
+    } catch (RocksDBException e) {
+      log.warn("shard {}: cannot estimate a snapshot's size: {}", shardId, e.getMessage());
+      return -1;
+    }
   }
 
   /** A snapshot closed: once none is open, the handles of buckets dropped meanwhile close. */

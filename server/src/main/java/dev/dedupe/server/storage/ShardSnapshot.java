@@ -30,6 +30,7 @@ public final class ShardSnapshot implements AutoCloseable {
   private final List<Map.Entry<Long, ColumnFamilyHandle>> buckets;
   private final SnapshotChunk.Header header;
   private final Runnable onClose;
+  private final long estimatedBytes;
   private int bucket = -1;
   private RocksIterator it;
   private long keys;
@@ -38,13 +39,24 @@ public final class ShardSnapshot implements AutoCloseable {
   private boolean closed;
 
   ShardSnapshot(RocksDB db, List<Map.Entry<Long, ColumnFamilyHandle>> buckets,
-      SnapshotChunk.Header header, Runnable onClose) {
+      SnapshotChunk.Header header, long estimatedBytes, Runnable onClose) {
+    this.estimatedBytes = estimatedBytes;
     this.db = db;
     this.snapshot = db.getSnapshot();
     this.reads = new ReadOptions().setSnapshot(snapshot).setFillCache(false);
     this.buckets = List.copyOf(buckets);
     this.header = header;
     this.onClose = onClose;
+  }
+
+  /**
+   * About how many bytes its chunks will take encoded, known before reading them: the raw key
+   * and value sizes RocksDB's table properties record, 8 bytes of lengths per key, plus the
+   * memtables' size. An estimate (memtables hold overwritten versions and their own overhead;
+   * table files may hold keys a newer version hides), or -1 when RocksDB could not say.
+   */
+  public long estimatedBytes() {
+    return estimatedBytes;
   }
 
   /** The log position the copy is at. */

@@ -63,6 +63,22 @@ class CliTest {
   }
 
   @Test
+  void aThrottleRateWithoutAUnitPerSecondIsRefusedInOneLine() {
+    for (String bad : new String[] {"50MiB", "50mb/s", "fast", "10B/s"}) {
+      Ran ran = run("admin", "throttle", "set", "--target", target, bad);
+      assertEquals(Main.USAGE, ran.code(), ran.toString());
+      assertTrue(ran.err().startsWith("dedupe: Invalid value for positional parameter at index 0"
+          + " (RATE): '" + bad + "' is "), ran.err());
+      ran.assertOneLineError();
+    }
+    // A standalone node has no cluster to throttle: it says so in one line.
+    Ran standalone = run("admin", "throttle", "set", "--target", target, "50MiB/s");
+    assertEquals(Main.FAILED, standalone.code(), standalone.toString());
+    assertTrue(standalone.err().contains("FAILED_PRECONDITION"), standalone.err());
+    standalone.assertOneLineError();
+  }
+
+  @Test
   void anUnknownFlagIsRefusedAndNothingIsRecorded() {
     Ran ran = run("insert", "--tagret", target, "orders", "typo-1");
     assertEquals(Main.USAGE, ran.code(), ran.toString());
@@ -243,10 +259,36 @@ class CliTest {
         .setLastError("target node node-4 is not live").build();
     String table = MovesTable.render(List.of(move), now);
     assertTrue(table.lines().anyMatch(l -> l.matches(
-        "m-000007\\s+3\\s+node-1 -> node-4\\s+CATCH_UP\\s+RUNNING\\s+-\\s+5m12s\\s+"
-            + "target node node-4 is not live")), table);
+        "m-000007\\s+3\\s+node-1 -> node-4\\s+CATCH_UP\\s+-\\s+-\\s+-\\s+-\\s+-\\s+5m12s")),
+        table);
+    assertTrue(table.lines().anyMatch(l -> l.matches("\\s+! target node node-4 is not live")),
+        table);
     assertTrue(table.endsWith("1 move running\n"), table);
     assertEquals("no moves (none running, none kept)\n", MovesTable.render(List.of(), now));
+  }
+
+  @Test
+  void theMovesTableShowsACopysProgressRateLagAndTimeLeftWithin100Columns() {
+    java.time.Instant now = java.time.Instant.parse("2026-12-02T17:00:00Z");
+    dev.dedupe.admin.v1.Move move = dev.dedupe.admin.v1.Move.newBuilder()
+        .setMoveId("m-000012").setShard(11).setFromNode("node-1").setToNode("node-4")
+        .setKind(dev.dedupe.admin.v1.MoveKind.MOVE_KIND_MOVE_REPLICA)
+        .setPhase(dev.dedupe.admin.v1.MovePhase.MOVE_PHASE_LEADER_TRANSFER)
+        .setState(dev.dedupe.admin.v1.MoveState.MOVE_STATE_RUNNING)
+        .setCreateTime(com.google.protobuf.Timestamp.newBuilder()
+            .setSeconds(now.getEpochSecond() - 3725))
+        .setBytesCopied(3L << 20).setBytesTotal(6L << 20).setBytesTotalEstimated(true)
+        .setCopyRateBytesPerSecond(1L << 20).setLagEntries(1234)
+        .setCopyUpdateTime(com.google.protobuf.Timestamp.newBuilder()
+            .setSeconds(now.getEpochSecond() - 1)).build();
+    dev.dedupe.admin.v1.Throttle throttle = dev.dedupe.admin.v1.Throttle.newBuilder()
+        .setBytesPerSecond(50L << 20).build();
+    String table = MovesTable.render(List.of(move), throttle, now);
+    assertTrue(table.lines().anyMatch(l -> l.matches("m-000012\\s+11\\s+node-1 -> node-4\\s+"
+        + "LEADER_TRANSFER\\s+###\\.\\.\\. 50%\\s+3\\.0/~6MiB\\s+1MiB/s\\s+1234\\s+3s\\s+1h02m")),
+        table);
+    assertTrue(table.endsWith("1 move running\ncopy throttle 50MiB/s per node\n"), table);
+    assertTrue(table.lines().allMatch(l -> l.length() <= 100), table);
   }
 
   @Test

@@ -40,6 +40,8 @@ final class ClusterFixture implements AutoCloseable {
   private final Map<Integer, Integer> replicationPorts = new HashMap<>();
   private final DedupeNode[] nodes;
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  /** Settings every node starts with on top of the fixture's own (a test's short grace). */
+  private final Map<String, String> extraSettings;
 
   /** {@code size} nodes, each holding a replica of every shard. */
   ClusterFixture(Path root, int size, int shards) throws Exception {
@@ -72,8 +74,20 @@ final class ClusterFixture implements AutoCloseable {
     return new ClusterFixture(root, size, shards, size, replicationFactor, true);
   }
 
+  /** As {@link #partitionable(Path, int, int, int)}, every node also started with {@code extra}. */
+  static ClusterFixture partitionable(Path root, int size, int shards, int replicationFactor,
+      Map<String, String> extra) throws Exception {
+    return new ClusterFixture(root, size, shards, size, replicationFactor, true, extra);
+  }
+
   private ClusterFixture(Path root, int size, int shards, int startNow, int replicationFactor,
       boolean proxied) throws Exception {
+    this(root, size, shards, startNow, replicationFactor, proxied, Map.of());
+  }
+
+  private ClusterFixture(Path root, int size, int shards, int startNow, int replicationFactor,
+      boolean proxied, Map<String, String> extra) throws Exception {
+    this.extraSettings = Map.copyOf(extra);
     this.proxied = proxied;
     this.root = root;
     this.size = size;
@@ -116,6 +130,7 @@ final class ClusterFixture implements AutoCloseable {
     settings.put("cluster.initial-nodes", Integer.toString(size));
     settings.put("cluster.session-timeout.seconds", "4");
     settings.put("cluster.replication-factor", Integer.toString(replicationFactor));
+    settings.putAll(extraSettings);
     ServerConfig config = ConfigLoader.load(null, settings, Map.of());
     nodes[i] = DedupeNode.start(config, InstantSource.system());
   }
