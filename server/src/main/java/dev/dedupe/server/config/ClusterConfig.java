@@ -32,13 +32,16 @@ import java.util.Objects;
  *     zero stops at once, as a crash would
  * @param autoLeaderBalance whether the controller hands leaderships back to their preferred
  *     replicas by itself ({@code cluster.auto-leader-balance})
+ * @param replaceDeadNodeAfter how long a node that holds replicas may be gone before the
+ *     controller rebuilds its replicas on other nodes
+ *     ({@code cluster.replace-dead-node-after.seconds}); zero never does
  */
 public record ClusterConfig(
     String zk, String name, String nodeId, int initialNodes, Duration sessionTimeout,
     int replicationFactor, int minInsyncReplicas, Duration replicaLagMax,
     Duration replicationTimeout, String zone, int replicationPort,
     String replicationAdvertisedAddress, Duration shutdownHandoverTimeout,
-    boolean autoLeaderBalance) {
+    boolean autoLeaderBalance, Duration replaceDeadNodeAfter) {
 
   public ClusterConfig {
     Objects.requireNonNull(zk, "cluster.zk");
@@ -88,6 +91,10 @@ public record ClusterConfig(
     if (shutdownHandoverTimeout.isNegative()) {
       throw new IllegalArgumentException("cluster.shutdown-handover-timeout.seconds must be >= 0,"
           + " was " + shutdownHandoverTimeout.toSeconds());
+    }
+    if (replaceDeadNodeAfter.isNegative()) {
+      throw new IllegalArgumentException("cluster.replace-dead-node-after.seconds must be >= 0"
+          + " (0 never replaces), was " + replaceDeadNodeAfter.toSeconds());
     }
     if (replicationPort < 0 || replicationPort > 65535) {
       throw new IllegalArgumentException(

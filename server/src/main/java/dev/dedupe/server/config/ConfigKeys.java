@@ -59,6 +59,9 @@ public final class ConfigKeys {
   public static final Key CLUSTER_SHUTDOWN_HANDOVER_TIMEOUT_SECONDS =
       new Key("cluster.shutdown-handover-timeout.seconds", "30");
   public static final Key CLUSTER_AUTO_LEADER_BALANCE = new Key("cluster.auto-leader-balance", "true");
+  /** A node gone this long gets its replicas rebuilt elsewhere (a HEAL plan); 0 never. */
+  public static final Key CLUSTER_REPLACE_DEAD_NODE_AFTER_SECONDS =
+      new Key("cluster.replace-dead-node-after.seconds", "600");
 
   public static final Key WINDOW_DEFAULT_HOURS = new Key("window.default.hours", "24");
   public static final Key WINDOW_FLOOR_HOURS = new Key("window.floor.hours", "24");
@@ -81,6 +84,7 @@ public final class ConfigKeys {
       CLUSTER_REPLICA_LAG_MAX_MS, CLUSTER_REPLICATION_TIMEOUT_MS, CLUSTER_ZONE,
       CLUSTER_REPLICATION_PORT, CLUSTER_REPLICATION_ADVERTISED_ADDRESS,
       CLUSTER_SHUTDOWN_HANDOVER_TIMEOUT_SECONDS, CLUSTER_AUTO_LEADER_BALANCE,
+      CLUSTER_REPLACE_DEAD_NODE_AFTER_SECONDS,
       WINDOW_DEFAULT_HOURS, WINDOW_FLOOR_HOURS);
 
   private ConfigKeys() {}
