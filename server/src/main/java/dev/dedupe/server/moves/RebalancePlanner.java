@@ -21,8 +21,11 @@ import java.util.TreeSet;
  * <p>Replicas on nodes that are dead or drained are left alone: their drain or their heal moves
  * them. A move never puts two replicas of a shard on one node, never targets a dead or drained
  * node, and never lowers the number of distinct zones a shard's replicas are in. Each move
- * takes one replica from a node with the most to a node with the fewest, so each lowers the
- * excess by one: no plan with fewer moves reaches the same balance.
+ * takes one replica from a node above its target to a node below it, so each lowers the
+ * excess by one: no plan with fewer moves reaches the same balance. Where zones (or shards
+ * already on the target) forbid every such move, a move from a node with the most to one with
+ * at least two fewer takes a detour: with zones the plan may be a move or two longer than the
+ * unconstrained minimum.
  *
  * <p>The plan's leadership transfers start before its moves (job-id order), so a transfer's
  * target is a replica that is in sync now and stays one; the model below applies them after
@@ -51,15 +54,15 @@ public final class RebalancePlanner {
     List<PlannedStep> moves = new ArrayList<>();
     Set<Integer> moved = new TreeSet<>();
     if (eligible.size() > 1) {
+      Map<String, Integer> targets = targets(eligible, count(eligible, replicas));
       int bound = replicas.values().stream().mapToInt(List::size).sum() * 2;
       for (int i = 0; i < bound; i++) {
-        PlannedStep move = nextMove(view, eligible, replicas, moved);
+        PlannedStep move = nextMove(view, eligible, replicas, moved, targets);
         if (move == null) {
           break;
         }
         List<String> r = replicas.get(move.shard());
-        boolean sourceLeads = r.get(0).equals(move.from())
-            && view.shards().get(move.shard()).isLeader(move.from());
+        boolean sourceLeads = leadsInModel(view, r, move.shard(), move.from());
         r.remove(move.from());
         if (sourceLeads) {
           r.add(0, move.to()); // the move hands leadership to its target, which becomes first
@@ -90,22 +93,64 @@ public final class RebalancePlanner {
     return new Result(List.copyOf(steps), before, counts(view, replicas, false));
   }
 
-  /** One replica from a node with the most to one with the fewest, or null when even. */
-  private static PlannedStep nextMove(PlacementView view, List<String> eligible,
-      Map<Integer, List<String>> replicas, Set<Integer> moved) {
+  /** Replicas per eligible node in {@code replicas}. */
+  private static Map<String, Integer> count(List<String> eligible,
+      Map<Integer, List<String>> replicas) {
     Map<String, Integer> count = new TreeMap<>();
     eligible.forEach(n -> count.put(n, 0));
     replicas.values().forEach(r -> r.forEach(n -> count.computeIfPresent(n, (k, c) -> c + 1)));
+    return count;
+  }
+
+  /**
+   * What each node should end with: the total spread evenly, the nodes that hold the most now
+   * keeping the extra ones, so that moving only from nodes above their target to nodes below
+   * it moves no replica twice: the minimum.
+   */
+  private static Map<String, Integer> targets(List<String> eligible, Map<String, Integer> count) {
+    int total = count.values().stream().mapToInt(Integer::intValue).sum();
+    List<String> order = eligible.stream().sorted(Comparator.comparingInt((String n) ->
+        -count.get(n)).thenComparing(Comparator.naturalOrder())).toList();
+    Map<String, Integer> targets = new TreeMap<>();
+    for (int i = 0; i < order.size(); i++) {
+      targets.put(order.get(i), total / order.size() + (i < total % order.size() ? 1 : 0));
+    }
+    return targets;
+  }
+
+  /**
+   * One replica from a node above its target to one below it; when the shards allow none of
+   * those (every shard of the one is on the other already, or zones forbid it), from a node
+   * with the most to one with at least two fewer; null when even.
+   */
+  private static PlannedStep nextMove(PlacementView view, List<String> eligible,
+      Map<Integer, List<String>> replicas, Set<Integer> moved, Map<String, Integer> targets) {
+    Map<String, Integer> count = count(eligible, replicas);
+    Map<String, Integer> leads = new TreeMap<>();
+    eligible.forEach(n -> leads.put(n, 0));
+    replicas.values().forEach(r -> leads.computeIfPresent(r.get(0), (k, c) -> c + 1));
     List<String> most = eligible.stream().sorted(Comparator.comparingInt((String n) ->
         -count.get(n)).thenComparing(Comparator.naturalOrder())).toList();
     List<String> fewest = eligible.stream().sorted(Comparator.comparingInt((String n) ->
         count.get(n)).thenComparing(Comparator.naturalOrder())).toList();
     for (String src : most) {
       for (String dst : fewest) {
+        if (count.get(src) > targets.get(src) && count.get(dst) < targets.get(dst)) {
+          PlannedStep move = movableShard(view, replicas, moved, src, dst,
+              leads.get(dst) < leads.get(src) - 1);
+          if (move != null) {
+            return move;
+          }
+        }
+      }
+    }
+    for (String src : most) {
+      for (String dst : fewest) {
         if (count.get(src) - count.get(dst) <= 1) {
           break; // the rest of fewest have as many or more
         }
-        PlannedStep move = movableShard(view, replicas, moved, src, dst);
+        PlannedStep move = movableShard(view, replicas, moved, src, dst,
+            leads.get(dst) < leads.get(src) - 1);
         if (move != null) {
           return move;
         }
@@ -115,11 +160,14 @@ public final class RebalancePlanner {
   }
 
   /**
-   * A shard of {@code src} that may move to {@code dst}: one not moved yet and not led by
-   * {@code src} first (no leadership change), then one not moved yet, then any.
+   * A shard of {@code src} that may move to {@code dst}: one not moved yet whose leadership
+   * goes along when {@code dst} needs leaders ({@code wantLeader}: a move of a leading replica
+   * hands leadership to its target, the only way a node that joined empty gets some before
+   * the plan's transfers, which run first) and stays otherwise; then one not moved yet; then any.
    */
   private static PlannedStep movableShard(PlacementView view,
-      Map<Integer, List<String>> replicas, Set<Integer> moved, String src, String dst) {
+      Map<Integer, List<String>> replicas, Set<Integer> moved, String src, String dst,
+      boolean wantLeader) {
     PlannedStep best = null;
     int bestRank = Integer.MAX_VALUE;
     for (Map.Entry<Integer, List<String>> e : replicas.entrySet()) {
@@ -127,14 +175,23 @@ public final class RebalancePlanner {
       if (!r.contains(src) || r.contains(dst) || !keepsZones(view, r, src, dst)) {
         continue;
       }
-      int rank = (moved.contains(e.getKey()) ? 2 : 0)
-          + (view.shards().get(e.getKey()).isLeader(src) ? 1 : 0);
+      boolean leads = leadsInModel(view, r, e.getKey(), src);
+      int rank = (moved.contains(e.getKey()) ? 2 : 0) + (leads == wantLeader ? 0 : 1);
       if (rank < bestRank) {
         bestRank = rank;
         best = new PlannedStep(MoveKind.MOVE, e.getKey(), src, dst, r);
       }
     }
     return best;
+  }
+
+  /**
+   * Whether {@code src} leads the shard when its move starts, so that the move hands the
+   * leadership to the target: it leads now and is still the first replica in the model.
+   */
+  private static boolean leadsInModel(PlacementView view, List<String> replicas, int shard,
+      String src) {
+    return replicas.get(0).equals(src) && view.shards().get(shard).isLeader(src);
   }
 
   /** Whether replacing {@code src} by {@code dst} keeps as many distinct zones as before. */
