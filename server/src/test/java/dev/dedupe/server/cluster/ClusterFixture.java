@@ -72,8 +72,27 @@ final class ClusterFixture implements AutoCloseable {
     return new ClusterFixture(root, size, shards, size, replicationFactor, true);
   }
 
+  /** Settings every node gets on top of the fixture's own (a test's cluster.* keys). */
+  private final Map<String, String> extraSettings;
+
+  /**
+   * As {@link #ClusterFixture(Path, int, int, int, int)}, each node also getting
+   * {@code settings} (they win over the fixture's: cluster.initial-nodes, for a node that joins
+   * a formed cluster later).
+   */
+  static ClusterFixture withSettings(Path root, int size, int shards, int startNow,
+      int replicationFactor, Map<String, String> settings) throws Exception {
+    return new ClusterFixture(root, size, shards, startNow, replicationFactor, false, settings);
+  }
+
   private ClusterFixture(Path root, int size, int shards, int startNow, int replicationFactor,
       boolean proxied) throws Exception {
+    this(root, size, shards, startNow, replicationFactor, proxied, Map.of());
+  }
+
+  private ClusterFixture(Path root, int size, int shards, int startNow, int replicationFactor,
+      boolean proxied, Map<String, String> extraSettings) throws Exception {
+    this.extraSettings = Map.copyOf(extraSettings);
     this.proxied = proxied;
     this.root = root;
     this.size = size;
@@ -116,6 +135,7 @@ final class ClusterFixture implements AutoCloseable {
     settings.put("cluster.initial-nodes", Integer.toString(size));
     settings.put("cluster.session-timeout.seconds", "4");
     settings.put("cluster.replication-factor", Integer.toString(replicationFactor));
+    settings.putAll(extraSettings);
     ServerConfig config = ConfigLoader.load(null, settings, Map.of());
     nodes[i] = DedupeNode.start(config, InstantSource.system());
   }
