@@ -32,6 +32,26 @@ final class MovesTable {
     long running = moves.stream().filter(m -> m.getState() == MoveState.MOVE_STATE_RUNNING)
         .count();
     out.append(running).append(running == 1 ? " move running" : " moves running").append('\n');
+    return withPlanColumn(moves, out.toString());
+  }
+
+  /**
+   * The table with a first column naming each job's plan, when any job belongs to one (a
+   * drain, a rebalance); unchanged otherwise. A decoration of the rendered lines, so that it
+   * stays out of the columns' own layout: the header, one line per job, then the summary.
+   */
+  static String withPlanColumn(List<Move> moves, String table) {
+    if (moves.stream().allMatch(m -> m.getPlanId().isEmpty())) {
+      return table;
+    }
+    List<String> lines = table.lines().toList();
+    StringBuilder out = new StringBuilder();
+    for (int i = 0; i < lines.size(); i++) {
+      String plan = i == 0 ? "PLAN" : i <= moves.size()
+          ? (moves.get(i - 1).getPlanId().isEmpty() ? "-" : moves.get(i - 1).getPlanId()) : null;
+      out.append(plan == null ? "" : String.format("%-10s ", plan)).append(lines.get(i))
+          .append('\n');
+    }
     return out.toString();
   }
 
