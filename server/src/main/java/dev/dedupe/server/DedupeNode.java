@@ -218,7 +218,8 @@ public final class DedupeNode implements AutoCloseable {
 
     // A standalone node serves it too, to answer FAILED_PRECONDITION with why.
     AdminGrpcService admin = new AdminGrpcService(
-        () -> java.util.Optional.ofNullable(member).map(ClusterMember::moveAdmin), replies);
+        () -> java.util.Optional.ofNullable(member).map(ClusterMember::moveAdmin),
+        () -> java.util.Optional.ofNullable(member).map(ClusterMember::planAdmin), replies);
     GrpcServer api = new GrpcServer(grpcBuilder, service, admin, config.limits().maxRequestBytes());
     api.start();
     grpc = api;

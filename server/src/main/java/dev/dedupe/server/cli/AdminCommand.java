@@ -39,12 +39,15 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "admin", mixinStandardHelpOptions = true,
     description = {"Look at and administer a cluster: status and elect-unclean through its",
-        "ZooKeeper (--zk); move, transfer-leader, moves, cancel and throttle through a node",
-        "(--target)."},
+        "ZooKeeper (--zk); move, transfer-leader, moves, cancel, throttle, drain, undrain,",
+        "decommission, rebalance, plans and cancel-plan through a node (--target)."},
     subcommands = {AdminCommand.Status.class, AdminCommand.ElectUnclean.class,
         AdminMoveCommands.MoveReplica.class, AdminMoveCommands.TransferLeader.class,
         AdminMoveCommands.Moves.class, AdminMoveCommands.Cancel.class,
         AdminThrottleCommands.class,
+        AdminPlanCommands.Drain.class, AdminPlanCommands.Undrain.class,
+        AdminPlanCommands.Decommission.class, AdminPlanCommands.Rebalance.class,
+        AdminPlanCommands.Plans.class, AdminPlanCommands.CancelPlan.class,
         AdminCommand.AcceptDataLoss.class})
 final class AdminCommand {
 
@@ -201,6 +204,13 @@ final class AdminCommand {
           info == null || info.zone().isEmpty() ? "-" : info.zone(),
           info == null ? "DOWN" : ready(http, info.ops()),
           leads.getOrDefault(id, List.of()), holds.getOrDefault(id, List.of()));
+    }
+    java.util.SortedSet<String> drained = ClusterState.drainedNodes(zk, paths);
+    java.util.SortedSet<String> decommissioned = ClusterState.decommissionedNodes(zk, paths);
+    if (!drained.isEmpty() || !decommissioned.isEmpty()) {
+      out.println("drained (no new replicas or leaders): " + (drained.isEmpty() ? "none"
+          : String.join(", ", drained)) + "; decommissioned: " + (decommissioned.isEmpty()
+          ? "none" : String.join(", ", decommissioned)));
     }
     out.println();
     if (states.isEmpty()) {

@@ -34,19 +34,28 @@ final class MovesTable {
     if (moves.isEmpty()) {
       return "no moves (none running, none kept)\n" + throttleLine(throttle);
     }
-    out.append(String.format(FORMAT, "ID", "SHARD", "MOVE", "PHASE", "PROGRESS", "COPIED",
-        "RATE", "LAG", "ETA", "AGE"));
+    // A first column naming each job's plan (a drain, a rebalance) only when some job has one,
+    // so that the usual table keeps its 100 columns.
+    boolean planned = moves.stream().anyMatch(m -> !m.getPlanId().isEmpty());
+    out.append(planCell(planned, "PLAN")).append(String.format(FORMAT, "ID", "SHARD", "MOVE",
+        "PHASE", "PROGRESS", "COPIED", "RATE", "LAG", "ETA", "AGE"));
     for (Move m : moves) {
-      out.append(String.format(FORMAT, m.getMoveId(), m.getShard(), what(m), phase(m),
-          bar(m), copied(m), rate(m), lag(m), eta(m), age(m, now)));
+      out.append(planCell(planned, m.getPlanId().isEmpty() ? "-" : m.getPlanId()))
+          .append(String.format(FORMAT, m.getMoveId(), m.getShard(), what(m), phase(m),
+              bar(m), copied(m), rate(m), lag(m), eta(m), age(m, now)));
       if (!m.getLastError().isEmpty()) {
-        out.append("         ! ").append(m.getLastError()).append('\n');
+        out.append(planCell(planned, "")).append("         ! ").append(m.getLastError())
+            .append('\n');
       }
     }
     long running = moves.stream().filter(m -> m.getState() == MoveState.MOVE_STATE_RUNNING)
         .count();
     out.append(running).append(running == 1 ? " move running" : " moves running").append('\n');
     return out.append(throttleLine(throttle)).toString();
+  }
+
+  private static String planCell(boolean planned, String plan) {
+    return planned ? String.format("%-11s", plan) : "";
   }
 
   private static String throttleLine(Throttle t) {

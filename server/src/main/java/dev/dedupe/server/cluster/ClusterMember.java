@@ -185,6 +185,14 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
   }
 
   /**
+   * The admin API's view of plans (drain, decommission, rebalance) in this cluster: any node
+   * creates and cancels them, the controller runs them. Usable once {@link #start} connected.
+   */
+  public dev.dedupe.server.moves.PlanAdmin planAdmin() {
+    return new ZkPlanAdmin(() -> zk, paths, java.time.InstantSource.system());
+  }
+
+  /**
    * Every shard's state as last read (leader, replicas, in-sync set, epoch), for the admin
    * view and the metrics; empty before the cluster formed.
    */
@@ -220,6 +228,12 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
             + config.sessionTimeout().toSeconds() + " s", null);
       }
       ClusterState.ensureConfig(zk, paths, shards.shardCount());
+      if (ClusterState.decommissionedNodes(zk, paths).contains(nodeId)) {
+        throw new ClusterException("node " + nodeId + " was decommissioned from cluster "
+            + config.name() + " and may not join again; start it with another"
+            + " cluster.node-id and an empty data directory (or delete "
+            + paths.decommissioned(nodeId) + " to bring this one back)", null);
+      }
     } catch (ClusterException e) {
       throw e;
     } catch (Exception e) {
@@ -234,6 +248,7 @@ public final class ClusterMember implements ShardDirectory, AutoCloseable {
     controller.setPositionProbe(positionProbe);
     controller.setHandoverRequests(handoverRequests);
     controller.setAutoLeaderBalance(config.autoLeaderBalance());
+    controller.setReplaceDeadNodeAfter(config.replaceDeadNodeAfter());
     controller.start();
     shardsCache = CuratorCache.build(zk, paths.shards());
     shardsCache.listenable().addListener((type, oldData, data) -> scheduleRefresh());

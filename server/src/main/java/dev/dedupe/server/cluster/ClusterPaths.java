@@ -33,6 +33,16 @@ package dev.dedupe.server.cluster;
  *                                      "bytes_total":N,"bytes_per_second":N,"lag_entries":N,...}:
  *                                      a leader's copy to a follower out of sync, written by
  *                                      the leader at most once a second, deleted when done
+ *   plans/p-&lt;10 digits&gt;     persistent  one per plan (id p-000007 for p-0000000007): {"kind":"DRAIN",
+ *                                      "node":"n2","maxConcurrent":2,"state":"RUNNING",
+ *                                      "summary":{...},"steps":[...],...}; created (sequential)
+ *                                      by any node's admin API (HEAL plans by the controller),
+ *                                      advanced only by the controller (fenced by its epoch);
+ *                                      the last 100 finished plans are kept
+ *   drained/&lt;node-id&gt;      persistent  empty: the node gets no new replica or leadership;
+ *                                      created by drain, deleted by undrain (admin API)
+ *   decommissioned/&lt;node-id&gt; persistent  empty: the node may not register again; created by
+ *                                      the controller (fenced) when a decommission plan ends
  * </pre>
  *
  * <p>Clusters formed before replication hold one {@code assignment} znode instead of
@@ -102,6 +112,34 @@ public record ClusterPaths(String root) {
   /** The progress of the copy of {@code shard} to {@code follower}. */
   public String copy(int shard, String follower) {
     return copies() + "/" + String.format("%04d", shard) + "-" + follower;
+  /** The parent of every plan's znode. */
+  public String plans() {
+    return root + "/plans";
+  }
+
+  /** Plan {@code id}'s znode ({@code p-000007} is {@code plans/p-0000000007}). */
+  public String plan(String id) {
+    return plans() + "/" + dev.dedupe.server.moves.PlanIds.toZnodeName(id);
+  }
+
+  /** The parent of the drained nodes' marks. */
+  public String drained() {
+    return root + "/drained";
+  }
+
+  /** Node {@code nodeId}'s drain mark. */
+  public String drained(String nodeId) {
+    return drained() + "/" + nodeId;
+  }
+
+  /** The parent of the decommissioned nodes' marks. */
+  public String decommissioned() {
+    return root + "/decommissioned";
+  }
+
+  /** Node {@code nodeId}'s decommission mark. */
+  public String decommissioned(String nodeId) {
+    return decommissioned() + "/" + nodeId;
   }
 
   /** The single assignment of clusters formed before replication; only migration reads it. */

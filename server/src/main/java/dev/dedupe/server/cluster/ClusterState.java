@@ -111,6 +111,27 @@ public final class ClusterState {
     }
   }
 
+  /** The nodes marked drained ({@code drained/}), sorted: they get no new replica or leader. */
+  public static java.util.SortedSet<String> drainedNodes(CuratorFramework zk, ClusterPaths paths)
+      throws Exception {
+    return children(zk, paths.drained());
+  }
+
+  /** The nodes decommissioned ({@code decommissioned/}), sorted: they may not register again. */
+  public static java.util.SortedSet<String> decommissionedNodes(CuratorFramework zk,
+      ClusterPaths paths) throws Exception {
+    return children(zk, paths.decommissioned());
+  }
+
+  private static java.util.SortedSet<String> children(CuratorFramework zk, String path)
+      throws Exception {
+    try {
+      return new java.util.TreeSet<>(zk.getChildren().forPath(path));
+    } catch (KeeperException.NoNodeException none) {
+      return new java.util.TreeSet<>();
+    }
+  }
+
   /**
    * Creates the cluster's fixed config on first use, or checks that it matches: a node whose
    * data directory has another shard count must not join.

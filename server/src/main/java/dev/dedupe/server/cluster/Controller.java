@@ -82,6 +82,12 @@ public final class Controller implements AutoCloseable {
   private final CuratorCache shardsCache;
   /** Runs the move jobs; controller thread only. */
   private final MoveDriver moves;
+  /** Runs the plans (drains, rebalances, heals) and lets their jobs start; controller thread. */
+  private final PlanDriver plans;
+  /** Tells of new plans and cancels ({@code plans/}). */
+  private final CuratorCache plansCache;
+  /** Whether a heal check is scheduled for when the next gone node becomes due. */
+  private boolean healCheckScheduled;
   /** Whether the last pass over the jobs left one running: shard changes matter only then. */
   private volatile boolean movesRunning = true;
   /** Runs election callbacks and takeover retries, one at a time. */
@@ -143,6 +149,9 @@ public final class Controller implements AutoCloseable {
             runOnEvents(this::advanceMoves, delay);
           }
         });
+    this.plans = new PlanDriver(zk, paths, nodeId, clock);
+    this.moves.setGate(plans.gate());
+    this.plansCache = CuratorCache.build(zk, paths.plans());
     this.events = Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().name("controller-" + nodeId).daemon(true).factory());
   }
@@ -167,6 +176,8 @@ public final class Controller implements AutoCloseable {
     movesCache.start();
     shardsCache.listenable().addListener((type, oldData, data) -> movesChanged(false));
     shardsCache.start();
+    plansCache.listenable().addListener((type, oldData, data) -> movesChanged(true));
+    plansCache.start();
     // The safety net: elections also run on every change of the nodes, but a missed watch or
     // a failed write must not leave a shard leaderless until the next change.
     events.scheduleWithFixedDelay(this::reconcile, SAFETY_NET_MILLIS, SAFETY_NET_MILLIS,
@@ -208,6 +219,7 @@ public final class Controller implements AutoCloseable {
     try {
       long myEpoch = bumpEpoch();
       epoch.set(myEpoch);
+      plans.resetDeadNodeClock(); // counts from this takeover (docs/design.md, "Plans")
       log.info("node {}: elected controller at epoch {}", nodeId, myEpoch);
       ClusterState.ensureConfig(zk, paths, shardCount);
       formOrMigrate(myEpoch);
@@ -397,10 +409,19 @@ public final class Controller implements AutoCloseable {
         return; // not formed yet: the takeover forms it, then reconciles
       }
       Map<String, NodeRegistration> live = ClusterState.liveRegistrations(zk, paths);
+      java.util.Set<String> drained = ClusterState.drainedNodes(zk, paths);
       for (VersionedShardState shard : read.get().byShard().values()) {
-        steward(myEpoch, shard, live);
+        steward(myEpoch, shard, live, drained);
       }
-      startHandovers(read.get(), live);
+      startHandovers(read.get(), live, drained);
+      long nextHeal = plans.heal(myEpoch, read.get(), live);
+      if (nextHeal > 0 && !healCheckScheduled) {
+        healCheckScheduled = true;
+        runOnEvents(() -> {
+          healCheckScheduled = false;
+          reconcile();
+        }, nextHeal);
+      }
       // Also the safety net and the resumption of jobs after a change of controller.
       advanceMoves();
     } catch (NotControllerException e) {
@@ -419,12 +440,15 @@ public final class Controller implements AutoCloseable {
   }
 
   /** One shard: decide, write at the version read; on a concurrent change, read and decide again. */
-  private void steward(long myEpoch, VersionedShardState read, Map<String, NodeRegistration> live)
-      throws Exception {
+  private void steward(long myEpoch, VersionedShardState read, Map<String, NodeRegistration> live,
+      java.util.Set<String> drained) throws Exception {
     VersionedShardState current = read;
     int shard = read.state().shard();
     Map<String, String> liveStores = ClusterState.liveStores(live, shard);
-    java.util.Set<String> stopping = ClusterState.stopping(live);
+    // Elections prefer a member that is neither stopping nor drained, but elect one of those
+    // rather than leave the shard without a leader.
+    java.util.Set<String> stopping = new java.util.TreeSet<>(ClusterState.stopping(live));
+    stopping.addAll(drained);
     while (!closed) {
       ShardState before = current.state();
       Optional<ShardState> next =
@@ -463,7 +487,8 @@ public final class Controller implements AutoCloseable {
       return;
     }
     try {
-      movesRunning = moves.advance(myEpoch);
+      boolean plansRunning = plans.advance(myEpoch);
+      movesRunning = moves.advance(myEpoch) || plansRunning;
     } catch (NotControllerException e) {
       if (latch.hasLeadership() && epoch.get() == myEpoch) {
         retryLater(this::advanceMoves);
@@ -548,6 +573,16 @@ public final class Controller implements AutoCloseable {
    */
   public void setAutoLeaderBalance(boolean enabled) {
     this.autoLeaderBalance = enabled;
+  }
+
+  /**
+   * How long a node that holds replicas may be gone before this controller rebuilds its
+   * replicas elsewhere with a HEAL plan ({@code cluster.replace-dead-node-after.seconds});
+   * zero never does. The count starts when this controller sees the node gone, at the latest
+   * at its own takeover.
+   */
+  public void setReplaceDeadNodeAfter(java.time.Duration after) {
+    plans.setReplaceDeadNodeAfter(after);
   }
 
   /**
@@ -673,8 +708,12 @@ public final class Controller implements AutoCloseable {
    * back to it (a few at a time). {@code read} is the reconcile's read: a state the stewardship
    * changed since is read again by the handover itself, which checks it anew.
    */
-  private void startHandovers(ShardStates read, Map<String, NodeRegistration> live) {
+  private void startHandovers(ShardStates read, Map<String, NodeRegistration> live,
+      java.util.Set<String> drained) {
     java.util.Set<String> stopping = ClusterState.stopping(live);
+    // The automatic balance never hands a leadership to a drained node.
+    java.util.Set<String> avoid = new java.util.TreeSet<>(stopping);
+    avoid.addAll(drained);
     if (stopping.isEmpty() && !autoLeaderBalance) {
       return;
     }
@@ -692,7 +731,7 @@ public final class Controller implements AutoCloseable {
       if (leaderStopping) {
         to = LeaderHandover.targetForStoppingLeader(s, liveStores, stopping);
       } else if (autoLeaderBalance && handoversInFlight.size() < MAX_BALANCING) {
-        to = LeaderHandover.preferredLeader(s, liveStores, stopping);
+        to = LeaderHandover.preferredLeader(s, liveStores, avoid);
       } else {
         continue;
       }
@@ -806,6 +845,7 @@ public final class Controller implements AutoCloseable {
     nodesCache.close();
     movesCache.close();
     shardsCache.close();
+    plansCache.close();
     try {
       latch.close(LeaderLatch.CloseMode.SILENT);
     } catch (Exception e) {

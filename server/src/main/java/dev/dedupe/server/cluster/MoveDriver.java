@@ -59,6 +59,8 @@ final class MoveDriver {
 
   /** The failure of a job's last transfer, to record as its last error on the next pass. */
   private final Map<String, String> transferFailures = new ConcurrentHashMap<>();
+  /** Which jobs may be stepped: the plans' gate (a plan starts its pending jobs a few at once). */
+  private volatile java.util.function.Predicate<MoveJob> mayStep = job -> true;
 
   MoveDriver(CuratorFramework zk, ClusterPaths paths, String nodeId, int minInsync,
       InstantSource clock, BiFunction<Integer, String, CompletableFuture<ShardState>> transfer,
@@ -70,6 +72,11 @@ final class MoveDriver {
     this.clock = clock;
     this.transfer = transfer;
     this.again = again;
+  }
+
+  /** Sets which jobs a pass may step ({@link PlanDriver#gate}); the others wait, still running. */
+  void setGate(java.util.function.Predicate<MoveJob> gate) {
+    this.mayStep = java.util.Objects.requireNonNull(gate, "gate");
   }
 
   /**
@@ -87,7 +94,9 @@ final class MoveDriver {
     if (!running.isEmpty()) {
       Map<String, NodeRegistration> live = ClusterState.liveRegistrations(zk, paths);
       for (MoveJobs.Versioned v : jobs) {
-        if (v.job().running()) {
+        if (v.job().running() && !mayStep.test(v.job())) {
+          stillRunning = true; // a plan's pending job, waiting for its turn
+        } else if (v.job().running()) {
           stillRunning |= step(myEpoch, v, running, live);
         }
       }

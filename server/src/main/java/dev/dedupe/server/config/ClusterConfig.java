@@ -35,13 +35,16 @@ import java.util.Objects;
  * @param removedReplicaGrace how long a node keeps the data of a shard it no longer holds a
  *     replica of before deleting it ({@code cluster.removed-replica-grace.seconds}); zero
  *     deletes it as soon as the shard closes
+ * @param replaceDeadNodeAfter how long a node that holds replicas may be gone before the
+ *     controller rebuilds its replicas on other nodes
+ *     ({@code cluster.replace-dead-node-after.seconds}); zero never does
  */
 public record ClusterConfig(
     String zk, String name, String nodeId, int initialNodes, Duration sessionTimeout,
     int replicationFactor, int minInsyncReplicas, Duration replicaLagMax,
     Duration replicationTimeout, String zone, int replicationPort,
     String replicationAdvertisedAddress, Duration shutdownHandoverTimeout,
-    boolean autoLeaderBalance, Duration removedReplicaGrace) {
+    boolean autoLeaderBalance, Duration removedReplicaGrace, Duration replaceDeadNodeAfter) {
 
   public ClusterConfig {
     Objects.requireNonNull(zk, "cluster.zk");
@@ -95,6 +98,10 @@ public record ClusterConfig(
     if (removedReplicaGrace.isNegative()) {
       throw new IllegalArgumentException("cluster.removed-replica-grace.seconds must be >= 0,"
           + " was " + removedReplicaGrace.toSeconds());
+    }
+    if (replaceDeadNodeAfter.isNegative()) {
+      throw new IllegalArgumentException("cluster.replace-dead-node-after.seconds must be >= 0"
+          + " (0 never replaces), was " + replaceDeadNodeAfter.toSeconds());
     }
     if (replicationPort < 0 || replicationPort > 65535) {
       throw new IllegalArgumentException(

@@ -61,6 +61,9 @@ public final class ConfigKeys {
   public static final Key CLUSTER_AUTO_LEADER_BALANCE = new Key("cluster.auto-leader-balance", "true");
   public static final Key CLUSTER_REMOVED_REPLICA_GRACE_SECONDS =
       new Key("cluster.removed-replica-grace.seconds", "3600");
+  /** A node gone this long gets its replicas rebuilt elsewhere (a HEAL plan); 0 never. */
+  public static final Key CLUSTER_REPLACE_DEAD_NODE_AFTER_SECONDS =
+      new Key("cluster.replace-dead-node-after.seconds", "600");
 
   public static final Key WINDOW_DEFAULT_HOURS = new Key("window.default.hours", "24");
   public static final Key WINDOW_FLOOR_HOURS = new Key("window.floor.hours", "24");
@@ -84,6 +87,7 @@ public final class ConfigKeys {
       CLUSTER_REPLICATION_PORT, CLUSTER_REPLICATION_ADVERTISED_ADDRESS,
       CLUSTER_SHUTDOWN_HANDOVER_TIMEOUT_SECONDS, CLUSTER_AUTO_LEADER_BALANCE,
       CLUSTER_REMOVED_REPLICA_GRACE_SECONDS,
+      CLUSTER_REPLACE_DEAD_NODE_AFTER_SECONDS,
       WINDOW_DEFAULT_HOURS, WINDOW_FLOOR_HOURS);
 
   private ConfigKeys() {}

@@ -162,7 +162,8 @@ public final class ConfigLoader {
         string(c, ConfigKeys.CLUSTER_REPLICATION_ADVERTISED_ADDRESS),
         Duration.ofSeconds(integer(c, ConfigKeys.CLUSTER_SHUTDOWN_HANDOVER_TIMEOUT_SECONDS)),
         bool(c, ConfigKeys.CLUSTER_AUTO_LEADER_BALANCE),
-        Duration.ofSeconds(integer(c, ConfigKeys.CLUSTER_REMOVED_REPLICA_GRACE_SECONDS)));
+        Duration.ofSeconds(integer(c, ConfigKeys.CLUSTER_REMOVED_REPLICA_GRACE_SECONDS)),
+        Duration.ofSeconds(integer(c, ConfigKeys.CLUSTER_REPLACE_DEAD_NODE_AFTER_SECONDS)));
     return new ServerConfig(grpc, advertised, ops, storage, limits, windows, cluster);
   }
 

@@ -17,7 +17,21 @@ import dev.dedupe.admin.v1.SetThrottleRequest;
 import dev.dedupe.admin.v1.SetThrottleResponse;
 import dev.dedupe.server.copy.CopyProgress;
 import dev.dedupe.server.copy.Throttle;
+import dev.dedupe.admin.v1.CancelPlanRequest;
+import dev.dedupe.admin.v1.CancelPlanResponse;
+import dev.dedupe.admin.v1.DecommissionRequest;
+import dev.dedupe.admin.v1.DecommissionResponse;
+import dev.dedupe.admin.v1.DrainRequest;
+import dev.dedupe.admin.v1.DrainResponse;
+import dev.dedupe.admin.v1.ListPlansRequest;
+import dev.dedupe.admin.v1.ListPlansResponse;
+import dev.dedupe.admin.v1.RebalanceRequest;
+import dev.dedupe.admin.v1.RebalanceResponse;
+import dev.dedupe.admin.v1.UndrainRequest;
+import dev.dedupe.admin.v1.UndrainResponse;
 import dev.dedupe.server.moves.MoveAdmin;
+import dev.dedupe.server.moves.Plan;
+import dev.dedupe.server.moves.PlanAdmin;
 import dev.dedupe.server.moves.MoveJob;
 import dev.dedupe.server.moves.MoveKind;
 import dev.dedupe.server.moves.MoveRefusedException;
@@ -39,6 +53,7 @@ import java.util.function.Supplier;
 public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBase {
 
   private final Supplier<Optional<MoveAdmin>> admin;
+  private final Supplier<Optional<PlanAdmin>> plans;
   private final Executor work;
 
   /**
@@ -46,7 +61,18 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
    * @param work where calls run
    */
   public AdminGrpcService(Supplier<Optional<MoveAdmin>> admin, Executor work) {
+    this(admin, Optional::empty, work);
+  }
+
+  /**
+   * @param admin the cluster's jobs, or empty on a standalone node
+   * @param plans the cluster's plans, or empty on a standalone node
+   * @param work where calls run
+   */
+  public AdminGrpcService(Supplier<Optional<MoveAdmin>> admin,
+      Supplier<Optional<PlanAdmin>> plans, Executor work) {
     this.admin = admin;
+    this.plans = plans;
     this.work = work;
   }
 
@@ -148,6 +174,76 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
         .setMove(toProto(admin().cancel(request.getMoveId().strip()))).build());
   }
 
+  @Override
+  public void drain(DrainRequest request, StreamObserver<DrainResponse> responses) {
+    answer(responses, () -> {
+      PlanAdmin.Planned planned = plans().drain(request.getNodeId().strip(),
+          concurrency(request.hasMaxConcurrent(), request.getMaxConcurrent()));
+      return DrainResponse.newBuilder().setPlan(PlanProtos.toProto(planned.plan()))
+          .addAllMoves(planned.jobs().stream().map(AdminGrpcService::toProto).toList()).build();
+    });
+  }
+
+  @Override
+  public void undrain(UndrainRequest request, StreamObserver<UndrainResponse> responses) {
+    answer(responses, () -> {
+      UndrainResponse.Builder out = UndrainResponse.newBuilder();
+      plans().undrain(request.getNodeId().strip())
+          .ifPresent(p -> out.setCancelledPlan(PlanProtos.toProto(p)));
+      return out.build();
+    });
+  }
+
+  @Override
+  public void decommission(DecommissionRequest request,
+      StreamObserver<DecommissionResponse> responses) {
+    answer(responses, () -> {
+      PlanAdmin.Planned planned = plans().decommission(request.getNodeId().strip(),
+          concurrency(request.hasMaxConcurrent(), request.getMaxConcurrent()));
+      return DecommissionResponse.newBuilder().setPlan(PlanProtos.toProto(planned.plan()))
+          .addAllMoves(planned.jobs().stream().map(AdminGrpcService::toProto).toList()).build();
+    });
+  }
+
+  @Override
+  public void rebalance(RebalanceRequest request, StreamObserver<RebalanceResponse> responses) {
+    answer(responses, () -> {
+      PlanAdmin.Planned planned = plans().rebalance(request.getDryRun(),
+          concurrency(request.hasMaxConcurrent(), request.getMaxConcurrent()));
+      RebalanceResponse.Builder out = RebalanceResponse.newBuilder();
+      if (planned.plan() != null) {
+        out.setPlan(PlanProtos.toProto(planned.plan()));
+        planned.jobs().forEach(j -> out.addMoves(toProto(j)));
+      } else {
+        planned.computed().steps().forEach(s -> out.addMoves(PlanProtos.toProto(s)));
+      }
+      out.addAllNodes(PlanProtos.balance(planned.computed()));
+      return out.build();
+    });
+  }
+
+  @Override
+  public void listPlans(ListPlansRequest request, StreamObserver<ListPlansResponse> responses) {
+    answer(responses, () -> ListPlansResponse.newBuilder().addAllPlans(
+        plans().list().stream().map(PlanProtos::toProto).toList()).build());
+  }
+
+  @Override
+  public void cancelPlan(CancelPlanRequest request, StreamObserver<CancelPlanResponse> responses) {
+    answer(responses, () -> CancelPlanResponse.newBuilder()
+        .setPlan(PlanProtos.toProto(plans().cancel(request.getPlanId().strip()))).build());
+  }
+
+  private PlanAdmin plans() {
+    return plans.get().orElseThrow(() -> MoveRefusedException.precondition("this node runs"
+        + " standalone (no cluster.zk): it has no replicas to drain or rebalance"));
+  }
+
+  /** {@code max_concurrent}: its default when absent; the plan admin checks its range. */
+  private static int concurrency(boolean present, int value) {
+    return present ? value : Plan.DEFAULT_CONCURRENT;
+  }
+
   private MoveAdmin admin() {
     return admin.get().orElseThrow(() -> MoveRefusedException.precondition("this node runs"
         + " standalone (no cluster.zk): it has no replicas to move and no leaders to change"));
@@ -200,7 +296,7 @@ public final class AdminGrpcService extends AdminServiceGrpc.AdminServiceImplBas
         .build();
   }
 
-  private static Timestamp timestamp(long millis) {
+  static Timestamp timestamp(long millis) {
     return Timestamp.newBuilder().setSeconds(Math.floorDiv(millis, 1000))
         .setNanos((int) Math.floorMod(millis, 1000) * 1_000_000).build();
   }

@@ -80,6 +80,16 @@ final class ClusterFixture implements AutoCloseable {
     return new ClusterFixture(root, size, shards, size, replicationFactor, true, extra);
   }
 
+  /**
+   * As {@link #ClusterFixture(Path, int, int, int, int)}, each node also getting
+   * {@code settings} (they win over the fixture's: cluster.initial-nodes, for a node that joins
+   * a formed cluster later).
+   */
+  static ClusterFixture withSettings(Path root, int size, int shards, int startNow,
+      int replicationFactor, Map<String, String> settings) throws Exception {
+    return new ClusterFixture(root, size, shards, startNow, replicationFactor, false, settings);
+  }
+
   private ClusterFixture(Path root, int size, int shards, int startNow, int replicationFactor,
       boolean proxied) throws Exception {
     this(root, size, shards, startNow, replicationFactor, proxied, Map.of());
