@@ -245,7 +245,7 @@ class AdminOperationsIT {
     long t0 = System.nanoTime();
     cluster.pause(plan.target());
     String id = requestMove(plan);
-    awaitPhase(id, MovePhase.MOVE_PHASE_CATCH_UP);
+    assertCatchingUp(awaitPhase(id, MovePhase.MOVE_PHASE_CATCH_UP));
     say(stage.name() + ": " + id + " " + plan + " in CATCH_UP; SIGKILL the controller node-"
         + controller + " (replica of shards " + hit + ")");
     cluster.kill(controller);
@@ -281,7 +281,7 @@ class AdminOperationsIT {
     long t0 = System.nanoTime();
     cluster.pause(plan.target()); // holds the copy (see the TODO above)
     String id = requestMove(plan);
-    awaitPhase(id, MovePhase.MOVE_PHASE_CATCH_UP);
+    assertCatchingUp(awaitPhase(id, MovePhase.MOVE_PHASE_CATCH_UP));
     say(stage.name() + ": " + id + " " + plan + " in CATCH_UP; SIGKILL the target");
     cluster.kill(plan.target());
     Move waiting = awaitMove(id, "says the target is down", HEAL,
@@ -319,7 +319,7 @@ class AdminOperationsIT {
     long t0 = System.nanoTime();
     cluster.pause(plan.target());
     String id = requestMove(plan);
-    awaitPhase(id, MovePhase.MOVE_PHASE_CATCH_UP);
+    assertCatchingUp(awaitPhase(id, MovePhase.MOVE_PHASE_CATCH_UP));
     cluster.pause(controller);
     cluster.resume(plan.target());
     String targetId = ProcessCluster.nodeId(plan.target());
@@ -363,7 +363,7 @@ class AdminOperationsIT {
     long t0 = System.nanoTime();
     cluster.pause(plan.target()); // holds the copy (see the TODO above)
     String id = requestMove(plan);
-    awaitPhase(id, MovePhase.MOVE_PHASE_CATCH_UP);
+    assertCatchingUp(awaitPhase(id, MovePhase.MOVE_PHASE_CATCH_UP));
     CliProcess.Result r = CliProcess.run(Duration.ofSeconds(60),
         List.of("admin", "cancel", "--target", cluster.address(plan.source()), id));
     say(stage.name() + ": bin/dedupe admin cancel said (exit " + r.exitCode() + "): "
@@ -418,13 +418,14 @@ class AdminOperationsIT {
     Map<Integer, Integer> failedIdsByShard = new TreeMap<>();
     for (CallerLoad.Failure f : failures) {
       boolean inWindow = f.endNanos() >= allowed.fromNanos() && f.startNanos() <= allowed.toNanos();
+      Set<Integer> shards = new TreeSet<>();
       for (String failedId : f.failedIds()) {
         int shard = ShardHash.shardOf(NAMESPACE, failedId, SHARDS);
         failedIdsByShard.merge(shard, 1, Integer::sum);
-        if (!inWindow || !allowed.shards().contains(shard)) {
-          wrong.add("shard " + shard + ": " + f);
-          break;
-        }
+        shards.add(shard);
+      }
+      if (!inWindow || !allowed.shards().containsAll(shards)) {
+        wrong.add("shards " + shards + (inWindow ? "" : " (outside the fault)") + ": " + f);
       }
     }
     Map<String, String> acked = load.ackedNew(); // fails on an id NEW for two attempts
@@ -529,6 +530,12 @@ class AdminOperationsIT {
   private Move awaitPhase(String id, MovePhase phase) {
     return awaitMove(id, "reaches " + phase, MOVE_ENDS, m -> m.getPhase() == phase
         || m.getState() != MoveState.MOVE_STATE_RUNNING);
+  }
+
+  /** The job waits in CATCH_UP, as a frozen target holds it: the fault lands mid-move. */
+  private static void assertCatchingUp(Move m) {
+    assertEquals(MoveState.MOVE_STATE_RUNNING, m.getState(), m.toString());
+    assertEquals(MovePhase.MOVE_PHASE_CATCH_UP, m.getPhase(), m.toString());
   }
 
   /** Until the job is no longer RUNNING; returns it as it ended. */

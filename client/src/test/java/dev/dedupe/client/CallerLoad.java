@@ -31,11 +31,12 @@ final class CallerLoad implements AutoCloseable {
    * A call that failed, as its caller saw it: when it ran (System.nanoTime()), the ids it got
    * no decision for, and the error.
    */
-  record Failure(long startNanos, long endNanos, List<String> failedIds, Throwable error) {
+  record Failure(long startNanos, long endNanos, java.time.Instant startedAt,
+      List<String> failedIds, Throwable error) {
     @Override
     public String toString() {
-      return error + " (ids " + failedIds + ", t=" + startNanos / 1_000_000 + ".."
-          + endNanos / 1_000_000 + " ms)";
+      return error + " (ids " + failedIds + ", started " + startedAt + ", took "
+          + (endNanos - startNanos) / 1_000_000 + " ms)";
     }
   }
 
@@ -89,6 +90,7 @@ final class CallerLoad implements AutoCloseable {
           ids.add((idPrefix == null ? "" : idPrefix + "-") + "own-" + caller + "-" + round);
           List<Decision> answered;
           long start = System.nanoTime();
+          java.time.Instant startedAt = java.time.Instant.now();
           try {
             answered = client.checkAndInsert(namespace, ids);
           } catch (PartialBatchException e) {
@@ -100,11 +102,11 @@ final class CallerLoad implements AutoCloseable {
                   failed.add(ids.get(i));
                 }
               }
-              errors.add(new Failure(start, System.nanoTime(), failed, e));
+              errors.add(new Failure(start, System.nanoTime(), startedAt, failed, e));
             }
           } catch (RuntimeException e) {
             if (keepErrors) {
-              errors.add(new Failure(start, System.nanoTime(), List.copyOf(ids), e));
+              errors.add(new Failure(start, System.nanoTime(), startedAt, List.copyOf(ids), e));
             }
             continue; // Not acknowledged: proves nothing either way.
           }
