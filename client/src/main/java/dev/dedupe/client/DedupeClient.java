@@ -71,8 +71,11 @@ import java.util.function.Function;
  *
  * <h2>Retries and attempt tokens</h2>
  * UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED are retried with exponential backoff
- * and jitter, up to {@link Builder#maxAttempts} attempts in all, each with the full
- * {@link Builder#requestDeadline}. Every batch carries a fresh random attempt token, reused on
+ * and jitter, each attempt with the full {@link Builder#requestDeadline}, until the call has
+ * made {@link Builder#maxAttempts} attempts or its {@link Builder#retryBudget} (counted from
+ * its first attempt) is spent, whichever comes first. The budget is sized for the cluster's
+ * own changes: a leadership handover, a rolling restart or a replica move makes a shard refuse
+ * calls for a moment, and a call with the default settings rides that out instead of failing. Every batch carries a fresh random attempt token, reused on
  * each of its retries, so an id the lost first attempt recorded comes back NEW (with
  * {@link Decision#replay()} set), never DUPLICATE: a lost reply never costs the caller its id.
  * When every attempt fails, the ids may still have been recorded; the {@link DedupeException}
@@ -350,7 +353,7 @@ public final class DedupeClient implements AutoCloseable {
     Rpcs.InsertCall call = new Rpcs.InsertCall(dispatcher, key.namespace(), key.lease(),
         callers ? key.attemptToken() : Rpcs.newToken(), callers, false);
     try {
-      return dispatcher.dispatch(key.namespace(), entries, call, 1);
+      return dispatcher.dispatch(key.namespace(), entries, call);
     } catch (RuntimeException e) {
       call.fail(entries, new DedupeException("CheckAndInsert in namespace '" + key.namespace()
           + "' failed in the client: " + e, Status.INTERNAL.withCause(e), e,
@@ -645,7 +648,7 @@ public final class DedupeClient implements AutoCloseable {
       return items;
     }
     track(CompletableFuture.allOf(items.stream().map(i -> i.result).toArray(CompletableFuture[]::new)));
-    dispatcher.dispatch(namespace, items, call, 1);
+    dispatcher.dispatch(namespace, items, call);
     return items;
   }
 
@@ -848,7 +851,8 @@ public final class DedupeClient implements AutoCloseable {
    * DedupeClient client = DedupeClient.builder()
    *     .targets(List.of("dedupe-0:50051", "dedupe-1:50051"))  // any node; the map finds the rest
    *     .requestDeadline(Duration.ofSeconds(2))                 // per attempt
-   *     .maxAttempts(5)
+   *     .maxAttempts(10)
+   *     .retryBudget(Duration.ofSeconds(10))                   // from the first attempt
    *     .backoff(Duration.ofMillis(50), Duration.ofSeconds(2))
    *     .jitter(0.2)
    *     .maxBatchIds(500)
@@ -881,6 +885,7 @@ public final class DedupeClient implements AutoCloseable {
     private List<String> targets;
     private Duration requestDeadline;
     private Integer maxAttempts;
+    private Duration retryBudget;
     private Duration initialBackoff;
     private Duration maxBackoff;
     private Double jitter;
@@ -936,8 +941,8 @@ public final class DedupeClient implements AutoCloseable {
     }
 
     /**
-     * How long each attempt of an RPC may take (default 5 s). A call may take up to
-     * maxAttempts times this, plus backoff.
+     * How long each attempt of an RPC may take (default 5 s). A call may take up to its
+     * {@link #retryBudget} plus this.
      *
      * @throws IllegalArgumentException if not in (0, 1 h]
      * @throws IllegalStateException if already set
@@ -950,7 +955,8 @@ public final class DedupeClient implements AutoCloseable {
     }
 
     /**
-     * Attempts per RPC in all, the first included (default 4); 1 disables retries.
+     * Attempts per RPC in all, the first included (default 10); 1 disables retries. The
+     * {@link #retryBudget} may end a call's retries first.
      *
      * @throws IllegalArgumentException if not in [1, 100]
      * @throws IllegalStateException if already set
@@ -961,6 +967,22 @@ public final class DedupeClient implements AutoCloseable {
         throw new IllegalArgumentException("maxAttempts must be in [1, 100], was " + attempts);
       }
       maxAttempts = attempts;
+      return this;
+    }
+
+    /**
+     * How long after its first attempt a call may still start another one (default 10 s);
+     * the last backoff is cut short to fit. Retries end here or at {@link #maxAttempts},
+     * whichever comes first. The default outlasts a leadership handover or a node's restart
+     * on a busy machine; a caller that would rather fail fast sets it shorter.
+     *
+     * @throws IllegalArgumentException if not in (0, 1 h]
+     * @throws IllegalStateException if already set
+     * @throws NullPointerException if budget is null
+     */
+    public Builder retryBudget(Duration budget) {
+      setOnce("retryBudget", retryBudget);
+      retryBudget = Validation.inRange("retryBudget", budget, false, Duration.ofHours(1));
       return this;
     }
 
@@ -1207,7 +1229,8 @@ public final class DedupeClient implements AutoCloseable {
           targets,
           requestDeadline != null ? requestDeadline : Duration.ofSeconds(5),
           new RetryPolicy(
-              maxAttempts != null ? maxAttempts : 4,
+              maxAttempts != null ? maxAttempts : 10,
+              retryBudget != null ? retryBudget : Duration.ofSeconds(10),
               initialBackoff != null ? initialBackoff : Duration.ofMillis(50),
               maxBackoff != null ? maxBackoff : Duration.ofSeconds(2),
               jitter != null ? jitter : 0.2),

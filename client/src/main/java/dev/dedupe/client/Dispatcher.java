@@ -90,15 +90,21 @@ final class Dispatcher {
   }
 
   /**
-   * Sends {@code items} of {@code namespace}, attempt {@code attempt} (1 for the first).
-   * Returns a future that completes (never exceptionally) when this attempt is over: every RPC
+   * Sends {@code items} of {@code namespace}, and retries what fails within the retry policy's
+   * attempts and budget. Returns a future that completes (never exceptionally) when this attempt is over: every RPC
    * it made has been answered or has failed, and its outcome has been handled (items
    * completed, or their next attempt scheduled), or nothing was sent. Retries are not waited
    * for: the accumulator's in-flight bound counts round trips, so that a batch waiting out a
    * backoff (a node is down) does not hold up ids bound for healthy nodes.
    */
   <I extends Item<?>> CompletableFuture<Void> dispatch(
-      String namespace, List<I> items, GroupCall<I> call, int attempt) {
+      String namespace, List<I> items, GroupCall<I> call) {
+    return dispatch(namespace, items, call, 1, retry.retryUntilNanos(System.nanoTime()));
+  }
+
+  /** Attempt {@code attempt} of a call that may retry until {@code retryUntil} (nanoTime). */
+  private <I extends Item<?>> CompletableFuture<Void> dispatch(
+      String namespace, List<I> items, GroupCall<I> call, int attempt, long retryUntil) {
     if (closed.getAsBoolean()) {
       // An earlier attempt may have been sent (and recorded): the token goes with the failure.
       call.fail(items, new DedupeException(call.rpcName() + " of " + items.size()
@@ -117,7 +123,8 @@ final class Dispatcher {
           List<I> ids = group.getValue();
           for (int from = 0; from < ids.size(); from += maxIdsPerRequest) {
             List<I> part = ids.subList(from, Math.min(ids.size(), from + maxIdsPerRequest));
-            rpcs.add(send(namespace, group.getKey(), List.copyOf(part), call, attempt, table));
+            rpcs.add(send(namespace, group.getKey(), List.copyOf(part), call, attempt, retryUntil,
+                table));
           }
         }
       } catch (RuntimeException e) {
@@ -135,7 +142,7 @@ final class Dispatcher {
 
   /** Sends one group; the returned future completes when its reply or failure is handled. */
   private <I extends Item<?>> CompletableFuture<?> send(String namespace, String address,
-      List<I> group, GroupCall<I> call, int attempt, ShardRouter.Table table) {
+      List<I> group, GroupCall<I> call, int attempt, long retryUntil, ShardRouter.Table table) {
     CompletableFuture<List<Deferred<I>>> sent;
     try {
       sent = call.send(channels.stub(address), group);
@@ -144,9 +151,9 @@ final class Dispatcher {
     }
     return sent.whenComplete((deferred, failure) -> {
       if (failure != null) {
-        onFailure(namespace, address, group, call, attempt, table, unwrap(failure));
+        onFailure(namespace, address, group, call, attempt, retryUntil, table, unwrap(failure));
       } else if (!deferred.isEmpty()) {
-        onDeferred(namespace, address, deferred, call, attempt, table);
+        onDeferred(namespace, address, deferred, call, attempt, retryUntil, table);
       }
     });
   }
@@ -155,10 +162,11 @@ final class Dispatcher {
    * Some ids were not handled by the node asked. Ids whose answer names another owner go
    * there at once (a redirect, not a failure, so no backoff); the others wait out a backoff
    * after the map is fetched again. Either way it is an attempt, so a map that keeps pointing
-   * in circles ends after maxAttempts.
+   * in circles ends after maxAttempts (or the budget).
    */
   private <I extends Item<?>> void onDeferred(String namespace, String address,
-      List<Deferred<I>> deferred, GroupCall<I> call, int attempt, ShardRouter.Table table) {
+      List<Deferred<I>> deferred, GroupCall<I> call, int attempt, long retryUntil,
+      ShardRouter.Table table) {
     List<I> redirected = new ArrayList<>();
     List<I> waiting = new ArrayList<>();
     for (Deferred<I> d : deferred) {
@@ -169,27 +177,32 @@ final class Dispatcher {
     }
     String reason = deferred.get(0).status().getMessage();
     Status status = Status.UNAVAILABLE.withDescription("not handled by " + address + ": " + reason);
-    if (attempt >= retry.maxAttempts() || closed.getAsBoolean()) {
+    long now = System.nanoTime();
+    if (!retry.mayRetry(attempt, now, retryUntil) || closed.getAsBoolean()) {
       List<I> all = new ArrayList<>(redirected);
       all.addAll(waiting);
       call.fail(all, failure(call, namespace, address, all, attempt, status, null));
       return;
     }
     if (!redirected.isEmpty()) {
-      dispatch(namespace, redirected, call, attempt + 1);
+      dispatch(namespace, redirected, call, attempt + 1, retryUntil);
     }
     if (!waiting.isEmpty()) {
-      retryLater(namespace, address, waiting, call, attempt, table, status, null, true);
+      retryLater(namespace, address, waiting, call, attempt, retryUntil,
+          retry.backoff(attempt, now, retryUntil), table, status, null, true);
     }
   }
 
   private <I extends Item<?>> void onFailure(String namespace, String address, List<I> group,
-      GroupCall<I> call, int attempt, ShardRouter.Table table, Throwable failure) {
+      GroupCall<I> call, int attempt, long retryUntil, ShardRouter.Table table,
+      Throwable failure) {
     Status status = Status.fromThrowable(failure);
-    if (RetryPolicy.isRetryable(status.getCode()) && attempt < retry.maxAttempts()
+    long now = System.nanoTime();
+    if (RetryPolicy.isRetryable(status.getCode()) && retry.mayRetry(attempt, now, retryUntil)
         && !closed.getAsBoolean()) {
       // UNAVAILABLE is how a node that is down or lost its shards shows itself: look again.
-      retryLater(namespace, address, group, call, attempt, table, status, failure,
+      retryLater(namespace, address, group, call, attempt, retryUntil,
+          retry.backoff(attempt, now, retryUntil), table, status, failure,
           status.getCode() == Status.Code.UNAVAILABLE);
       return;
     }
@@ -198,14 +211,13 @@ final class Dispatcher {
 
   /** Waits a backoff (after fetching the map again, if asked), then sends attempt + 1. */
   private <I extends Item<?>> void retryLater(String namespace, String address, List<I> group,
-      GroupCall<I> call, int attempt, ShardRouter.Table table, Status status, Throwable cause,
-      boolean refreshMap) {
-    Duration wait = retry.backoff(attempt);
+      GroupCall<I> call, int attempt, long retryUntil, Duration wait, ShardRouter.Table table,
+      Status status, Throwable cause, boolean refreshMap) {
     CompletableFuture<?> first = refreshMap
         ? router.refresh(table) : CompletableFuture.completedFuture(null);
     first.whenComplete((t, e) -> {
       try {
-        timer.schedule(() -> dispatch(namespace, group, call, attempt + 1),
+        timer.schedule(() -> dispatch(namespace, group, call, attempt + 1, retryUntil),
             wait.toNanos(), TimeUnit.NANOSECONDS);
       } catch (RejectedExecutionException closing) {
         call.fail(group, failure(call, namespace, address, group, attempt, status, cause));

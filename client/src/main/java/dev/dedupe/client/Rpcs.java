@@ -224,7 +224,7 @@ final class Rpcs {
           for (Object caller : order) {
             // A token of the callers' own is their retry identity: keep it.
             dispatcher.dispatch(namespace, byCaller.get(caller), new InsertCall(dispatcher,
-                namespace, lease, callersToken ? token : newToken(), callersToken, true), 1);
+                namespace, lease, callersToken ? token : newToken(), callersToken, true));
           }
           return;
         }

@@ -46,11 +46,7 @@ class HandoverUnderLoadTest {
   private static DedupeClient client(DedupeNode[] nodes) {
     return DedupeClient.builder()
         .targets(Arrays.stream(nodes).map(DedupeNode::advertisedAddress).toList())
-        // A handover pauses a shard for a round trip and a ZooKeeper write or two; a restart
-        // moves every leadership twice. A budget of a few seconds covers that on a busy machine.
-        .maxAttempts(60)
-        .backoff(Duration.ofMillis(20), Duration.ofMillis(500))
-        .requestDeadline(Duration.ofSeconds(10))
+        // The default retry settings: a user relies on them to ride out a rolling restart.
         .build();
   }
 

@@ -82,11 +82,7 @@ class MoveUnderLoadTest {
         .usePlaintext().build();
     try (DedupeClient client = DedupeClient.builder()
         .target(nodes[0].advertisedAddress())
-        // The same budget as the failover test: a leadership change costs the callers of
-        // its shard one election's worth of retries.
-        .maxAttempts(60)
-        .backoff(Duration.ofMillis(20), Duration.ofMillis(500))
-        .requestDeadline(Duration.ofSeconds(10))
+        // The default retry settings: a user relies on them to ride out a move.
         .build();
         CallerLoad load = new CallerLoad(client, "orders", 8, true)) {
       var admin = AdminServiceGrpc.newBlockingStub(channel);

@@ -79,6 +79,36 @@ class RetryTest {
   }
 
   @Test
+  void withTheDefaultSettingsACallOutlastsMoreRefusalsThanFourAttempts() {
+    // A handover or a restart refuses a shard's calls for a while; the default client must
+    // ride it out. Four attempts (the old default, about 0.35 s of backoff) did not.
+    CallRecorder recorder = new CallRecorder().dropReplies("CheckAndInsert", 6);
+    try (DedupeClient client = DedupeClient.builder().target(node.address())
+        .interceptors(recorder).build()) {
+      Decision d = client.checkAndInsert("refused-for-a-while", "order-1");
+      assertEquals(Verdict.NEW, d.verdict(), d.toString());
+      assertTrue(d.replay(), "the first attempt recorded it: " + d);
+      assertEquals(7, recorder.calls("CheckAndInsert"), "six lost replies, then the answer");
+    }
+  }
+
+  @Test
+  void theRetryBudgetEndsACallsRetriesBeforeItsAttemptsRunOut() {
+    CallRecorder recorder = new CallRecorder().dropReplies("CheckAndInsert", 1_000);
+    try (DedupeClient client = DedupeClient.builder().target(node.address())
+        .interceptors(recorder).maxAttempts(100).retryBudget(Duration.ofMillis(300))
+        .backoff(Duration.ofMillis(20), Duration.ofMillis(20)).build()) {
+      DedupeException e = assertThrows(DedupeException.class,
+          () -> client.checkAndInsert("budget", "order-1"));
+      assertEquals(Status.Code.UNAVAILABLE, e.code());
+      int attempts = recorder.calls("CheckAndInsert");
+      // Waits of 16 to 20 ms (jitter 0.2) fit at most 19 attempts into 300 ms; how many were
+      // made depends on the machine, but never the 100 the attempts alone would allow.
+      assertTrue(attempts >= 2 && attempts <= 19, "attempts: " + attempts);
+    }
+  }
+
+  @Test
   void aCallThatGaveUpAfterTheServerRecordedItsIdCanBeRetriedLaterWithItsToken() {
     // Every attempt's reply is lost: the server recorded the id, and the caller gives up.
     CallRecorder recorder = new CallRecorder().dropReplies("CheckAndInsert", 5);
