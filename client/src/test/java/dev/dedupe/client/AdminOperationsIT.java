@@ -48,8 +48,9 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Issue 12's admin operations on real node processes, under load from many callers of the
- * Java client with its <b>default</b> settings (4 attempts, the default backoff and deadline:
- * the point is that a user who configured nothing sees no error), with every decision and
+ * Java client with its <b>default</b> settings (up to 10 attempts within a 10 s retry budget,
+ * the default backoff and deadline: the point is that a user who configured nothing sees no
+ * error), with every decision and
  * every failed call recorded ({@link CallerLoad}).
  *
  * <p>One cluster ({@link ProcessCluster}: three node JVMs, a real ZooKeeper in this JVM,
@@ -73,12 +74,12 @@ import org.junit.jupiter.api.Timeout;
  * <p>After each stage: no id NEW for two attempts, every id acknowledged NEW DUPLICATE, the
  * final replicas as planned. The rolling restart and the fault-free moves promise zero errors.
  * A fault stage allows an error only for an id of a shard the fault makes unavailable for
- * longer than the client's default retry budget (about 0.35 s when a node refuses
- * connections): a shard whose leader or in-sync follower was killed (a crash is noticed at the
- * ZooKeeper session timeout, 4 s here, or when the leader drops the follower at
- * {@code cluster.replica-lag-max.ms}, 2 s), and only while the fault lasts; each stage says
- * which. The shard being moved must see no error unless the fault hit one of its in-sync
- * replicas.
+ * longer than the client's default retry budget could cover on a busy machine: a shard whose
+ * leader or in-sync follower was killed or frozen (a crash is noticed at the ZooKeeper session
+ * timeout, 4 s here, or when the leader drops the follower at
+ * {@code cluster.replica-lag-max.ms}, 2 s; a call may come in late in its budget), and only
+ * while the fault lasts; each stage says which. The shard being moved must see no error unless
+ * the fault hit one of its in-sync replicas.
  *
  * <p>Stages still to add, on the same cluster and load (helper "plans" builds the operations):
  * drain a node ({@code admin drain}: every leadership, then every replica off it; zero errors;

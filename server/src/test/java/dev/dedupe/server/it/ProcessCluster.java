@@ -111,6 +111,25 @@ public final class ProcessCluster implements AutoCloseable {
     return logDir;
   }
 
+  /** Node {@code i}'s data directory, kept across its restarts (delete it to lose the disk). */
+  public Path dataDir(int i) {
+    return dataRoot.resolve(nodeId(i));
+  }
+
+  /** Stops ZooKeeper (the nodes keep running; see "ZooKeeper outage" in docs/design.md). */
+  public void stopZooKeeper() throws IOException {
+    zookeeper.stop();
+  }
+
+  /** Starts ZooKeeper again on its port, with its data, after {@link #stopZooKeeper}. */
+  public void restartZooKeeper() throws Exception {
+    zookeeper.restart();
+  }
+
+  public int zkPort() {
+    return zookeeper.getPort();
+  }
+
   /** Node slots ever used: node-0 to node-(size - 1), running or not. */
   public int size() {
     return nodes.size();
@@ -152,7 +171,7 @@ public final class ProcessCluster implements AutoCloseable {
       args.add("--set");
       args.add(s);
     }
-    nodes.set(i, ServerProcess.start(dataRoot.resolve(nodeId(i)), logOf(i), args,
+    nodes.set(i, ServerProcess.start(dataDir(i), logOf(i), args,
         ports.get(i)[0], ports.get(i)[1]));
     paused.set(i, false);
   }
