@@ -112,6 +112,8 @@ public record ClusterPaths(String root) {
   /** The progress of the copy of {@code shard} to {@code follower}. */
   public String copy(int shard, String follower) {
     return copies() + "/" + String.format("%04d", shard) + "-" + follower;
+  }
+
   /** The parent of every plan's znode. */
   public String plans() {
     return root + "/plans";

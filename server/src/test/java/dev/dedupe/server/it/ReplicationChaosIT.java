@@ -9,9 +9,7 @@ import com.google.common.util.concurrent.ListenableFuture;
 import dev.dedupe.replica.v1.PositionRequest;
 import dev.dedupe.replica.v1.PositionResponse;
 import dev.dedupe.replica.v1.ReplicaServiceGrpc;
-import dev.dedupe.server.cluster.ClusterPaths;
 import dev.dedupe.server.cluster.NodeRegistration;
-import dev.dedupe.server.cluster.ShardStateJson;
 import dev.dedupe.server.it.ChaosHistory.Attempt;
 import dev.dedupe.server.it.ChaosHistory.Kind;
 import dev.dedupe.server.it.ChaosHistory.Outcome;
@@ -27,10 +25,6 @@ import dev.dedupe.v1.Verdict;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,11 +45,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
-import org.apache.curator.framework.CuratorFramework;
-import org.apache.curator.framework.CuratorFrameworkFactory;
-import org.apache.curator.retry.RetryOneTime;
-import org.apache.curator.test.TestingServer;
-import org.apache.zookeeper.data.Stat;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -101,7 +90,6 @@ class ReplicationChaosIT {
   private static final int NODES = 3;
   private static final int SHARDS = 4;
   private static final int THREADS = 4;
-  private static final ClusterPaths PATHS = ClusterPaths.forCluster(CLUSTER);
   /** Definite answers per shard that show a shard serves under load. */
   private static final int PROGRESS = 10;
   private static final Duration FAILOVER = Duration.ofSeconds(60);
@@ -114,38 +102,30 @@ class ReplicationChaosIT {
   private record Sample(String fault, String role, int shard, long millis) {}
 
   private final long seed = Long.getLong("chaos.seed", System.nanoTime() % 1_000_000);
-  private final ServerProcess[] nodes = new ServerProcess[NODES];
-  private final boolean[] paused = new boolean[NODES];
-  private final int[] starts = new int[NODES];
   private final ChaosHistory history = new ChaosHistory(SHARDS);
   private final List<Sample> samples = new ArrayList<>();
   private final List<String> notes = new ArrayList<>();
-  private Path dataRoot;
+  private ProcessCluster cluster;
   private Path logDir;
-  private TestingServer zookeeper;
-  private CuratorFramework observer;
   private LeaderRouter router;
-  private final HttpClient http = HttpClient.newBuilder()
-      .connectTimeout(Duration.ofSeconds(1)).build();
 
   // ------------------------------------------------------------------------------ lifecycle
 
   @BeforeAll
   void startCluster() throws Exception {
     String run = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
-    logDir = Files.createDirectories(Path.of("target", "chaos-it", run)).toAbsolutePath();
-    dataRoot = Files.createTempDirectory("chaos-it-data");
+    cluster = ProcessCluster.start(CLUSTER, NODES, SHARDS, List.of(
+        "storage.disk-budget.bytes=1GiB",
+        "storage.maintenance.interval.seconds=3600",
+        "cluster.session-timeout.seconds=" + SESSION_TIMEOUT_SECONDS,
+        "cluster.replication-factor=3",
+        "cluster.min-insync-replicas=2",
+        "cluster.replica-lag-max.ms=2000",
+        "cluster.replication-timeout.ms=2000"), Path.of("target", "chaos-it", run));
+    logDir = cluster.logDir();
     say("seed " + seed + " (-Dchaos.seed=" + seed + " repeats the load's choices); node logs in "
         + logDir);
-    zookeeper = new TestingServer(true);
-    observer = CuratorFrameworkFactory.builder().connectString(zookeeper.getConnectString())
-        .sessionTimeoutMs(30_000).connectionTimeoutMs(2_000).retryPolicy(new RetryOneTime(200))
-        .build();
-    observer.start();
-    router = new LeaderRouter(ChaosLoad.NAMESPACE, SHARDS, this::reachableAddresses);
-    for (int i = 0; i < NODES; i++) {
-      startNode(i);
-    }
+    router = new LeaderRouter(ChaosLoad.NAMESPACE, SHARDS, cluster::liveAddresses);
     awaitHealthy("the cluster forms");
   }
 
@@ -154,25 +134,11 @@ class ReplicationChaosIT {
     try {
       printSummary();
     } finally {
-      for (int i = 0; i < NODES; i++) {
-        if (nodes[i] != null) {
-          if (paused[i]) {
-            nodes[i].resumeProcess();
-          }
-          nodes[i].close();
-        }
-      }
       if (router != null) {
         router.close();
       }
-      if (observer != null) {
-        observer.close();
-      }
-      if (zookeeper != null) {
-        zookeeper.close();
-      }
-      if (dataRoot != null) {
-        deleteRecursively(dataRoot);
+      if (cluster != null) {
+        cluster.close();
       }
     }
   }
@@ -214,8 +180,7 @@ class ReplicationChaosIT {
       router.stub(address).withDeadlineAfter(10, TimeUnit.SECONDS)
           .getShardMap(GetShardMapRequest.getDefaultInstance());
       say(fault + ": SIGSTOP node-" + victim + ", leader of shards " + hit);
-      nodes[victim].pauseProcess();
-      paused[victim] = true;
+      cluster.pause(victim);
       long t0 = System.nanoTime(); // kill(1) has returned: the process is stopped
 
       // Sent to the frozen leader: they wait in its socket and are read when it runs again.
@@ -248,8 +213,7 @@ class ReplicationChaosIT {
       }
 
       say(fault + ": SIGCONT node-" + victim);
-      nodes[victim].resumeProcess();
-      paused[victim] = false;
+      cluster.resume(victim);
       List<Attempt> zombieAnswers = new ArrayList<>();
       for (Map.Entry<String, ListenableFuture<CheckAndInsertResponse>> e : toZombie.entrySet()) {
         String id = e.getKey();
@@ -295,7 +259,7 @@ class ReplicationChaosIT {
           + ") and delete its data directory");
       kill(victim);
       long t0 = System.nanoTime(); // the process is gone now
-      deleteRecursively(dataRoot.resolve(victimId));
+      deleteRecursively(cluster.dataDir(victim));
       awaitFailover(fault, victim, hit, t0);
       measure(fault, hit, t0);
       measureFollowed(fault, states, victim, t0);
@@ -367,7 +331,7 @@ class ReplicationChaosIT {
         all.add(s);
       }
       say(fault + ": stopping ZooKeeper");
-      zookeeper.stop();
+      cluster.stopZooKeeper();
       long t0 = System.nanoTime();
       // Leaders serve on while ZooKeeper is down (their followers vouch for their epoch): every
       // shard answers calls sent a whole session timeout after the stop, when every node has
@@ -377,8 +341,8 @@ class ReplicationChaosIT {
           () -> history.firstAnswerAfter(noticed, all).size() == SHARDS);
       long down = System.nanoTime();
       say(fault + ": every shard answered with ZooKeeper down for "
-          + (down - t0) / 1_000_000 + " ms; restarting ZooKeeper on port " + zookeeper.getPort());
-      zookeeper.restart();
+          + (down - t0) / 1_000_000 + " ms; restarting ZooKeeper on port " + cluster.zkPort());
+      cluster.restartZooKeeper();
       long up = System.nanoTime();
       awaitCondition(fault + ": every shard answers again", FAILOVER,
           () -> history.firstAnswerAfter(up, all).size() == SHARDS);
@@ -445,7 +409,7 @@ class ReplicationChaosIT {
         + " in sync with " + led.isr().keySet() + "; SIGKILL " + emptiedId
         + " and delete its data");
     kill(emptied);
-    deleteRecursively(dataRoot.resolve(emptiedId));
+    deleteRecursively(cluster.dataDir(emptied));
     awaitCondition(fault + ": ZooKeeper expires " + emptiedId + "'s session", FAILOVER,
         () -> registrations() != null && !registrations().containsKey(emptiedId));
     // The controller drops the departed follower from the in-sync set; give the leader a
@@ -711,151 +675,44 @@ class ReplicationChaosIT {
   }
 
   /**
-   * Every node serving, and in ZooKeeper every shard led, with all replicas in sync, each with
-   * the store its node has open now.
+   * Every node running and serving, and in ZooKeeper every shard led, with all replicas in
+   * sync, each with the store its node has open now ({@link ProcessCluster#healthy}).
    */
   private void awaitHealthy(String what) {
-    awaitCondition(what + ": every node serving, every replica in sync", HEAL, () -> {
-      for (ServerProcess n : nodes) {
-        if (!ready(n)) {
-          return false;
-        }
-      }
-      Map<Integer, ShardState> st = states();
-      Map<String, NodeRegistration> regs = registrations();
-      if (st == null || regs == null) {
-        return false;
-      }
-      for (ShardState s : st.values()) {
-        if (!s.hasLeader() || !s.isr().keySet().equals(Set.copyOf(s.replicas()))) {
-          return false;
-        }
-        for (Map.Entry<String, String> m : s.isr().entrySet()) {
-          NodeRegistration r = regs.get(m.getKey());
-          if (r == null || !m.getValue().equals(r.stores().get(s.shard()))) {
-            return false;
-          }
-        }
-      }
-      return true;
-    });
+    awaitCondition(what + ": every node serving, every replica in sync", HEAL,
+        () -> java.util.stream.IntStream.range(0, NODES).allMatch(cluster::running)
+            && cluster.healthy());
     router.refresh();
   }
 
   // ------------------------------------------------------------------------------- helpers
 
   private void startNode(int i) {
-    Path log = logDir.resolve("node-" + i + "." + (++starts[i]) + ".log");
-    nodes[i] = ServerProcess.start(dataRoot.resolve("node-" + i), log, List.of(
-        "--zk", zookeeper.getConnectString(),
-        "--cluster", CLUSTER,
-        "--node-id", "node-" + i,
-        "--initial-nodes", Integer.toString(NODES),
-        "--set", "storage.shards=" + SHARDS,
-        "--set", "storage.disk-budget.bytes=1GiB",
-        "--set", "storage.maintenance.interval.seconds=3600",
-        "--set", "cluster.session-timeout.seconds=" + SESSION_TIMEOUT_SECONDS,
-        "--set", "cluster.replication-factor=3",
-        "--set", "cluster.min-insync-replicas=2",
-        "--set", "cluster.replica-lag-max.ms=2000",
-        "--set", "cluster.replication-timeout.ms=2000"));
-    paused[i] = false;
+    cluster.startNode(i);
   }
 
   private void kill(int i) {
-    nodes[i].killHard();
-    nodes[i].close();
-    nodes[i] = null;
+    cluster.kill(i);
   }
 
   private String address(int i) {
-    return ServerProcess.HOST + ":" + nodes[i].grpcPort();
+    return cluster.address(i);
   }
 
-  /** Nodes worth asking for the map: started, not frozen. */
-  private List<String> reachableAddresses() {
-    List<String> out = new ArrayList<>();
-    for (int i = 0; i < NODES; i++) {
-      ServerProcess n = nodes[i];
-      if (n != null && !paused[i]) {
-        out.add(ServerProcess.HOST + ":" + n.grpcPort());
-      }
-    }
-    return out;
-  }
-
-  /**
-   * The node's readiness on its ops port ({@code /health/ready}): false when it is fenced, not
-   * caught up, or a replica it should lead is not in sync. (The gRPC health status follows only
-   * at the node's maintenance passes.)
-   */
-  private boolean ready(ServerProcess n) {
-    if (n == null || !n.isAlive()) {
-      return false;
-    }
-    try {
-      HttpResponse<Void> r = http.send(HttpRequest.newBuilder(
-              URI.create("http://" + ServerProcess.HOST + ":" + n.opsPort() + "/health/ready"))
-              .timeout(Duration.ofSeconds(1)).GET().build(),
-          HttpResponse.BodyHandlers.discarding());
-      return r.statusCode() == 200;
-    } catch (IOException e) {
-      return false;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
-    }
-  }
-
-  /** Every shard's state in ZooKeeper, or null if ZooKeeper does not answer. */
   private Map<Integer, ShardState> states() {
-    try {
-      Map<Integer, ShardState> out = new TreeMap<>();
-      for (int s = 0; s < SHARDS; s++) {
-        out.put(s, ShardStateJson.fromJson(s, observer.getData().forPath(PATHS.shard(s))));
-      }
-      return out;
-    } catch (Exception e) {
-      return null;
-    }
+    return cluster.states();
   }
 
-  /** The live nodes' registrations, or null if ZooKeeper does not answer. */
   private Map<String, NodeRegistration> registrations() {
-    try {
-      Map<String, NodeRegistration> out = new TreeMap<>();
-      for (String child : observer.getChildren().forPath(PATHS.nodes())) {
-        try {
-          out.put(child, NodeRegistration.fromJson(
-              observer.getData().forPath(PATHS.node(child))));
-        } catch (org.apache.zookeeper.KeeperException.NoNodeException gone) {
-          // Left between the listing and the read.
-        }
-      }
-      return out;
-    } catch (Exception e) {
-      return null;
-    }
+    return cluster.registrations();
   }
 
-  /** The node that set the controller epoch last, or -1. */
   private int controllerIndex() {
-    try {
-      String id = new String(observer.getData().forPath(PATHS.controllerEpoch()),
-          StandardCharsets.UTF_8);
-      return id.startsWith("node-") ? Integer.parseInt(id.substring(5)) : -1;
-    } catch (Exception e) {
-      return -1;
-    }
+    return cluster.controllerIndex();
   }
 
   private long controllerEpoch() {
-    try {
-      Stat stat = observer.checkExists().forPath(PATHS.controllerEpoch());
-      return stat == null ? -1 : stat.getVersion();
-    } catch (Exception e) {
-      return -1;
-    }
+    return cluster.controllerEpoch();
   }
 
   private static Set<Integer> ledBy(Map<Integer, ShardState> states, int node) {
@@ -911,22 +768,11 @@ class ReplicationChaosIT {
   }
 
   private Path logOf(int i) {
-    return logDir.resolve("node-" + i + "." + starts[i] + ".log");
+    return cluster.logOf(i);
   }
 
   private String logTails() {
-    StringBuilder b = new StringBuilder();
-    for (int i = 0; i < NODES; i++) {
-      try {
-        List<String> lines = Files.readAllLines(logOf(i));
-        b.append("---- ").append(logOf(i).getFileName()).append(" (last 30 lines) ----\n");
-        lines.subList(Math.max(0, lines.size() - 30), lines.size())
-            .forEach(l -> b.append(l).append('\n'));
-      } catch (IOException e) {
-        b.append("(cannot read ").append(logOf(i)).append(")\n");
-      }
-    }
-    return b.toString();
+    return cluster.logTails();
   }
 
   private Map<Path, Long> logSizes() throws IOException {

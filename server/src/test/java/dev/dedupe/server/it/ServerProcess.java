@@ -30,11 +30,11 @@ import java.util.concurrent.TimeUnit;
  * <p>The server's output goes to a file, not a pipe: a pipe nobody drains would block the
  * server once full, and the file is still there to quote when something fails.
  */
-final class ServerProcess implements AutoCloseable {
+public final class ServerProcess implements AutoCloseable {
 
-  static final String HOST = "127.0.0.1";
+  public static final String HOST = "127.0.0.1";
   /** Exit status of a process ended by SIGKILL (128 + 9), as the JDK reports it on Linux. */
-  static final int SIGKILL_EXIT = 137;
+  public static final int SIGKILL_EXIT = 137;
 
   private final Process process;
   private final int grpcPort;
@@ -59,7 +59,7 @@ final class ServerProcess implements AutoCloseable {
    *
    * @param log where the server's stdout and stderr go
    */
-  static ServerProcess start(Path dataDir, Path log) {
+  public static ServerProcess start(Path dataDir, Path log) {
     return start(dataDir, log, List.of());
   }
 
@@ -67,9 +67,16 @@ final class ServerProcess implements AutoCloseable {
    * As {@link #start(Path, Path)}, with more command-line arguments for {@code server} (for
    * example {@code --zk} and cluster settings).
    */
-  static ServerProcess start(Path dataDir, Path log, List<String> moreArgs) {
-    int grpcPort = freePort();
-    int opsPort = freePort();
+  public static ServerProcess start(Path dataDir, Path log, List<String> moreArgs) {
+    return start(dataDir, log, moreArgs, freePort(), freePort());
+  }
+
+  /**
+   * As {@link #start(Path, Path, List)}, on the given ports: a node restarted on the ports it
+   * had, as a restarted service keeps its address.
+   */
+  public static ServerProcess start(Path dataDir, Path log, List<String> moreArgs, int grpcPort,
+      int opsPort) {
     List<String> command = new ArrayList<>(List.of(
         javaBinary(),
         "--enable-native-access=ALL-UNNAMED",
@@ -96,33 +103,33 @@ final class ServerProcess implements AutoCloseable {
     }
   }
 
-  int grpcPort() {
+  public int grpcPort() {
     return grpcPort;
   }
 
-  int opsPort() {
+  public int opsPort() {
     return opsPort;
   }
 
-  long pid() {
+  public long pid() {
     return process.pid();
   }
 
-  boolean isAlive() {
+  public boolean isAlive() {
     return process.isAlive();
   }
 
   /** Waits for the process to exit by itself; false if it still runs after {@code timeout}. */
-  boolean waitForExit(Duration timeout) throws InterruptedException {
+  public boolean waitForExit(Duration timeout) throws InterruptedException {
     return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
   }
 
-  int exitCode() {
+  public int exitCode() {
     return process.exitValue();
   }
 
   /** A plaintext Netty channel to the server's gRPC port; the caller shuts it down. */
-  ManagedChannel newChannel() {
+  public ManagedChannel newChannel() {
     return NettyChannelBuilder.forAddress(HOST, grpcPort).usePlaintext().build();
   }
 
@@ -131,7 +138,7 @@ final class ServerProcess implements AutoCloseable {
    * every shard is open and the API is bound. Fails with the server's output if the process
    * exits or the timeout passes first.
    */
-  void awaitServing(Duration timeout) {
+  public void awaitServing(Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();
     ManagedChannel channel = newChannel();
     try {
@@ -165,7 +172,7 @@ final class ServerProcess implements AutoCloseable {
    * Sends SIGKILL with kill(1), so that the signal is explicit rather than whatever
    * {@link Process#destroyForcibly} maps to, and waits until the process is gone.
    */
-  void killHard() {
+  public void killHard() {
     signal("KILL");
     try {
       assertTrue(process.waitFor(10, TimeUnit.SECONDS), "server still running after SIGKILL");
@@ -176,13 +183,21 @@ final class ServerProcess implements AutoCloseable {
     assertEquals(SIGKILL_EXIT, process.exitValue(), "exit status after SIGKILL\n" + output());
   }
 
+  /**
+   * Sends SIGTERM, as {@code systemctl stop} or Ctrl-C would: the node hands its leaderships
+   * over, drains and stops. Returns at once; {@link #waitForExit} waits for the exit.
+   */
+  public void terminate() {
+    signal("TERM");
+  }
+
   /** Freezes the whole process with SIGSTOP, as a long GC pause or a stalled VM would. */
-  void pauseProcess() {
+  public void pauseProcess() {
     signal("STOP");
   }
 
   /** Lets a process frozen by {@link #pauseProcess} run again (SIGCONT). */
-  void resumeProcess() {
+  public void resumeProcess() {
     signal("CONT");
   }
 
@@ -203,7 +218,7 @@ final class ServerProcess implements AutoCloseable {
   }
 
   /** Everything the server printed so far. */
-  String output() {
+  public String output() {
     try {
       return "---- server output (" + log + ") ----\n" + Files.readString(log) + "---- end ----";
     } catch (IOException e) {
@@ -230,7 +245,7 @@ final class ServerProcess implements AutoCloseable {
   }
 
   /** The JDK running this test, so that the server runs on the same Java version. */
-  private static String javaBinary() {
+  static String javaBinary() {
     return ProcessHandle.current().info().command()
         .orElseThrow(() -> new IllegalStateException("cannot tell which java runs this test"));
   }
@@ -239,7 +254,7 @@ final class ServerProcess implements AutoCloseable {
    * The server's classes (the jar or directory this JVM loaded them from) plus its runtime
    * dependencies, listed in target/classpath.txt by the package phase.
    */
-  private static String serverClasspath() {
+  static String serverClasspath() {
     try {
       Path classes = Path.of(
           DedupeNode.class.getProtectionDomain().getCodeSource().getLocation().toURI());
@@ -260,7 +275,7 @@ final class ServerProcess implements AutoCloseable {
    * A port that was free a moment ago. Another process could take it before the server binds
    * it; the server then fails to start and {@link #awaitServing} reports its output.
    */
-  private static int freePort() {
+  public static int freePort() {
     try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName(HOST))) {
       return socket.getLocalPort();
     } catch (IOException e) {
@@ -268,7 +283,7 @@ final class ServerProcess implements AutoCloseable {
     }
   }
 
-  static void pause(Duration d) {
+  public static void pause(Duration d) {
     try {
       Thread.sleep(d);
     } catch (InterruptedException e) {
