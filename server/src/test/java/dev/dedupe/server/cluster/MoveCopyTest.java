@@ -380,15 +380,38 @@ class MoveCopyTest {
           && s.replicas().stream().allMatch(r -> want.equals(
               ClusterFixture.keysPerShard(cluster.node(index(r))).get(plan.shard())));
     });
-    ShardState s = cluster.node(plan.target()).clusterMember().shardStates().get(plan.shard());
     for (int from = 0; from < ids.size(); from += 2000) {
       List<String> part = ids.subList(from, Math.min(ids.size(), from + 2000));
-      List<IdResult> results = cluster.stub(index(s.leader())).checkAndInsert(
-          CheckAndInsertRequest.newBuilder().setNamespace(NS).addAllMessageIds(part)
-              .build()).getResultsList();
+      List<IdResult> results = checkAtLeader(cluster, plan, part);
       assertFalse(results.stream().anyMatch(r -> r.getVerdict() != Verdict.VERDICT_DUPLICATE),
           "an id acknowledged NEW is no longer DUPLICATE");
     }
+  }
+
+  /**
+   * Asks the shard's leader, following it should it change (the controller hands leadership
+   * back to the preferred replica once a moved replica is in sync): UNAVAILABLE from a node
+   * that no longer leads records nothing, so asking the new leader is what a client does.
+   */
+  private static List<IdResult> checkAtLeader(ClusterFixture cluster, Plan plan,
+      List<String> ids) throws InterruptedException {
+    List<IdResult> answered = new ArrayList<>();
+    await("the shard's leader answers", () -> {
+      ShardState s = cluster.node(plan.target()).clusterMember().shardStates()
+          .get(plan.shard());
+      try {
+        answered.addAll(cluster.stub(index(s.leader())).checkAndInsert(
+            CheckAndInsertRequest.newBuilder().setNamespace(NS).addAllMessageIds(ids)
+                .build()).getResultsList());
+        return true;
+      } catch (StatusRuntimeException e) {
+        if (e.getStatus().getCode() != Status.Code.UNAVAILABLE) {
+          throw e;
+        }
+        return false;
+      }
+    });
+    return answered;
   }
 
   private static CopyTracker.Attempt awaitAttempt(CopyTracker copies, Plan plan,
