@@ -25,9 +25,10 @@ import org.slf4j.LoggerFactory;
  * is, with the chunks it took written to the shard's column families: every answer says which
  * chunk it expects next ({@code next_index}), and the leader resumes from there under the same
  * install id. It is replaced by a chunk 0 of another install (another leader, or the same one
- * starting over). It lives in memory: a node that restarts drops the partial data on open (the
- * shard has no metadata yet; see {@code ShardInstall}), answers {@code next_index} 0, and the
- * copy starts over.
+ * starting over). It also outlives a restart: each accepted chunk is staged, synced, before
+ * the answer ({@code ShardInstall.stage}), and after a restart the shard waits with no store;
+ * the leader's next chunk of the same install takes the staged install up again where it
+ * stopped ({@code NodeStore.resumeInstall}).
  */
 public final class SnapshotInstalls {
 
@@ -57,6 +58,9 @@ public final class SnapshotInstalls {
     ShardReplica replica = runtime.replica(shard);
     Install current = running.get(shard);
     try {
+      if (current == null && request.getIndex() > 0) {
+        current = resumeStaged(shard, request, replica);
+      }
       if (request.getIndex() == 0) {
         if (!replica.mayInstall(request.getEpoch())) {
           return refused("not following shard " + shard + " at epoch " + request.getEpoch());
@@ -84,6 +88,8 @@ public final class SnapshotInstalls {
       current.install().accept(SnapshotChunkCodec.decode(request.getChunk().toByteArray()));
       tracker.received(request.getChunk().size());
       if (!request.getLast()) {
+        // Durable before the answer: what the leader hears as taken survives a restart here.
+        current.install().stage(current.id(), request.getEpoch(), current.nextIndex() + 1);
         running.put(shard, new Install(current.id(), current.nextIndex() + 1, current.install()));
         return CompletableFuture.completedFuture(InstallSnapshotResponse.newBuilder()
             .setAccepted(true).setNextIndex(current.nextIndex() + 1).build());
@@ -105,6 +111,24 @@ public final class SnapshotInstalls {
       reopenEmpty(shard, writer);
       return refused(e.toString());
     }
+  }
+
+  /**
+   * The install a restart interrupted, taken up again if {@code request} continues it (the
+   * same install, from a leader this replica still follows), or null.
+   */
+  private Install resumeStaged(int shard, InstallSnapshotRequest request, ShardReplica replica) {
+    var stage = shards.nodeStore().stagedInstall(shard);
+    if (stage.isEmpty() || !stage.get().installId().equals(request.getInstallId())
+        || !replica.mayInstall(request.getEpoch())) {
+      return null;
+    }
+    Install resumed = new Install(stage.get().installId(), stage.get().nextIndex(),
+        shards.nodeStore().resumeInstall(shard));
+    running.put(shard, resumed);
+    log.info("shard {}: resuming install {} from {} at chunk {}, kept across a restart", shard,
+        resumed.id(), request.getLeaderNode(), resumed.nextIndex());
+    return resumed;
   }
 
   /** After a failed install the shard reopens empty, so that the writer has a store again. */

@@ -84,7 +84,12 @@ public final class ShardSet implements AutoCloseable {
   }
 
   private void openLocked(Collection<Integer> shards) {
-    List<Integer> toOpen = shards.stream().distinct().filter(s -> writers.get(s) == null).toList();
+    List<Integer> notOpen = shards.stream().distinct().filter(s -> writers.get(s) == null).toList();
+    // A shard whose snapshot install a restart interrupted has no store until its leader
+    // resumes the install (SnapshotInstalls); its writer serves nothing meanwhile.
+    List<Integer> awaiting = notOpen.stream()
+        .filter(s -> nodeStore.stagedInstall(s).isPresent()).toList();
+    List<Integer> toOpen = notOpen.stream().filter(s -> !awaiting.contains(s)).toList();
     // One call for all: the node store creates the new shards' column families together,
     // which one by one would cost time quadratic in the shard count (docs/capacity.md).
     List<RocksShardStore> stores = nodeStore.openShards(toOpen, grid);
@@ -93,9 +98,14 @@ public final class ShardSet implements AutoCloseable {
       for (RocksShardStore store : stores) {
         opened.add(new ShardWriter(store, grid, clock, QUEUE_CAPACITY, logs.apply(store.shardId())));
       }
+      for (int shard : awaiting) {
+        opened.add(ShardWriter.awaitingInstall(shard, grid, clock, QUEUE_CAPACITY,
+            logs.apply(shard)));
+      }
     } catch (RuntimeException e) {
       opened.forEach(ShardWriter::close);
-      stores.subList(opened.size(), stores.size()).forEach(RocksShardStore::close);
+      stores.subList(Math.min(opened.size(), stores.size()), stores.size())
+          .forEach(RocksShardStore::close);
       throw e;
     }
     for (ShardWriter w : opened) {

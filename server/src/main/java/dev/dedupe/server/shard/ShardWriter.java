@@ -105,9 +105,23 @@ public final class ShardWriter implements AutoCloseable {
    */
   public ShardWriter(ShardStore store, BucketGrid grid, InstantSource clock, int queueCapacity,
       ShardLog log) {
+    this(store, store.shardId(), grid, clock, queueCapacity, log);
+  }
+
+  /**
+   * A writer of a shard that has no store yet: a snapshot install a restart interrupted waits
+   * to be resumed. It serves nothing (as after {@link #detachStore}) until {@link #attachStore}.
+   */
+  public static ShardWriter awaitingInstall(int shard, BucketGrid grid, InstantSource clock,
+      int queueCapacity, ShardLog log) {
+    return new ShardWriter(null, shard, grid, clock, queueCapacity, log);
+  }
+
+  private ShardWriter(ShardStore store, int shard, BucketGrid grid, InstantSource clock,
+      int queueCapacity, ShardLog log) {
     this.store = store;
-    this.storeId = store.storeId();
-    this.shardId = store.shardId();
+    this.storeId = store == null ? "" : store.storeId();
+    this.shardId = shard;
     this.grid = grid;
     this.log = log;
     this.clock = clock;
@@ -250,7 +264,9 @@ public final class ShardWriter implements AutoCloseable {
   private void run() {
     List<Task> round = new ArrayList<>();
     try {
-      log.opened(store);
+      if (store != null) {
+        log.opened(store);
+      }
       while (true) {
         Task first = queue.take();
         if (first instanceof Stop) {
@@ -493,7 +509,9 @@ public final class ShardWriter implements AutoCloseable {
   @Override
   public void close() {
     if (state.compareAndSet(State.CREATED, State.CLOSED)) {
-      store.close();
+      if (store != null) {
+        store.close();
+      }
       return;
     }
     boolean interrupted = false;

@@ -59,6 +59,11 @@ public final class NodeStore implements AutoCloseable {
   private final Set<Integer> openShards = new TreeSet<>();
   /** Shards being replaced by a snapshot now (see ShardInstall); guarded by lock. */
   private final Set<Integer> installing = new TreeSet<>();
+  /**
+   * Installs that a restart interrupted, kept with their progress to be resumed (see
+   * ShardInstall); their shards are also in installing and closedShards. Guarded by lock.
+   */
+  private final Map<Integer, InstallStage> staged = new HashMap<>();
   /** Guarded by lock. */
   private boolean closed;
 
@@ -174,7 +179,16 @@ public final class NodeStore implements AutoCloseable {
     }
     for (ShardColumnFamilies cfs : found.values()) {
       byte[] shardId = cfs.meta == null ? null : db.get(cfs.meta, ShardMetaKeys.SHARD_ID);
-      if (shardId == null) {
+      byte[] stage = cfs.meta == null || shardId != null ? null
+          : db.get(cfs.meta, ShardMetaKeys.INSTALL_STAGE);
+      if (stage != null) {
+        InstallStage kept = InstallStage.decode(stage);
+        closedShards.put(cfs.shard, cfs);
+        installing.add(cfs.shard);
+        staged.put(cfs.shard, kept);
+        log.info("shard {}: keeping an unfinished snapshot install ({}, chunk {} next, {} keys)"
+            + " to resume it", cfs.shard, kept.installId(), kept.nextIndex(), kept.keys());
+      } else if (shardId == null) {
         log.warn("shard {}: dropping {} column families left by an import or delete that did"
             + " not finish (no shard id in its metadata)", cfs.shard, cfs.all().size());
         dropAll(cfs);
@@ -338,6 +352,8 @@ public final class NodeStore implements AutoCloseable {
         throw new IllegalStateException("shard " + shard + " is open; close it before deleting it");
       }
       ShardColumnFamilies cfs = closedShards.remove(shard);
+      staged.remove(shard);
+      installing.remove(shard);
       if (cfs == null) {
         return false;
       }
@@ -448,6 +464,61 @@ public final class NodeStore implements AutoCloseable {
     }
   }
 
+  /**
+   * The install of {@code shard} that a restart interrupted, if this node keeps one: the shard
+   * then has no store to open until a leader finishes or replaces the install.
+   */
+  public java.util.Optional<InstallStage> stagedInstall(int shard) {
+    lock.lock();
+    try {
+      return java.util.Optional.ofNullable(staged.get(shard));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Takes up the install that a restart interrupted, to go on from where its stage says.
+   *
+   * @throws IllegalStateException if the shard keeps no such install
+   */
+  public ShardInstall resumeInstall(int shard) {
+    lock.lock();
+    try {
+      checkOpen();
+      InstallStage stage = staged.get(shard);
+      if (stage == null) {
+        throw new IllegalStateException("shard " + shard + " keeps no unfinished install");
+      }
+      return ShardInstall.resumed(this, shard, stage);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Saves an install's progress, synced: the chunks written before it (unsynced) become
+   * durable with it, and a restart keeps them (see ShardInstall).
+   */
+  void stageInstall(int shard, InstallStage stage) {
+    lock.lock();
+    try {
+      checkOpen();
+      ShardColumnFamilies cfs = closedShards.get(shard);
+      if (cfs.meta == null) {
+        cfs.meta = creator.create(new ColumnFamilyDescriptor(
+            bytes(ShardColumnFamilyNames.meta(shard)), resources.metadataOptions()));
+      }
+      try (WriteOptions synced = new WriteOptions().setSync(true)) {
+        db.put(cfs.meta, synced, ShardMetaKeys.INSTALL_STAGE, stage.encode());
+      }
+    } catch (RocksDBException e) {
+      throw new StorageException("shard " + shard + ": cannot save the install's progress", e);
+    } finally {
+      lock.unlock();
+    }
+  }
+
   void installBucket(int shard, long start) {
     lock.lock();
     try {
@@ -489,10 +560,13 @@ public final class NodeStore implements AutoCloseable {
     try {
       checkOpen();
       ShardColumnFamilies cfs = closedShards.get(shard);
-      cfs.meta = creator.create(new ColumnFamilyDescriptor(
-          bytes(ShardColumnFamilyNames.meta(shard)), resources.metadataOptions()));
+      if (cfs.meta == null) {
+        cfs.meta = creator.create(new ColumnFamilyDescriptor(
+            bytes(ShardColumnFamilyNames.meta(shard)), resources.metadataOptions()));
+      }
       try (WriteBatch batch = new WriteBatch();
           WriteOptions synced = new WriteOptions().setSync(true)) {
+        batch.delete(cfs.meta, ShardMetaKeys.INSTALL_STAGE);
         batch.put(cfs.meta, ShardMetaKeys.STORE_ID,
             ShardMetaKeys.storeId(java.util.UUID.randomUUID().toString()));
         batch.put(cfs.meta, ShardMetaKeys.LOG_POSITION, ShardMetaKeys.position(header.position()));
@@ -505,6 +579,7 @@ public final class NodeStore implements AutoCloseable {
         db.write(synced, batch);
       }
       installing.remove(shard);
+      staged.remove(shard);
       log.info("shard {}: installed a snapshot at {} ({} buckets)", shard, header.position(),
           cfs.buckets.size());
     } catch (RocksDBException e) {

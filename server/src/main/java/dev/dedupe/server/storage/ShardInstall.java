@@ -13,6 +13,15 @@ import java.util.Set;
  * without it are dropped when the database opens next, so a crash midway leaves the shard
  * empty (a new store, position EMPTY), never half-copied and looking whole. The data writes
  * are not synced; the final synced write makes every one before it durable (one log).
+ *
+ * <p>Resumable across a restart: after each chunk it accepts, the follower saves where the
+ * install stands ({@link #stage}: the install id, the next chunk, the header, the keys and
+ * the checksum so far) in the shard's metadata, synced, which also makes the chunks before it
+ * durable. A shard whose metadata holds a stage and no shard id is kept at the next open, as
+ * an install to go on with ({@link NodeStore#resumeInstall}), not dropped; its leader resumes
+ * from the stage's next chunk under the same install id. A chunk 0 of another install
+ * replaces it as before. Chunks written after the last stage are written again (a put of the
+ * same key and value), so the copy ends the same.
  */
 public final class ShardInstall {
 
@@ -23,12 +32,23 @@ public final class ShardInstall {
   private long keys;
   private long expectedKeys = -1;
   private long expectedChecksum;
-  private final SnapshotChunk.DataChecksum checksum = new SnapshotChunk.DataChecksum();
+  private SnapshotChunk.DataChecksum checksum = new SnapshotChunk.DataChecksum();
   private boolean done;
 
   ShardInstall(NodeStore owner, int shard) {
     this.owner = owner;
     this.shard = shard;
+  }
+
+  /** An install taken up again from the stage a restart left (its buckets exist already). */
+  static ShardInstall resumed(NodeStore owner, int shard, InstallStage stage) {
+    ShardInstall install = new ShardInstall(owner, shard);
+    install.header = stage.header();
+    install.buckets.addAll(stage.header().buckets());
+    install.keys = stage.keys();
+    install.checksum = SnapshotChunk.DataChecksum.resumed(stage.checksum(),
+        stage.checksumLength());
+    return install;
   }
 
   public int shard() {
@@ -65,6 +85,19 @@ public final class ShardInstall {
         expectedChecksum = e.checksum();
       }
     }
+  }
+
+  /**
+   * Saves, synced, that the chunks accepted so far are durable and the install expects chunk
+   * {@code nextIndex} of {@code installId} next: a restart from here on resumes the install.
+   * Does nothing before the header came.
+   */
+  public void stage(String installId, long epoch, long nextIndex) {
+    if (done || header == null) {
+      return;
+    }
+    owner.stageInstall(shard, new InstallStage(installId, epoch, nextIndex, header, keys,
+        checksum.value(), checksum.length()));
   }
 
   /**

@@ -22,6 +22,12 @@ final class ShardMetaKeys {
   /** The epochs of the shard's log, each with its first seq (pairs of longs, in order). */
   static final byte[] EPOCH_HISTORY = "meta/epoch-history".getBytes(StandardCharsets.UTF_8);
 
+  /**
+   * An unfinished snapshot install's progress ({@link InstallStage}); present only while the
+   * shard has no {@link #SHARD_ID}, and deleted by the write that completes the install.
+   */
+  static final byte[] INSTALL_STAGE = "meta/install-stage".getBytes(StandardCharsets.UTF_8);
+
   private ShardMetaKeys() {}
 
   static byte[] position(LogPosition p) {

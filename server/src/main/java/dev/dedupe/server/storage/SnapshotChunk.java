@@ -41,30 +41,66 @@ public sealed interface SnapshotChunk {
    */
   record End(long keys, long checksum) implements SnapshotChunk {}
 
-  /** The CRC32C of a snapshot's data, fed each data chunk in order by sender and receiver. */
+  /**
+   * The CRC32C of a snapshot's data, fed each data chunk in order by sender and receiver. It is
+   * the CRC32C of one stream of bytes (each chunk's bucket, then each key and value with its
+   * length), computed chunk by chunk and joined ({@link Crc32cCombine}), so that a receiver
+   * can save where it stands ({@link #value}, {@link #length}) and go on after a restart
+   * ({@link #resumed}) with the same result as an uninterrupted one.
+   */
   final class DataChecksum {
-    private final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    private long value;
+    private long length;
+    private final java.util.zip.CRC32C chunk = new java.util.zip.CRC32C();
     private final java.nio.ByteBuffer number = java.nio.ByteBuffer.allocate(Long.BYTES);
+    private long chunkLength;
+
+    public DataChecksum() {}
+
+    /** A checksum that has been fed {@code length} bytes whose CRC32C is {@code value}. */
+    public static DataChecksum resumed(long value, long length) {
+      if (length < 0) {
+        throw new IllegalArgumentException("length " + length + " < 0");
+      }
+      DataChecksum c = new DataChecksum();
+      c.value = value;
+      c.length = length;
+      return c;
+    }
 
     /** Adds a chunk: its bucket, and each key and value with its length. */
     public void add(Data d) {
+      chunk.reset();
+      chunkLength = 0;
       update(d.bucketStart());
       for (int i = 0; i < d.keys().size(); i++) {
         update(d.keys().get(i).length);
-        crc.update(d.keys().get(i));
+        bytes(d.keys().get(i));
         update(d.values().get(i).length);
-        crc.update(d.values().get(i));
+        bytes(d.values().get(i));
       }
+      value = Crc32cCombine.combine(value, chunk.getValue(), chunkLength);
+      length += chunkLength;
     }
 
     public long value() {
-      return crc.getValue();
+      return value;
+    }
+
+    /** Bytes fed so far. */
+    public long length() {
+      return length;
+    }
+
+    private void bytes(byte[] b) {
+      chunk.update(b);
+      chunkLength += b.length;
     }
 
     private void update(long v) {
       number.clear();
       number.putLong(v);
-      crc.update(number.array());
+      bytes(number.array());
     }
   }
 }

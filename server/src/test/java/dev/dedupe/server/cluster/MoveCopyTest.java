@@ -199,6 +199,46 @@ class MoveCopyTest {
   }
 
   @Test
+  void aCopyWhoseTargetRestartsMidwayResumesAfterTheRestartAndEndsIdentical() throws Exception {
+    try (ClusterFixture cluster = ClusterFixture.withSettings(dir, NODES, SHARDS, NODES, 3,
+        Map.of())) {
+      cluster.awaitServing();
+      cluster.awaitInSync();
+      Plan loaded = plan(cluster);
+      List<String> ids = load(cluster, loaded, 4 * MIB);
+      Plan plan = forgetTails(cluster, loaded);
+      int asked = plan.source();
+      cluster.admin(asked).setThrottle(SetThrottleRequest.newBuilder().setBytesPerSecond(MIB)
+          .build());
+      await("every node holds its copies to the throttle", () -> cluster.running().stream()
+          .allMatch(n -> n.copyThrottle().rate() == MIB));
+      CopyTracker copies = cluster.node(plan.source()).copies();
+      String id = cluster.admin(asked).moveReplica(MoveReplicaRequest.newBuilder()
+          .setShard(plan.shard()).setFromNode(node(plan.source()))
+          .setToNode(node(plan.target())).build()).getMove().getMoveId();
+      await("the target has accepted part of the snapshot", () ->
+          copies.view(plan.shard(), node(plan.target()))
+              .map(v -> v.snapshotting() && v.bytesCopied() >= 2 * MIB).orElse(false));
+
+      cluster.stop(plan.target()); // its process ends with the install half done
+      CopyTracker.Attempt cut = awaitAttempt(copies, plan, a -> !a.installed());
+      cluster.start(plan.target());
+
+      CopyTracker.Attempt installed = awaitAttempt(copies, plan, CopyTracker.Attempt::installed);
+      long whole = copies.view(plan.shard(), node(plan.target())).orElseThrow().bytesTotal();
+      System.out.printf("COPY restart: cut after %d bytes; resumed at chunk %d, sent %d of %d%n",
+          cut.bytesSent(), installed.fromIndex(), installed.bytesSent(), whole);
+      assertEquals(cut.installId(), installed.installId(), "the same install went on");
+      assertTrue(installed.fromIndex() > 0, "resumed, not started over: " + installed);
+      assertTrue(installed.bytesSent() < whole, "resumed " + installed + " of " + whole);
+
+      Move done = awaitMove(cluster, id, m -> m.getState() != MoveState.MOVE_STATE_RUNNING);
+      assertEquals(MoveState.MOVE_STATE_DONE, done.getState(), done.toString());
+      assertCopiesIdentical(cluster, plan, ids);
+    }
+  }
+
+  @Test
   void aMovedAwayReplicasDataIsKeptForTheGraceThenDeleted() throws Exception {
     try (ClusterFixture cluster = ClusterFixture.partitionable(dir, NODES, SHARDS, 3,
         Map.of("cluster.removed-replica-grace.seconds", "6"))) {

@@ -196,6 +196,93 @@ class ShardLogStorageTest {
   }
 
   @Test
+  void aStagedInstallSurvivesARestartAndResumedEndsTheSameShard() {
+    Random random = new Random(11);
+    try (RocksShardStore leader = nodeA.openShard(0, grid)) {
+      for (int round = 0; round < 60; round++) {
+        leader.apply(leader.prepare(randomRound(leader, random, round), 5, leader.position().seq() + 1));
+      }
+      List<SnapshotChunk> chunks = new ArrayList<>();
+      try (ShardSnapshot snapshot = leader.openSnapshot()) {
+        for (SnapshotChunk c = snapshot.next(); c != null; c = snapshot.next()) {
+          chunks.add(SnapshotChunkCodec.decode(SnapshotChunkCodec.encode(c)));
+        }
+      }
+      long dataChunks = chunks.stream().filter(c -> c instanceof SnapshotChunk.Data).count();
+      assertTrue(dataChunks >= 2, "two buckets make at least two data chunks: " + dataChunks);
+
+      ShardInstall install = nodeB.beginInstall(0);
+      install.accept(chunks.get(0)); // the header
+      install.accept(chunks.get(1)); // the first data chunk
+      install.stage("install-7", 5, 2);
+      nodeB.close(); // the follower stops mid-copy
+      nodeB = NodeStore.open(DataDirectory.openOrCreate(dirB, 2), resources);
+
+      InstallStage kept = nodeB.stagedInstall(0).orElseThrow();
+      assertEquals("install-7", kept.installId());
+      assertEquals(2, kept.nextIndex());
+      assertTrue(nodeB.holdsShard(0), "a kept install is data the node holds");
+      assertThrows(StorageException.class, () -> nodeB.openShard(0, grid),
+          "a half-installed shard never opens as if it were whole");
+
+      ShardInstall resumed = nodeB.resumeInstall(0);
+      for (SnapshotChunk c : chunks.subList(2, chunks.size())) {
+        resumed.accept(c);
+      }
+      assertEquals(leader.position(), resumed.finish(), "the checksum and key count went on");
+      assertTrue(nodeB.stagedInstall(0).isEmpty());
+      try (RocksShardStore copy = nodeB.openShard(0, grid)) {
+        assertEquals(leader.position(), copy.position());
+        assertEquals(contents(leader), contents(copy));
+        assertEquals(leader.namespaceKeyCounts(), copy.namespaceKeyCounts());
+      }
+    }
+    nodeB.close();
+    nodeB = NodeStore.open(DataDirectory.openOrCreate(dirB, 2), resources);
+    assertTrue(nodeB.stagedInstall(0).isEmpty(), "a finished install leaves no stage behind");
+  }
+
+  @Test
+  void aResumedInstallThatGetsAnAlteredChunkIsRefusedAndTheShardIsLeftEmpty() {
+    try (RocksShardStore leader = nodeA.openShard(0, grid)) {
+      Random random = new Random(12);
+      for (int round = 0; round < 60; round++) {
+        leader.apply(leader.prepare(randomRound(leader, random, round), 5, leader.position().seq() + 1));
+      }
+      List<SnapshotChunk> chunks = new ArrayList<>();
+      try (ShardSnapshot snapshot = leader.openSnapshot()) {
+        for (SnapshotChunk c = snapshot.next(); c != null; c = snapshot.next()) {
+          chunks.add(c);
+        }
+      }
+      ShardInstall install = nodeB.beginInstall(0);
+      install.accept(chunks.get(0));
+      install.accept(chunks.get(1));
+      install.stage("install-8", 5, 2);
+      nodeB.close();
+      nodeB = NodeStore.open(DataDirectory.openOrCreate(dirB, 2), resources);
+      ShardInstall resumed = nodeB.resumeInstall(0);
+      for (SnapshotChunk c : chunks.subList(2, chunks.size())) {
+        if (c instanceof SnapshotChunk.Data d) {
+          byte[] value = d.values().get(0).clone();
+          value[value.length - 1] ^= 1;
+          List<byte[]> values = new ArrayList<>(d.values());
+          values.set(0, value);
+          c = new SnapshotChunk.Data(d.bucketStart(), d.keys(), values);
+        }
+        resumed.accept(c);
+      }
+      StorageException refused = assertThrows(StorageException.class, resumed::finish);
+      assertTrue(refused.getMessage().contains("checksum"), refused.getMessage());
+      assertTrue(nodeB.stagedInstall(0).isEmpty());
+    }
+    try (RocksShardStore shard = nodeB.openShard(0, grid)) {
+      assertEquals(LogPosition.EMPTY, shard.position());
+      assertEquals(List.of(), shard.bucketStarts());
+    }
+  }
+
+  @Test
   void anInstallMissingChunksIsRefusedAndLeavesTheShardEmpty() {
     try (RocksShardStore leader = nodeA.openShard(0, grid)) {
       leader.apply(leader.prepare(randomRound(leader, new Random(3), 0), 1, 1));
