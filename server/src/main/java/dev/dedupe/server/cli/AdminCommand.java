@@ -79,11 +79,12 @@ final class AdminCommand {
   }
 
   @Command(name = "status", mixinStandardHelpOptions = true,
-      description = {"The controller; each node with its health, replica, leader and",
-          "preferred-leader counts and flags (DOWN, drained, decommissioned, empty until a",
-          "rebalance); the shards that are not ok; and what the cluster needs: shards",
-          "offline or under-replicated, unbalanced (exactly when 'admin rebalance --dry-run'",
-          "would move something), plans and moves running, the copy throttle."})
+      description = {"The controller; each node with its health, its replica, leader and",
+          "preferred-leader counts, and flags (DOWN, drained, decommissioned, empty until",
+          "a rebalance); the shards that are not ok (--all: every shard); and last what",
+          "the cluster needs: shards offline or under-replicated, unbalanced (exactly when",
+          "'admin rebalance --dry-run' would change something), plans and moves running,",
+          "the copy throttle."})
   static final class Status implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin ClusterOptions where;

@@ -4,6 +4,7 @@ import dev.dedupe.server.cluster.ClusterState;
 import dev.dedupe.server.cluster.NodeRegistration;
 import dev.dedupe.server.moves.MoveJob;
 import dev.dedupe.server.moves.MoveKind;
+import dev.dedupe.server.moves.MovePhase;
 import dev.dedupe.server.moves.Plan;
 import dev.dedupe.server.moves.PlannedStep;
 import dev.dedupe.server.moves.RebalancePlanner;
@@ -30,7 +31,9 @@ import java.util.TreeSet;
  * @param shards every shard, by shard; empty before the cluster formed
  * @param decommissionedGone decommissioned nodes that are neither live nor hold a replica: gone
  *     for good, listed only by name
- * @param movesRunning move jobs running, a plan's included
+ * @param movesRunning move jobs running, a plan's included: as {@code admin moves} counts them,
+ *     those not started yet included
+ * @param movesPending of those, the ones not started yet (a plan's jobs wait for their turn)
  * @param plansRunning the running plans, described ("p-000007 (drain of node-2)")
  * @param throttleBytesPerSecond the copy throttle in force, if one is set
  * @param rebalanceMoves replica moves {@code admin rebalance} would plan now
@@ -38,7 +41,7 @@ import java.util.TreeSet;
  */
 record ClusterStatus(String cluster, String zk, Optional<String> controller, int controllerEpoch,
     List<Node> nodes, List<Shard> shards, SortedSet<String> decommissionedGone,
-    int movesRunning, List<String> plansRunning, OptionalLong throttleBytesPerSecond,
+    int movesRunning, int movesPending, List<String> plansRunning, OptionalLong throttleBytesPerSecond,
     int rebalanceMoves, int rebalanceTransfers) {
 
   /** What the node table's FLAGS column says of a node, in the order it says it. */
@@ -205,6 +208,8 @@ record ClusterStatus(String cluster, String zk, Optional<String> controller, int
     }
     return new ClusterStatus(r.cluster(), r.zk(), r.controller(), r.controllerEpoch(), nodes,
         shards, gone, (int) r.moves().stream().filter(MoveJob::running).count(),
+        (int) r.moves().stream().filter(m -> m.running() && m.phase() == MovePhase.PENDING)
+            .count(),
         r.plans().stream().filter(Plan::running).map(Plan::describe).toList(),
         r.throttleBytesPerSecond(),
         (int) steps.stream().filter(p -> p.kind() == MoveKind.MOVE).count(),

@@ -119,14 +119,18 @@ final class StatusReport {
           + " replica " + (s.rebalanceMoves() == 1 ? "move" : "moves") + ", "
           + s.rebalanceTransfers() + " leadership "
           + (s.rebalanceTransfers() == 1 ? "transfer" : "transfers")
-          + "; see 'admin rebalance --dry-run')");
+          + "; see 'admin rebalance --dry-run'"
+          + (s.plansRunning().isEmpty() ? "" : " once the plans running end") + ")");
     }
     if (!s.plansRunning().isEmpty()) {
       lines.add("plans running: " + s.plansRunning().size() + " ("
           + String.join(", ", s.plansRunning()) + "; see 'admin plans')");
     }
     if (s.movesRunning() > 0) {
-      lines.add("moves running: " + s.movesRunning() + " (see 'admin moves')");
+      int pending = s.movesPending();
+      lines.add("moves running: " + s.movesRunning() + " (" + (pending == 0 ? ""
+          : (s.movesRunning() - pending) + " under way, " + pending + " waiting their turn; ")
+          + "see 'admin moves')");
     }
     if (lines.isEmpty() && s.formed()) {
       lines.add("healthy: every shard fully replicated, balanced, nothing running");

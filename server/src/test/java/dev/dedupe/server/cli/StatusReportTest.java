@@ -8,6 +8,7 @@ import dev.dedupe.server.cluster.ClusterState;
 import dev.dedupe.server.cluster.NodeRegistration;
 import dev.dedupe.server.moves.MoveJob;
 import dev.dedupe.server.moves.MoveKind;
+import dev.dedupe.server.moves.MovePhase;
 import dev.dedupe.server.moves.Plan;
 import dev.dedupe.server.moves.PlanKind;
 import dev.dedupe.server.moves.RebalancePlanner;
@@ -100,22 +101,29 @@ class StatusReportTest {
     assertEquals(List.of(HEALTHY), StatusReport.summary(drained),
         "a rebalance leaves drained nodes alone: balanced over the others");
 
-    // node-1 being drained: it holds a replica still; one job of its plan runs.
+    // node-1 being drained: it holds two replicas still; one job of its plan runs, one waits,
+    // and an old job is done.
     Reading running = new Reading().nodes("node-0", "node-1", "node-2", "node-3")
         .shard("node-0", "node-1", "node-2").shard("node-3", "node-2", "node-0")
-        .shard("node-2", "node-0", "node-3").drained("node-1")
+        .shard("node-2", "node-0", "node-3").shard("node-1", "node-0", "node-3")
+        .drained("node-1")
         .move(MoveJob.requested(MoveKind.MOVE, 0, "node-1", "node-3", "p-000004", 0)
-            .withId("m-000009"))
+            .withId("m-000009").inPhase(MovePhase.CATCH_UP, 0))
+        .move(MoveJob.requested(MoveKind.MOVE, 3, "node-1", "node-2", "p-000004", 0)
+            .withId("m-000010"))
+        .move(MoveJob.requested(MoveKind.MOVE, 2, "node-0", "node-1", "", 0)
+            .withId("m-000001").done(0))
         .plan(Plan.requested(PlanKind.DRAIN, "node-1", 2, List.of(), 0).withId("p-000004"))
         .throttle(10L << 20);
     ClusterStatus draining = ClusterStatus.of(running.build());
     String during = StatusReport.render(draining, false);
-    assertTrue(row(during, "node-1").matches("node-1\\s+.*READY\\s+1\\s+0\\s+0\\s+drained"),
+    assertTrue(row(during, "node-1").matches("node-1\\s+.*READY\\s+2\\s+1\\s+1\\s+drained"),
         during);
     List<String> summary = StatusReport.summary(draining);
     assertTrue(summary.contains("plans running: 1 (p-000004 (drain of node-1); see 'admin"
         + " plans')"), summary.toString());
-    assertTrue(summary.contains("moves running: 1 (see 'admin moves')"), summary.toString());
+    assertTrue(summary.contains("moves running: 2 (1 under way, 1 waiting their"
+        + " turn; see 'admin moves')"), summary.toString());
     assertEquals("throttle: 10MiB/s per node ('admin throttle clear' lifts it)",
         summary.get(summary.size() - 1));
     assertFalse(summary.contains(HEALTHY), summary.toString());
