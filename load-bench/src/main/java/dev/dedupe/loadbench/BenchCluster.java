@@ -113,13 +113,14 @@ final class BenchCluster implements AutoCloseable {
   }
 
   /**
-   * Writes {@code bin/dedupe admin status} of this cluster (its controller, each shard's leader,
+   * Writes {@code bin/dedupe admin status --all} of this cluster (its controller, each shard's leader,
    * replicas and in-sync set, from ZooKeeper) to {@code file}, run as a child process from the
    * server's class path; best effort: a note in the file if it fails.
    */
   void writeStatus(Path file) {
     List<String> command = EmbeddedServer.serverJvm(List.of("-Xmx128m"));
-    command.addAll(List.of(EmbeddedServer.SERVER_MAIN, "admin", "status", "--zk", zk,
+    // --all: every shard's row, not only those that are not ok, as the comparison needs.
+    command.addAll(List.of(EmbeddedServer.SERVER_MAIN, "admin", "status", "--all", "--zk", zk,
         "--cluster", name));
     try {
       Process p = new ProcessBuilder(command).redirectErrorStream(true)

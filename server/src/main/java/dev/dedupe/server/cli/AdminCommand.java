@@ -2,24 +2,9 @@ package dev.dedupe.server.cli;
 
 import dev.dedupe.server.cluster.ClusterException;
 import dev.dedupe.server.cluster.ClusterPaths;
-import dev.dedupe.server.cluster.ClusterState;
-import dev.dedupe.server.cluster.NodeRegistration;
-import dev.dedupe.server.cluster.ShardStates;
 import dev.dedupe.server.cluster.UncleanElection;
-import dev.dedupe.server.replication.LeaderElection;
-import dev.dedupe.server.replication.ShardState;
 import java.io.PrintWriter;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.Optional;
-import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.apache.curator.framework.CuratorFramework;
@@ -94,17 +79,34 @@ final class AdminCommand {
   }
 
   @Command(name = "status", mixinStandardHelpOptions = true,
-      description = {"The controller, each node with its health and shards, and each shard's",
-          "leader, epoch, replicas and in-sync set."})
+      description = {"The controller; each node with its health, its replica, leader and",
+          "preferred-leader counts, and flags (DOWN, drained, decommissioned, empty until",
+          "a rebalance); the shards that are not ok (--all: every shard); and last what",
+          "the cluster needs: shards offline or under-replicated, unbalanced (exactly when",
+          "'admin rebalance --dry-run' would change something), plans and moves running,",
+          "the copy throttle."})
   static final class Status implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin ClusterOptions where;
 
+    @Option(names = "--all", description = {"List every shard, not only those that are not ok,",
+        "and the shards each node leads and holds."})
+    boolean all;
+
     @Override
     public Integer call() throws Exception {
+      PrintWriter out = spec.commandLine().getOut();
       try (CuratorFramework zk = where.connect()) {
-        status(zk, where.paths(), where.cluster, where.zk, spec.commandLine().getOut());
+        ClusterPaths paths = where.paths();
+        if (zk.checkExists().forPath(paths.root()) == null) {
+          out.println("cluster " + where.cluster + " at " + where.zk);
+          out.println("  no such cluster (nothing under " + paths.root() + ")");
+        } else {
+          out.print(StatusReport.render(ClusterStatus.of(
+              StatusReading.read(zk, paths, where.cluster, where.zk)), all));
+        }
       }
+      out.flush();
       return 0;
     }
   }
@@ -162,126 +164,6 @@ final class AdminCommand {
       throw new Failures.CommandFailure("accept-data-loss is replaced by 'bin/dedupe admin"
           + " elect-unclean --shard S --node N': with replicas, accepting a loss means choosing"
           + " which replica leads with what it holds; 'admin status' shows the candidates");
-    }
-  }
-
-  private static void status(CuratorFramework zk, ClusterPaths paths, String cluster,
-      String zkAddress, PrintWriter out) throws Exception {
-    out.println("cluster " + cluster + " at " + zkAddress);
-    if (zk.checkExists().forPath(paths.root()) == null) {
-      out.println("  no such cluster (nothing under " + paths.root() + ")");
-      return;
-    }
-    var epochStat = zk.checkExists().forPath(paths.controllerEpoch());
-    if (epochStat != null) {
-      String controller = new String(zk.getData().forPath(paths.controllerEpoch()), StandardCharsets.UTF_8);
-      out.println("controller " + controller + " (controller epoch " + epochStat.getVersion() + ")");
-    } else {
-      out.println("controller none elected yet");
-    }
-
-    Optional<ShardStates> states = ClusterState.readShardStates(zk, paths);
-    Map<String, NodeRegistration> live = ClusterState.liveRegistrations(zk, paths);
-    Map<String, List<Integer>> leads = new TreeMap<>();
-    Map<String, List<Integer>> holds = new TreeMap<>();
-    states.ifPresent(all -> all.states().values().forEach(s -> {
-      if (s.hasLeader()) {
-        leads.computeIfAbsent(s.leader(), n -> new ArrayList<>()).add(s.shard());
-      }
-      s.replicas().forEach(r -> holds.computeIfAbsent(r, n -> new ArrayList<>()).add(s.shard()));
-    }));
-    java.util.Set<String> nodes = new java.util.TreeSet<>(live.keySet());
-    nodes.addAll(holds.keySet());
-
-    out.println();
-    out.printf("%-14s %-22s %-10s %-12s %-24s %s%n",
-        "NODE", "GRPC", "ZONE", "HEALTH", "LEADS", "REPLICA OF");
-    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-    for (String id : nodes) {
-      NodeRegistration info = live.get(id);
-      out.printf("%-14s %-22s %-10s %-12s %-24s %s%n", id,
-          info == null ? "-" : info.grpc(),
-          info == null || info.zone().isEmpty() ? "-" : info.zone(),
-          info == null ? "DOWN" : ready(http, info.ops()),
-          leads.getOrDefault(id, List.of()), holds.getOrDefault(id, List.of()));
-    }
-    java.util.SortedSet<String> drained = ClusterState.drainedNodes(zk, paths);
-    java.util.SortedSet<String> decommissioned = ClusterState.decommissionedNodes(zk, paths);
-    if (!drained.isEmpty() || !decommissioned.isEmpty()) {
-      out.println("drained (no new replicas or leaders): " + (drained.isEmpty() ? "none"
-          : String.join(", ", drained)) + "; decommissioned: " + (decommissioned.isEmpty()
-          ? "none" : String.join(", ", decommissioned)));
-    }
-    out.println();
-    if (states.isEmpty()) {
-      out.println("shards: not formed yet (the controller waits for its initial nodes and for"
-          + " replication-factor live nodes)");
-      return;
-    }
-    out.println("shards (* = replica not in sync):");
-    out.printf("%-6s %-14s %-6s %-36s %s%n", "SHARD", "LEADER", "EPOCH", "REPLICAS", "STATUS");
-    int full = 0;
-    int under = 0;
-    int offline = 0;
-    for (ShardState s : states.get().states().values()) {
-      String replicas = String.join(",", s.replicas().stream()
-          .map(r -> s.inSync(r) ? r : r + "*").toList());
-      String status;
-      if (!s.hasLeader()) {
-        offline++;
-        status = "OFFLINE: no in-sync replica is live (last in sync: "
-            + String.join(", ", s.isrInReplicaOrder()) + ")" + lost(s, live);
-      } else if (LeaderElection.fullyReplicated(s)) {
-        full++;
-        status = "ok" + leaderNote(s, live);
-      } else {
-        under++;
-        status = "UNDER-REPLICATED: " + LeaderElection.outOfSync(s) + " not in sync"
-            + leaderNote(s, live);
-      }
-      out.printf("%-6d %-14s %-6d %-36s %s%n", s.shard(),
-          s.hasLeader() ? s.leader() : "(none)", s.epoch(), replicas, status);
-    }
-    out.printf("%d shards: %d fully replicated, %d under-replicated, %d offline%n",
-        states.get().shardCount(), full, under, offline);
-  }
-
-  /** What the node table cannot show: a leader that is down or whose data is gone. */
-  private static String leaderNote(ShardState s, Map<String, NodeRegistration> live) {
-    NodeRegistration leader = live.get(s.leader());
-    if (leader == null) {
-      return "; leader DOWN (the controller elects another in-sync replica)";
-    }
-    String open = leader.stores().get(s.shard());
-    String inSync = s.isr().getOrDefault(s.leader(), "");
-    if (open != null && !inSync.isEmpty() && !open.equals(inSync)) {
-      return "; leader's data LOST (it has another store than the one in sync)";
-    }
-    return "";
-  }
-
-  /** For an offline shard: in-sync members that are live but came back with another store. */
-  private static String lost(ShardState s, Map<String, NodeRegistration> live) {
-    List<String> lost = new ArrayList<>();
-    s.isr().forEach((node, store) -> {
-      NodeRegistration r = live.get(node);
-      String open = r == null ? null : r.stores().get(s.shard());
-      if (open != null && !store.isEmpty() && !open.equals(store)) {
-        lost.add(node);
-      }
-    });
-    return lost.isEmpty() ? "" : "; data LOST on " + lost + " (live with another store):"
-        + " restore it, or 'admin elect-unclean'";
-  }
-
-  private static String ready(HttpClient http, String opsAddress) {
-    try {
-      HttpResponse<Void> r = http.send(HttpRequest.newBuilder(
-              URI.create("http://" + opsAddress + "/health/ready"))
-          .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.discarding());
-      return r.statusCode() == 200 ? "READY" : "NOT READY";
-    } catch (Exception e) {
-      return "UNREACHABLE";
     }
   }
 }

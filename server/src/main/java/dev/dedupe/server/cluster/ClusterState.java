@@ -5,6 +5,11 @@ import jakarta.json.Json;
 import jakarta.json.JsonObject;
 import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
+import dev.dedupe.server.copy.Throttle;
+import dev.dedupe.server.moves.MoveJob;
+import dev.dedupe.server.moves.PlacementView;
+import dev.dedupe.server.moves.Plan;
+import dev.dedupe.server.replication.ShardState;
 import dev.dedupe.server.replication.VersionedShardState;
 import java.util.List;
 import java.util.Map;
@@ -121,6 +126,40 @@ public final class ClusterState {
   public static java.util.SortedSet<String> decommissionedNodes(CuratorFramework zk,
       ClusterPaths paths) throws Exception {
     return children(zk, paths.decommissioned());
+  }
+
+  /** Every move job kept (running, and the last finished ones), oldest first. */
+  public static List<MoveJob> moveJobs(CuratorFramework zk, ClusterPaths paths)
+      throws Exception {
+    return MoveJobs.readAll(zk, paths).stream().map(MoveJobs.Versioned::job).toList();
+  }
+
+  /** Every plan kept (running, and the last finished ones), oldest first. */
+  public static List<Plan> plans(CuratorFramework zk, ClusterPaths paths) throws Exception {
+    return Plans.readAll(zk, paths).stream().map(Plans.Versioned::plan).toList();
+  }
+
+  /** The copy throttle in force, or empty when none is set. */
+  public static Optional<Throttle> throttle(CuratorFramework zk, ClusterPaths paths)
+      throws Exception {
+    return ZkThrottle.read(zk, paths).map(ZkThrottle.Versioned::throttle);
+  }
+
+  /**
+   * The cluster as the planners see it, from what was read: the one view a rebalance plans on
+   * ({@code admin rebalance}) and {@code admin status} asks whether it would plan anything.
+   *
+   * @param shards every shard's state (not empty: the cluster formed)
+   * @param live the registered nodes' registrations
+   * @param drained the nodes marked drained
+   */
+  public static PlacementView placementView(Map<Integer, ShardState> shards,
+      Map<String, NodeRegistration> live, java.util.Set<String> drained) {
+    Map<String, String> zones = new TreeMap<>();
+    live.forEach((id, r) -> zones.put(id, r.zone()));
+    Map<Integer, Map<String, String>> stores = new TreeMap<>();
+    shards.keySet().forEach(s -> stores.put(s, liveStores(live, s)));
+    return new PlacementView(new TreeMap<>(shards), zones, stores, drained);
   }
 
   private static java.util.SortedSet<String> children(CuratorFramework zk, String path)

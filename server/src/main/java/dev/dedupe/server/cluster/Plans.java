@@ -6,14 +6,11 @@ import dev.dedupe.server.moves.Plan;
 import dev.dedupe.server.moves.PlanIds;
 import dev.dedupe.server.moves.PlanJson;
 import dev.dedupe.server.moves.PlannedStep;
-import dev.dedupe.server.replication.ShardState;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.SortedMap;
-import java.util.TreeMap;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
@@ -100,11 +97,6 @@ final class Plans {
 
   static PlacementView view(ShardStates states, Map<String, NodeRegistration> live,
       java.util.Set<String> drained) {
-    SortedMap<Integer, ShardState> shards = new TreeMap<>(states.states());
-    Map<String, String> zones = new TreeMap<>();
-    live.forEach((id, r) -> zones.put(id, r.zone()));
-    Map<Integer, Map<String, String>> stores = new TreeMap<>();
-    shards.keySet().forEach(s -> stores.put(s, ClusterState.liveStores(live, s)));
-    return new PlacementView(shards, zones, stores, drained);
+    return ClusterState.placementView(states.states(), live, drained);
   }
 }

@@ -23,7 +23,7 @@ import org.apache.zookeeper.KeeperException;
 /**
  * Move jobs as any node's admin API sees them: a request is checked against the cluster as
  * read now ({@link MoveValidation}, the rule the controller checks again when it starts the
- * job) and created as a job znode; a cancel sets the job's flag at the version read, so that
+ * job, and its target check, which only an admin's request needs) and created as a job znode; a cancel sets the job's flag at the version read, so that
  * it never crosses a step of the controller (which writes at the version it read, too).
  * Neither is fenced by the controller epoch: they are requests, and only the controller acts.
  */
@@ -68,6 +68,12 @@ final class ZkMoveAdmin implements MoveAdmin {
       if (job.kind() == MoveKind.TRANSFER_LEADER) {
         job = MoveJob.requested(job.kind(), job.shard(), shard.leader(), job.to(), job.planId(),
             job.createdMillis());
+      }
+      Optional<MoveRefusedException> excluded = MoveValidation.checkTarget(job.to(),
+          ClusterState.drainedNodes(client, paths),
+          ClusterState.decommissionedNodes(client, paths));
+      if (excluded.isPresent()) {
+        throw excluded.get();
       }
       Map<String, NodeRegistration> live = ClusterState.liveRegistrations(client, paths);
       List<MoveJob> running = MoveJobs.readAll(client, paths).stream()

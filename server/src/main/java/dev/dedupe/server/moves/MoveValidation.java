@@ -102,6 +102,32 @@ public final class MoveValidation {
     return Optional.empty();
   }
 
+  /**
+   * Why an admin may not send a replica or a leadership to {@code to}, or empty if they may: a
+   * drained or decommissioned node is being emptied, and a job that fills it again would undo
+   * (or race) its drain. Asked where an admin asks for a job only: a plan never targets such a
+   * node ({@link DrainPlanner}, {@link RebalancePlanner} and the heal place on eligible nodes),
+   * and the controller does not ask again when it starts a job, so that a node drained while a
+   * plan's job to it is pending does not fail that job half-way through its plan.
+   *
+   * @param drained the nodes marked drained now
+   * @param decommissioned the nodes decommissioned now
+   */
+  public static Optional<MoveRefusedException> checkTarget(String to, Set<String> drained,
+      Set<String> decommissioned) {
+    if (decommissioned.contains(to)) {
+      return Optional.of(MoveRefusedException.precondition("target node " + to
+          + " is decommissioned: it has left the cluster for good and takes no replica or"
+          + " leadership"));
+    }
+    if (drained.contains(to)) {
+      return Optional.of(MoveRefusedException.precondition("target node " + to
+          + " is drained: it takes no new replica or leadership until 'bin/dedupe admin"
+          + " undrain " + to + "'"));
+    }
+    return Optional.empty();
+  }
+
   /** In sync and live with the store it is in sync with (LeaderElection's rule for leading). */
   static boolean eligibleLeader(ShardState shard, String node, Map<String, String> liveStores) {
     String inSync = shard.isr().get(node);

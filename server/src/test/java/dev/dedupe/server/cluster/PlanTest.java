@@ -14,12 +14,14 @@ import dev.dedupe.admin.v1.DrainResponse;
 import dev.dedupe.admin.v1.ListMovesRequest;
 import dev.dedupe.admin.v1.ListPlansRequest;
 import dev.dedupe.admin.v1.Move;
+import dev.dedupe.admin.v1.MoveReplicaRequest;
 import dev.dedupe.admin.v1.MoveState;
 import dev.dedupe.admin.v1.Plan;
 import dev.dedupe.admin.v1.PlanKind;
 import dev.dedupe.admin.v1.PlanState;
 import dev.dedupe.admin.v1.RebalanceRequest;
 import dev.dedupe.admin.v1.RebalanceResponse;
+import dev.dedupe.admin.v1.TransferLeaderRequest;
 import dev.dedupe.admin.v1.UndrainRequest;
 import dev.dedupe.admin.v1.UndrainResponse;
 import dev.dedupe.server.DedupeNode;
@@ -84,6 +86,18 @@ class PlanTest {
           cluster.admin(2).drain(DrainRequest.newBuilder().setNodeId("node-1").build()));
       assertRefused(Status.Code.FAILED_PRECONDITION, "nowhere to go", () ->
           cluster.admin(2).drain(DrainRequest.newBuilder().setNodeId("node-2").build()));
+      // A drained node takes no new replica or leadership from an admin either.
+      ShardState without = states(cluster).values().stream()
+          .filter(s -> !s.replicas().contains("node-1")).findFirst().orElseThrow();
+      assertRefused(Status.Code.FAILED_PRECONDITION, "node-1 is drained", () ->
+          cluster.admin(2).moveReplica(MoveReplicaRequest.newBuilder()
+              .setShard(without.shard()).setFromNode(without.replicas().get(0))
+              .setToNode("node-1").build()));
+      ShardState with = states(cluster).values().stream()
+          .filter(s -> s.replicas().contains("node-1")).findFirst().orElseThrow();
+      assertRefused(Status.Code.FAILED_PRECONDITION, "node-1 is drained", () ->
+          cluster.admin(2).transferLeader(TransferLeaderRequest.newBuilder()
+              .setShard(with.shard()).setToNode("node-1").build()));
 
       Plan cancelling = cluster.admin(1).cancelPlan(CancelPlanRequest.newBuilder()
           .setPlanId(held.getPlan().getPlanId()).build()).getPlan();
@@ -179,6 +193,13 @@ class PlanTest {
       var zk = cluster.node(0).clusterMember().zookeeper();
       assertTrue(ClusterState.decommissionedNodes(zk, ClusterPaths.forCluster(
           ClusterFixture.CLUSTER)).contains("node-3"));
+      assertRefused(Status.Code.FAILED_PRECONDITION, "node-3 is decommissioned", () ->
+          cluster.admin(0).moveReplica(MoveReplicaRequest.newBuilder().setShard(0)
+              .setFromNode(states(cluster).get(0).replicas().get(0)).setToNode("node-3")
+              .build()));
+      assertRefused(Status.Code.FAILED_PRECONDITION, "node-3 is decommissioned", () ->
+          cluster.admin(0).transferLeader(TransferLeaderRequest.newBuilder().setShard(0)
+              .setToNode("node-3").build()));
       router.decide(0, "decommissioned", ids("decommissioned-", 200));
       history.assertInvariants(cluster);
       cluster.stop(3);

@@ -239,6 +239,25 @@ class MoveRuleTest {
   }
 
   @Test
+  void anAdminMayNotTargetADrainedOrDecommissionedNodeButTheControllerDoesNotAskAgain() {
+    Optional<MoveRefusedException> drained = MoveValidation.checkTarget("n4", Set.of("n4"),
+        Set.of());
+    assertEquals(MoveRefusedException.Reason.FAILED_PRECONDITION, drained.orElseThrow().reason());
+    assertTrue(drained.get().getMessage().contains("n4 is drained"), drained.get().getMessage());
+    assertTrue(drained.get().getMessage().contains("admin undrain n4"),
+        drained.get().getMessage());
+    // A decommissioned node is drained too; what the admin needs to hear is that it left.
+    Optional<MoveRefusedException> gone = MoveValidation.checkTarget("n4", Set.of("n4"),
+        Set.of("n4"));
+    assertTrue(gone.orElseThrow().getMessage().contains("n4 is decommissioned"),
+        gone.get().getMessage());
+    assertEquals(Optional.empty(), MoveValidation.checkTarget("n4", Set.of("n1"), Set.of("n2")));
+    // A plan's pending job to a node drained since is started as planned: the controller's
+    // rule knows nothing of drains.
+    assertEquals(MovePhase.ADD, write(next(move("n1", "n4"), shard())).job().phase());
+  }
+
+  @Test
   void aJobAndItsZnodeDataRoundTrip() {
     MoveJob job = move("n1", "n4").inPhase(MovePhase.CATCH_UP, 5).withError("x", 6);
     assertEquals(job, MoveJobJson.fromJson(job.id(), MoveJobJson.toJson(job)));
