@@ -8,9 +8,13 @@ import dev.dedupe.admin.v1.DecommissionRequest;
 import dev.dedupe.admin.v1.DecommissionResponse;
 import dev.dedupe.admin.v1.DrainRequest;
 import dev.dedupe.admin.v1.DrainResponse;
+import dev.dedupe.admin.v1.ListMovesRequest;
+import dev.dedupe.admin.v1.ListMovesResponse;
 import dev.dedupe.admin.v1.ListPlansRequest;
 import dev.dedupe.admin.v1.ListPlansResponse;
+import dev.dedupe.admin.v1.MoveState;
 import dev.dedupe.admin.v1.Plan;
+import dev.dedupe.admin.v1.PlanState;
 import dev.dedupe.admin.v1.RebalanceRequest;
 import dev.dedupe.admin.v1.RebalanceResponse;
 import dev.dedupe.admin.v1.UndrainRequest;
@@ -175,20 +179,46 @@ final class AdminPlanCommands {
 
   @Command(name = "plans", mixinStandardHelpOptions = true,
       description = {"The plans: running ones and the last 100 finished, oldest first.",
-          "'admin moves' shows their jobs."})
+          "'admin moves' shows their jobs. With --watch, redraws every second, with the",
+          "jobs not finished below, until no plan runs."})
   static final class Plans implements Callable<Integer> {
     @Mixin CallOptions call;
 
+    @Option(names = "--watch",
+        description = "Redraw the plans and their unfinished jobs until no plan runs, then exit.")
+    boolean watch;
+
     @Override
-    public Integer call() {
+    public Integer call() throws InterruptedException {
+      PrintWriter out = call.spec.commandLine().getOut();
       try (AdminCalls admin = new AdminCalls(call.target())) {
-        ListPlansResponse plans = admin.call(stub -> stub.listPlans(
-            ListPlansRequest.getDefaultInstance()));
-        PrintWriter out = call.spec.commandLine().getOut();
-        out.print(call.output == CallOptions.Output.json ? json(plans) + "\n"
-            : PlansTable.plans(plans.getPlansList(), Instant.now()));
-        out.flush();
-        return 0;
+        while (true) {
+          ListPlansResponse plans = admin.call(stub -> stub.listPlans(
+              ListPlansRequest.getDefaultInstance()));
+          boolean running = plans.getPlansList().stream()
+              .anyMatch(p -> p.getState() == PlanState.PLAN_STATE_RUNNING);
+          if (call.output == CallOptions.Output.json) {
+            out.println(json(plans));
+          } else {
+            if (watch) {
+              out.print("\033[H\033[2J"); // home and clear: a redraw, not a scroll
+            }
+            out.print(PlansTable.plans(plans.getPlansList(), Instant.now()));
+            if (watch) {
+              ListMovesResponse moves = admin.call(stub -> stub.listMoves(
+                  ListMovesRequest.getDefaultInstance()));
+              out.println();
+              out.print(MovesTable.render(moves.getMovesList().stream()
+                  .filter(m -> m.getState() == MoveState.MOVE_STATE_RUNNING).toList(),
+                  moves.getThrottle(), Instant.now()));
+            }
+          }
+          out.flush();
+          if (!watch || !running) {
+            return 0;
+          }
+          Thread.sleep(1_000);
+        }
       }
     }
   }

@@ -52,6 +52,7 @@ class AdminPlanCliTest {
         new String[] {"admin", "decommission", "--target", target, "node-1"},
         new String[] {"admin", "rebalance", "--target", target, "--dry-run"},
         new String[] {"admin", "plans", "--target", target},
+        new String[] {"admin", "plans", "--target", target, "--watch"},
         new String[] {"admin", "cancel-plan", "--target", target, "p-000001"})) {
       CliTest.Ran ran = CliTest.run(args);
       assertEquals(Main.FAILED, ran.code(), String.join(" ", args) + ": " + ran);
