@@ -78,14 +78,17 @@ import org.junit.jupiter.api.Timeout;
  *   <li>the source leader SIGKILLed after the copy, before its leadership moved: the move ends
  *       DONE or FAILED with a reason;
  *   <li>a cancel during catch-up ({@code bin/dedupe admin cancel}): the old replica set intact;
- *   <li>a drain ({@code bin/dedupe admin drain} of the node holding the most): the plan ends
+ *   <li>a drain ({@code bin/dedupe admin drain} of the controller's node): the plan ends
  *       DONE, the node holds no replica and leads nothing, and is marked drained; then
  *       {@code admin undrain}, which moves nothing back by itself;
- *   <li>a rebalance: the drained node is now empty, as a node that just joined;
+ *   <li>a rebalance: the drained node (its data deleted, {@link #SETTINGS}) is now empty, as
+ *       a node that just joined;
  *       {@code admin rebalance --dry-run} changes nothing and makes no plan, {@code admin
- *       rebalance} makes the plan the dry run showed, which ends DONE with the replicas and
- *       preferred leaders per node the dry run said, spread by at most one, and a dry run then
- *       plans nothing (balanced by the planner's own rule);
+ *       rebalance} makes the plan the dry run showed; with its copies held by {@code admin
+ *       throttle set 1KiB/s}, the controller (the plan's target) is SIGKILLed, the throttle
+ *       cleared, the node restarted; the plan resumes under the next controller and ends DONE
+ *       with the replicas and preferred leaders per node the dry run said, spread by at most
+ *       one, and a dry run then plans nothing (balanced by the planner's own rule);
  *   <li>a decommission of the fourth node ({@code admin decommission}): the plan ends DONE,
  *       the node holds nothing and is marked decommissioned, and started again on its data it
  *       exits non-zero, saying why, without registering;
@@ -100,8 +103,8 @@ import org.junit.jupiter.api.Timeout;
  * timeout, 4 s here, or when the leader drops the follower at
  * {@code cluster.replica-lag-max.ms}, 2 s; a call may come in late in its budget), and only
  * while the fault lasts; each stage says which. The shard being moved must see no error unless
- * the fault hit one of its in-sync replicas. The plans (drain, rebalance, decommission) are
- * fault-free and promise zero errors.
+ * the fault hit one of its in-sync replicas. The plans promise zero errors: the drain and the
+ * decommission are fault-free, and the controller killed mid-rebalance is in sync for no shard.
  *
  * <p>Node logs stay in {@code client/target/admin-it/<run>/}.
  */
@@ -119,8 +122,15 @@ class AdminOperationsIT {
   private static final Duration HEAL = Duration.ofSeconds(90);
   private static final Duration MOVE_ENDS = Duration.ofSeconds(90);
   private static final Duration SESSION_TIMEOUT = Duration.ofSeconds(4);
+  /**
+   * A node deletes the data of a shard it no longer holds at once ({@code
+   * cluster.removed-replica-grace.seconds=0}): the node the drain empties then takes its
+   * replicas back in the rebalance by snapshot copies, as a node that just joined does (and as
+   * the throttle holds), not by catching up from data it kept.
+   */
   private static final List<String> SETTINGS = List.of(
       "storage.disk-budget.bytes=1GiB",
+      "cluster.removed-replica-grace.seconds=0",
       "storage.maintenance.interval.seconds=3600",
       "cluster.session-timeout.seconds=" + SESSION_TIMEOUT.toSeconds(),
       "cluster.replication-factor=3",
@@ -147,6 +157,8 @@ class AdminOperationsIT {
   /** Every id acknowledged NEW in any stage, with the token it was NEW for. */
   private final Map<String, String> ackedNew = new HashMap<>();
   private final Map<String, String> summary = new LinkedHashMap<>();
+  /** The node the drain stage emptied (the controller then), or -1. */
+  private int drained = -1;
 
   @BeforeAll
   void startCluster() throws Exception {
@@ -399,18 +411,24 @@ class AdminOperationsIT {
         + " had the frozen target in sync (the freeze holds the copy; the cancel is not a fault)"));
   }
 
+  /**
+   * The controller's node is drained, so that the rebalance after it copies to the controller
+   * only: the controller killed then mid-plan holds no replica in sync, and callers may see no
+   * error.
+   */
   @Test
   @Order(7)
   void aDrainWithTheCliEmptiesTheNodeAndAnUndrainLetsItTakeReplicasAgain() throws Exception {
     cluster.awaitHealthy("before the drain", HEAL);
-    int node = mostLoadedNode();
+    int node = cluster.controllerIndex();
+    assertTrue(node >= 0, "a controller is elected");
     String id = ProcessCluster.nodeId(node);
     Set<Integer> held = cluster.replicatedBy(node);
     Set<Integer> led = cluster.ledBy(node);
     assertFalse(held.isEmpty(), "the node to drain holds replicas: " + cluster.states());
     Stage stage = beginStage("drain");
-    say(stage.name() + ": draining " + id + " (replica of shards " + held + ", leader of "
-        + led + ")");
+    say(stage.name() + ": draining the controller " + id + " (replica of shards " + held
+        + ", leader of " + led + ")");
     String planId = planIdIn(cli(stage.name(), "admin", "drain", "--target",
         cluster.address(otherThan(node)), id));
     dev.dedupe.admin.v1.Plan done = awaitPlanEnds(planId);
@@ -426,18 +444,28 @@ class AdminOperationsIT {
     cli(stage.name(), "admin", "undrain", "--target", cluster.address(node), id);
     assertFalse(cluster.drainedNodes().contains(id), "undrained: " + cluster.drainedNodes());
     assertEquals(Set.of(), cluster.replicatedBy(node), "an undrain moves nothing back by itself");
+    drained = node;
     endStage(stage, Allowed.none());
   }
 
   /**
    * The node the drain emptied is as a node that just joined: a rebalance gives it its share.
-   * The plan {@code --dry-run} shows is the one made, and it ends as the dry run said.
+   * The plan {@code --dry-run} shows is the one made, and it ends as the dry run said. On the
+   * way the controller is SIGKILLed while the plan runs, its copies held by a low throttle
+   * ({@code admin throttle set}), and the plan resumes under the next controller once the
+   * throttle is cleared. The controller is the node the drain emptied, the plan's target: held
+   * by the throttle, it is in sync for no shard when it dies, and callers may see no error.
    */
   @Test
   @Order(8)
-  void aRebalanceRunsThePlanItsDryRunShowedAndEndsBalanced() throws Exception {
+  void aRebalanceRunsThePlanItsDryRunShowedThroughAControllerKillAndEndsBalanced()
+      throws Exception {
     cluster.awaitHealthy("before the rebalance", HEAL);
     awaitPreferredLeaders("before the rebalance");
+    int controller = cluster.controllerIndex();
+    assertTrue(drained >= 0, "the drain stage emptied a node");
+    assertEquals(drained, controller, "the node the drain emptied is the controller still");
+    String target = ProcessCluster.nodeId(controller);
     Stage stage = beginStage("rebalance");
     Map<Integer, String> mapBefore = shardMap(cluster.states());
     int plansBefore = listPlans().size();
@@ -448,11 +476,36 @@ class AdminOperationsIT {
     assertEquals(mapBefore, shardMap(cluster.states()), "a dry run changes nothing");
     assertEquals(plansBefore, listPlans().size(), "a dry run creates no plan");
 
+    // The lowest rate: a copy's first chunk waits longer than the stage lasts.
+    cli(stage.name(), "admin", "throttle", "set", "--target", anyLive(), "1KiB/s");
     RebalanceResponse run = rebalanceIn(cli(stage.name(), "admin", "rebalance", "--output",
         "json", "--target", anyLive()));
     assertTrue(run.hasPlan(), run.toString());
     assertEquals(steps(dry), steps(run), "the plan made is the one the dry run showed");
-    dev.dedupe.admin.v1.Plan done = awaitPlanEnds(run.getPlan().getPlanId());
+    String planId = run.getPlan().getPlanId();
+
+    // A snapshot copy under way (bytes_copied is -1 until one starts), held by the throttle.
+    Move held = awaitPlanJob(planId, "sending a snapshot to " + target, m ->
+        m.getState() == MoveState.MOVE_STATE_RUNNING && m.getToNode().equals(target)
+            && m.getPhase() == MovePhase.MOVE_PHASE_CATCH_UP && m.getBytesCopied() >= 0);
+    dev.dedupe.admin.v1.Plan running = listPlans().stream()
+        .filter(p -> p.getPlanId().equals(planId)).findFirst().orElseThrow();
+    assertEquals(PlanState.PLAN_STATE_RUNNING, running.getState(), running.toString());
+    assertEquals(Set.of(), inSyncOn(controller), "the held target is in sync for no shard");
+    long epoch = cluster.controllerEpoch();
+    say(stage.name() + ": " + planId + " runs (" + running.getJobsDone() + " of "
+        + running.getJobsTotal() + " jobs done; " + held.getMoveId() + " copying, "
+        + held.getBytesCopied() + " of " + held.getBytesTotal() + " bytes); SIGKILL the"
+        + " controller " + target + ", the plan's target");
+    cluster.kill(controller);
+    cli(stage.name(), "admin", "throttle", "clear", "--target", anyLive());
+    cluster.awaitCondition(stage.name() + ": another node is elected controller", HEAL, () ->
+        cluster.controllerEpoch() > epoch && cluster.controllerIndex() >= 0
+            && cluster.controllerIndex() != controller);
+    say(stage.name() + ": node-" + cluster.controllerIndex() + " is the controller; node-"
+        + controller + " starts again");
+    cluster.startNode(controller);
+    dev.dedupe.admin.v1.Plan done = awaitPlanEnds(planId);
     say(stage.name() + ": " + done.getPlanId() + " ended " + done.getState() + " ("
         + done.getJobsDone() + " of " + done.getJobsTotal() + " jobs done)");
     assertEquals(PlanState.PLAN_STATE_DONE, done.getState(), done.toString());
@@ -779,18 +832,34 @@ class AdminOperationsIT {
     });
   }
 
-  /** The running node with the most replicas, then the most leaderships; ties to the later. */
-  private int mostLoadedNode() {
-    int best = -1;
-    int bestScore = -1;
-    for (int i = 0; i < cluster.size(); i++) {
-      int score = cluster.replicatedBy(i).size() * 100 + cluster.ledBy(i).size();
-      if (cluster.running(i) && score >= bestScore) {
-        best = i;
-        bestScore = score;
+  /** The shards whose in-sync set has {@code node} now. */
+  private Set<Integer> inSyncOn(int node) {
+    Set<Integer> out = new TreeSet<>();
+    cluster.states().forEach((s, st) -> {
+      if (st.isr().containsKey(ProcessCluster.nodeId(node))) {
+        out.add(s);
       }
-    }
-    return best;
+    });
+    return out;
+  }
+
+  /** Polls ListMoves on any live node until a job of plan {@code planId} fits {@code fits}. */
+  private Move awaitPlanJob(String planId, String what, Predicate<Move> fits) {
+    Move[] found = {null};
+    cluster.awaitCondition("a job of " + planId + " " + what, MOVE_ENDS, () -> {
+      for (String address : cluster.liveAddresses()) {
+        try {
+          found[0] = admin(address).listMoves(ListMovesRequest.getDefaultInstance())
+              .getMovesList().stream().filter(m -> m.getPlanId().equals(planId) && fits.test(m))
+              .findFirst().orElse(null);
+          return found[0] != null;
+        } catch (StatusRuntimeException e) {
+          // That node is stopping or starting: ask the next.
+        }
+      }
+      return false;
+    });
+    return found[0];
   }
 
   private int otherThan(int node) {
