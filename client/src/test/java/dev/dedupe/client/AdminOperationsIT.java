@@ -41,10 +41,10 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.function.ToIntFunction;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.function.ToIntFunction;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -82,13 +82,13 @@ import org.junit.jupiter.api.Timeout;
  *       DONE, the node holds no replica and leads nothing, and is marked drained; then
  *       {@code admin undrain}, which moves nothing back by itself;
  *   <li>a rebalance: the drained node (its data deleted, {@link #SETTINGS}) is now empty, as
- *       a node that just joined;
- *       {@code admin rebalance --dry-run} changes nothing and makes no plan, {@code admin
- *       rebalance} makes the plan the dry run showed; with its copies held by {@code admin
- *       throttle set 1KiB/s}, the controller (the plan's target) is SIGKILLed, the throttle
- *       cleared, the node restarted; the plan resumes under the next controller and ends DONE
- *       with the replicas and preferred leaders per node the dry run said, spread by at most
- *       one, and a dry run then plans nothing (balanced by the planner's own rule);
+ *       a node that just joined; {@code admin rebalance --dry-run} changes nothing and makes
+ *       no plan, {@code admin rebalance} makes the plan the dry run showed; with its copies
+ *       held by {@code admin throttle set 1KiB/s}, the controller (the plan's target) is
+ *       SIGKILLed, the throttle cleared, the node restarted; the plan resumes under the next
+ *       controller and ends DONE with the replicas and preferred leaders per node the dry run
+ *       said, spread by at most one, and a dry run then plans nothing (balanced by the
+ *       planner's own rule);
  *   <li>a decommission of the fourth node ({@code admin decommission}): the plan ends DONE,
  *       the node holds nothing and is marked decommissioned, and started again on its data it
  *       exits non-zero, saying why, without registering;
