@@ -2,15 +2,23 @@ package dev.dedupe.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
 import dev.dedupe.admin.v1.AdminServiceGrpc;
 import dev.dedupe.admin.v1.ListMovesRequest;
+import dev.dedupe.admin.v1.ListPlansRequest;
 import dev.dedupe.admin.v1.Move;
 import dev.dedupe.admin.v1.MovePhase;
 import dev.dedupe.admin.v1.MoveReplicaRequest;
 import dev.dedupe.admin.v1.MoveState;
+import dev.dedupe.admin.v1.NodeBalance;
+import dev.dedupe.admin.v1.PlanState;
+import dev.dedupe.admin.v1.RebalanceRequest;
+import dev.dedupe.admin.v1.RebalanceResponse;
 import dev.dedupe.admin.v1.TransferLeaderRequest;
 import dev.dedupe.contract.ShardHash;
 import dev.dedupe.server.it.CliProcess;
@@ -19,6 +27,7 @@ import dev.dedupe.server.replication.ShardState;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalDateTime;
@@ -35,6 +44,7 @@ import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.function.ToIntFunction;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -68,6 +78,20 @@ import org.junit.jupiter.api.Timeout;
  *   <li>the source leader SIGKILLed after the copy, before its leadership moved: the move ends
  *       DONE or FAILED with a reason;
  *   <li>a cancel during catch-up ({@code bin/dedupe admin cancel}): the old replica set intact;
+ *   <li>a drain ({@code bin/dedupe admin drain} of the controller's node): the plan ends
+ *       DONE, the node holds no replica and leads nothing, and is marked drained; then
+ *       {@code admin undrain}, which moves nothing back by itself;
+ *   <li>a rebalance: the drained node (its data deleted, {@link #SETTINGS}) is now empty, as
+ *       a node that just joined; {@code admin rebalance --dry-run} changes nothing and makes
+ *       no plan, {@code admin rebalance} makes the plan the dry run showed; with its copies
+ *       held by {@code admin throttle set 1KiB/s}, the controller (the plan's target) is
+ *       SIGKILLed, the throttle cleared, the node restarted; the plan resumes under the next
+ *       controller and ends DONE with the replicas and preferred leaders per node the dry run
+ *       said, spread by at most one, and a dry run then plans nothing (balanced by the
+ *       planner's own rule);
+ *   <li>a decommission of the fourth node ({@code admin decommission}): the plan ends DONE,
+ *       the node holds nothing and is marked decommissioned, and started again on its data it
+ *       exits non-zero, saying why, without registering;
  *   <li>every id acknowledged NEW in any stage is DUPLICATE at the end.
  * </ol>
  *
@@ -79,16 +103,8 @@ import org.junit.jupiter.api.Timeout;
  * timeout, 4 s here, or when the leader drops the follower at
  * {@code cluster.replica-lag-max.ms}, 2 s; a call may come in late in its budget), and only
  * while the fault lasts; each stage says which. The shard being moved must see no error unless
- * the fault hit one of its in-sync replicas.
- *
- * <p>Stages still to add, on the same cluster and load (helper "plans" builds the operations):
- * drain a node ({@code admin drain}: every leadership, then every replica off it; zero errors;
- * the node ends with no replica), add a node then rebalance ({@code admin rebalance}: the plan
- * shown by {@code --dry-run} is the one executed; zero errors; replicas and leaders even), and
- * decommission a node (drain, then gone from the cluster for good; zero errors). Each is a
- * method like {@link #movesAReplicaToAFourthNodeWithTheCliAndTheApi}: {@link #beginStage},
- * the operation, await the plan's jobs with {@link #awaitMoveEnds}, {@link #endStage} with no
- * errors allowed, then assert the final map.
+ * the fault hit one of its in-sync replicas. The plans promise zero errors: the drain and the
+ * decommission are fault-free, and the controller killed mid-rebalance is in sync for no shard.
  *
  * <p>Node logs stay in {@code client/target/admin-it/<run>/}.
  */
@@ -106,8 +122,15 @@ class AdminOperationsIT {
   private static final Duration HEAL = Duration.ofSeconds(90);
   private static final Duration MOVE_ENDS = Duration.ofSeconds(90);
   private static final Duration SESSION_TIMEOUT = Duration.ofSeconds(4);
+  /**
+   * A node deletes the data of a shard it no longer holds at once ({@code
+   * cluster.removed-replica-grace.seconds=0}): the node the drain empties then takes its
+   * replicas back in the rebalance by snapshot copies, as a node that just joined does (and as
+   * the throttle holds), not by catching up from data it kept.
+   */
   private static final List<String> SETTINGS = List.of(
       "storage.disk-budget.bytes=1GiB",
+      "cluster.removed-replica-grace.seconds=0",
       "storage.maintenance.interval.seconds=3600",
       "cluster.session-timeout.seconds=" + SESSION_TIMEOUT.toSeconds(),
       "cluster.replication-factor=3",
@@ -115,6 +138,8 @@ class AdminOperationsIT {
       "cluster.replica-lag-max.ms=2000",
       "cluster.replication-timeout.ms=2000");
   private static final Pattern MOVE_ID = Pattern.compile("\\b(m-[0-9]+)\\b");
+  private static final Pattern PLAN_ID = Pattern.compile("\\b(p-[0-9]+)\\b");
+  private static final Duration PLAN_ENDS = Duration.ofSeconds(120);
 
   /** Where a fault stage allows errors: ids of these shards, in calls that overlap the window. */
   private record Allowed(Set<Integer> shards, long fromNanos, long toNanos, String why) {
@@ -132,6 +157,8 @@ class AdminOperationsIT {
   /** Every id acknowledged NEW in any stage, with the token it was NEW for. */
   private final Map<String, String> ackedNew = new HashMap<>();
   private final Map<String, String> summary = new LinkedHashMap<>();
+  /** The node the drain stage emptied (the controller then), or -1. */
+  private int drained = -1;
 
   @BeforeAll
   void startCluster() throws Exception {
@@ -384,8 +411,153 @@ class AdminOperationsIT {
         + " had the frozen target in sync (the freeze holds the copy; the cancel is not a fault)"));
   }
 
+  /**
+   * The controller's node is drained, so that the rebalance after it copies to the controller
+   * only: the controller killed then mid-plan holds no replica in sync, and callers may see no
+   * error.
+   */
   @Test
   @Order(7)
+  void aDrainWithTheCliEmptiesTheNodeAndAnUndrainLetsItTakeReplicasAgain() throws Exception {
+    cluster.awaitHealthy("before the drain", HEAL);
+    int node = cluster.controllerIndex();
+    assertTrue(node >= 0, "a controller is elected");
+    String id = ProcessCluster.nodeId(node);
+    Set<Integer> held = cluster.replicatedBy(node);
+    Set<Integer> led = cluster.ledBy(node);
+    assertFalse(held.isEmpty(), "the node to drain holds replicas: " + cluster.states());
+    Stage stage = beginStage("drain");
+    say(stage.name() + ": draining the controller " + id + " (replica of shards " + held
+        + ", leader of " + led + ")");
+    String planId = planIdIn(cli(stage.name(), "admin", "drain", "--target",
+        cluster.address(otherThan(node)), id));
+    dev.dedupe.admin.v1.Plan done = awaitPlanEnds(planId);
+    say(stage.name() + ": " + planId + " ended " + done.getState() + ": " + done.getNote());
+    assertEquals(PlanState.PLAN_STATE_DONE, done.getState(), done.toString());
+    assertEquals(done.getJobsTotal(), done.getJobsDone(), done.toString());
+    Map<Integer, ShardState> after = cluster.states();
+    assertEquals(Set.of(), cluster.replicatedBy(node), id + " is drained: no replica; " + after);
+    assertEquals(Set.of(), cluster.ledBy(node), id + " is drained: no leadership; " + after);
+    assertTrue(cluster.drainedNodes().contains(id), "marked drained: " + cluster.drainedNodes());
+    cluster.awaitHealthy(stage.name() + ": after the drain", HEAL);
+
+    cli(stage.name(), "admin", "undrain", "--target", cluster.address(node), id);
+    assertFalse(cluster.drainedNodes().contains(id), "undrained: " + cluster.drainedNodes());
+    assertEquals(Set.of(), cluster.replicatedBy(node), "an undrain moves nothing back by itself");
+    drained = node;
+    endStage(stage, Allowed.none());
+  }
+
+  /**
+   * The node the drain emptied is as a node that just joined: a rebalance gives it its share.
+   * The plan {@code --dry-run} shows is the one made, and it ends as the dry run said. On the
+   * way the controller is SIGKILLed while the plan runs, its copies held by a low throttle
+   * ({@code admin throttle set}), and the plan resumes under the next controller once the
+   * throttle is cleared. The controller is the node the drain emptied, the plan's target: held
+   * by the throttle, it is in sync for no shard when it dies, and callers may see no error.
+   */
+  @Test
+  @Order(8)
+  void aRebalanceRunsThePlanItsDryRunShowedThroughAControllerKillAndEndsBalanced()
+      throws Exception {
+    cluster.awaitHealthy("before the rebalance", HEAL);
+    awaitPreferredLeaders("before the rebalance");
+    int controller = cluster.controllerIndex();
+    assertTrue(drained >= 0, "the drain stage emptied a node");
+    assertEquals(drained, controller, "the node the drain emptied is the controller still");
+    String target = ProcessCluster.nodeId(controller);
+    Stage stage = beginStage("rebalance");
+    Map<Integer, String> mapBefore = shardMap(cluster.states());
+    int plansBefore = listPlans().size();
+    RebalanceResponse dry = rebalanceIn(cli(stage.name(), "admin", "rebalance", "--dry-run",
+        "--output", "json", "--target", anyLive()));
+    assertFalse(dry.hasPlan(), "a dry run makes no plan: " + dry);
+    assertFalse(dry.getMovesList().isEmpty(), "the emptied node gets replicas: " + dry);
+    assertEquals(mapBefore, shardMap(cluster.states()), "a dry run changes nothing");
+    assertEquals(plansBefore, listPlans().size(), "a dry run creates no plan");
+
+    // The lowest rate: a copy's first chunk waits longer than the stage lasts.
+    cli(stage.name(), "admin", "throttle", "set", "--target", anyLive(), "1KiB/s");
+    RebalanceResponse run = rebalanceIn(cli(stage.name(), "admin", "rebalance", "--output",
+        "json", "--target", anyLive()));
+    assertTrue(run.hasPlan(), run.toString());
+    assertEquals(steps(dry), steps(run), "the plan made is the one the dry run showed");
+    String planId = run.getPlan().getPlanId();
+
+    // A snapshot copy under way (bytes_copied is -1 until one starts), held by the throttle.
+    Move held = awaitPlanJob(planId, "sending a snapshot to " + target, m ->
+        m.getState() == MoveState.MOVE_STATE_RUNNING && m.getToNode().equals(target)
+            && m.getPhase() == MovePhase.MOVE_PHASE_CATCH_UP && m.getBytesCopied() >= 0);
+    dev.dedupe.admin.v1.Plan running = listPlans().stream()
+        .filter(p -> p.getPlanId().equals(planId)).findFirst().orElseThrow();
+    assertEquals(PlanState.PLAN_STATE_RUNNING, running.getState(), running.toString());
+    assertEquals(Set.of(), inSyncOn(controller), "the held target is in sync for no shard");
+    long epoch = cluster.controllerEpoch();
+    say(stage.name() + ": " + planId + " runs (" + running.getJobsDone() + " of "
+        + running.getJobsTotal() + " jobs done; " + held.getMoveId() + " copying, "
+        + held.getBytesCopied() + " of " + held.getBytesTotal() + " bytes); SIGKILL the"
+        + " controller " + target + ", the plan's target");
+    cluster.kill(controller);
+    cli(stage.name(), "admin", "throttle", "clear", "--target", anyLive());
+    cluster.awaitCondition(stage.name() + ": another node is elected controller", HEAL, () ->
+        cluster.controllerEpoch() > epoch && cluster.controllerIndex() >= 0
+            && cluster.controllerIndex() != controller);
+    say(stage.name() + ": node-" + cluster.controllerIndex() + " is the controller; node-"
+        + controller + " starts again");
+    cluster.startNode(controller);
+    dev.dedupe.admin.v1.Plan done = awaitPlanEnds(planId);
+    say(stage.name() + ": " + done.getPlanId() + " ended " + done.getState() + " ("
+        + done.getJobsDone() + " of " + done.getJobsTotal() + " jobs done)");
+    assertEquals(PlanState.PLAN_STATE_DONE, done.getState(), done.toString());
+    Map<Integer, ShardState> after = cluster.states();
+    assertEquals(planned(dry, NodeBalance::getReplicasAfter), replicaCounts(after),
+        "replicas per node as the dry run showed; now " + after);
+    assertEquals(planned(dry, NodeBalance::getLeadersAfter), preferredLeaderCounts(after),
+        "preferred leaders per node as the dry run showed; now " + after);
+    awaitPreferredLeaders(stage.name() + ": after the rebalance");
+    assertSpreadAtMostOne("replicas", replicaCounts(cluster.states()));
+    assertSpreadAtMostOne("leaders", preferredLeaderCounts(cluster.states()));
+    assertEquals(List.of(), admin(anyLive()).rebalance(RebalanceRequest.newBuilder()
+        .setDryRun(true).build()).getMovesList(), "balanced by the planner's own rule");
+    cluster.awaitHealthy(stage.name() + ": after the rebalance", HEAL);
+    endStage(stage, Allowed.none());
+  }
+
+  @Test
+  @Order(9)
+  void aDecommissionedNodeHoldsNothingAndMayNotJoinAgain() throws Exception {
+    cluster.awaitHealthy("before the decommission", HEAL);
+    int node = NODES;
+    String id = ProcessCluster.nodeId(node);
+    Set<Integer> held = cluster.replicatedBy(node);
+    assertFalse(held.isEmpty(), "the rebalance gave " + id + " replicas: " + cluster.states());
+    Stage stage = beginStage("decommission");
+    String planId = planIdIn(cli(stage.name(), "admin", "decommission", "--target",
+        cluster.address(0), id));
+    dev.dedupe.admin.v1.Plan done = awaitPlanEnds(planId);
+    say(stage.name() + ": " + planId + " ended " + done.getState() + ": " + done.getNote());
+    assertEquals(PlanState.PLAN_STATE_DONE, done.getState(), done.toString());
+    Map<Integer, ShardState> after = cluster.states();
+    assertEquals(Set.of(), cluster.replicatedBy(node), id + " holds no replica; " + after);
+    assertEquals(Set.of(), cluster.ledBy(node), id + " leads nothing; " + after);
+    assertTrue(cluster.decommissionedNodes().contains(id),
+        "marked decommissioned: " + cluster.decommissionedNodes());
+
+    int code = cluster.terminate(node, Duration.ofSeconds(60));
+    say(stage.name() + ": " + id + " stopped by SIGTERM, exit code " + code);
+    cluster.startNode(node);
+    int refused = cluster.awaitExit(node, HEAL);
+    String log = Files.readString(cluster.logOf(node));
+    say(stage.name() + ": " + id + " started again on its data exited " + refused);
+    assertNotEquals(0, refused, "a decommissioned node refuses to start:\n" + log);
+    assertTrue(log.contains("was decommissioned"), "it says why:\n" + log);
+    assertFalse(cluster.registrations().containsKey(id), "it never registered");
+    cluster.awaitHealthy(stage.name() + ": the three nodes left", HEAL);
+    endStage(stage, Allowed.none());
+  }
+
+  @Test
+  @Order(10)
   void everyIdAcknowledgedNewInAnyStageIsStillDuplicate() {
     assertFalse(ackedNew.isEmpty(), "the stages acknowledged ids");
     assertAllDuplicate("the end", ackedNew.keySet());
@@ -572,6 +744,154 @@ class AdminOperationsIT {
       ShardState s = cluster.state(shard);
       return s != null && new TreeSet<>(s.replicas()).equals(new TreeSet<>(planned));
     });
+  }
+
+  // -------------------------------------------------------------------------------- plans
+
+  /** Runs {@code bin/dedupe ARGS} in its own JVM; it must succeed. */
+  private static CliProcess.Result cli(String stage, String... args) {
+    CliProcess.Result r = CliProcess.run(Duration.ofSeconds(60), List.of(args));
+    say(stage + ": bin/dedupe " + String.join(" ", args) + " said (exit " + r.exitCode()
+        + "): " + r.output().strip());
+    assertEquals(0, r.exitCode(), r.output());
+    return r;
+  }
+
+  private static String planIdIn(CliProcess.Result r) {
+    Matcher m = PLAN_ID.matcher(r.output());
+    assertTrue(m.find(), "the command names the plan: " + r.output());
+    return m.group(1);
+  }
+
+  /** What {@code admin rebalance --output json} printed. */
+  private static RebalanceResponse rebalanceIn(CliProcess.Result r) {
+    String json = r.output().lines().filter(l -> l.startsWith("{")).findFirst()
+        .orElseThrow(() -> new AssertionError("no JSON in: " + r.output()));
+    RebalanceResponse.Builder b = RebalanceResponse.newBuilder();
+    try {
+      JsonFormat.parser().merge(json, b);
+    } catch (InvalidProtocolBufferException e) {
+      throw new AssertionError("not a RebalanceResponse: " + json, e);
+    }
+    return b.build();
+  }
+
+  /** A plan's jobs as planned: kind, shard, from, to, in the order they start. */
+  private static List<String> steps(RebalanceResponse r) {
+    return r.getMovesList().stream().map(m -> m.getKind() + " shard " + m.getShard() + " "
+        + m.getFromNode() + " -> " + m.getToNode()).toList();
+  }
+
+  /** Per node, as the dry run says it ends. */
+  private static Map<String, Integer> planned(RebalanceResponse r, ToIntFunction<NodeBalance> f) {
+    Map<String, Integer> out = new TreeMap<>();
+    r.getNodesList().forEach(n -> out.put(n.getNodeId(), f.applyAsInt(n)));
+    return out;
+  }
+
+  /** Per registered node: the replicas it holds. */
+  private Map<String, Integer> replicaCounts(Map<Integer, ShardState> states) {
+    Map<String, Integer> out = zeroPerNode();
+    states.values().forEach(s -> s.replicas().forEach(r -> out.merge(r, 1, Integer::sum)));
+    return out;
+  }
+
+  /** Per registered node: the shards it is the first (preferred) replica of. */
+  private Map<String, Integer> preferredLeaderCounts(Map<Integer, ShardState> states) {
+    Map<String, Integer> out = zeroPerNode();
+    states.values().forEach(s -> out.merge(s.replicas().get(0), 1, Integer::sum));
+    return out;
+  }
+
+  private Map<String, Integer> zeroPerNode() {
+    Map<String, Integer> out = new TreeMap<>();
+    cluster.registrations().keySet().forEach(n -> out.put(n, 0));
+    return out;
+  }
+
+  /** RebalancePlanner's promise: the most and the fewest differ by at most one. */
+  private static void assertSpreadAtMostOne(String what, Map<String, Integer> counts) {
+    int most = counts.values().stream().mapToInt(Integer::intValue).max().orElseThrow();
+    int fewest = counts.values().stream().mapToInt(Integer::intValue).min().orElseThrow();
+    assertTrue(most - fewest <= 1, what + " per node differ by at most one: " + counts);
+  }
+
+  /** Per shard: its replicas, in order, and its leader. */
+  private static Map<Integer, String> shardMap(Map<Integer, ShardState> states) {
+    Map<Integer, String> out = new TreeMap<>();
+    states.forEach((s, st) -> out.put(s, st.replicas() + " led by "
+        + (st.hasLeader() ? st.leader() : "none")));
+    return out;
+  }
+
+  /** Until every shard is led by its first replica (the controller's auto leader balance). */
+  private void awaitPreferredLeaders(String when) {
+    cluster.awaitCondition(when + ": every shard led by its preferred replica", HEAL, () -> {
+      Map<Integer, ShardState> st = cluster.states();
+      return st != null && st.values().stream().allMatch(s -> s.isLeader(s.replicas().get(0)));
+    });
+  }
+
+  /** The shards whose in-sync set has {@code node} now. */
+  private Set<Integer> inSyncOn(int node) {
+    Set<Integer> out = new TreeSet<>();
+    cluster.states().forEach((s, st) -> {
+      if (st.isr().containsKey(ProcessCluster.nodeId(node))) {
+        out.add(s);
+      }
+    });
+    return out;
+  }
+
+  /** Polls ListMoves on any live node until a job of plan {@code planId} fits {@code fits}. */
+  private Move awaitPlanJob(String planId, String what, Predicate<Move> fits) {
+    Move[] found = {null};
+    cluster.awaitCondition("a job of " + planId + " " + what, MOVE_ENDS, () -> {
+      for (String address : cluster.liveAddresses()) {
+        try {
+          found[0] = admin(address).listMoves(ListMovesRequest.getDefaultInstance())
+              .getMovesList().stream().filter(m -> m.getPlanId().equals(planId) && fits.test(m))
+              .findFirst().orElse(null);
+          return found[0] != null;
+        } catch (StatusRuntimeException e) {
+          // That node is stopping or starting: ask the next.
+        }
+      }
+      return false;
+    });
+    return found[0];
+  }
+
+  private int otherThan(int node) {
+    for (int i = 0; i < cluster.size(); i++) {
+      if (i != node && cluster.running(i)) {
+        return i;
+      }
+    }
+    throw new AssertionError("no running node but node-" + node);
+  }
+
+  /** Polls ListPlans on any live node until plan {@code id} is no longer RUNNING. */
+  private dev.dedupe.admin.v1.Plan awaitPlanEnds(String id) {
+    dev.dedupe.admin.v1.Plan[] last = {null};
+    cluster.awaitCondition("plan " + id + " ends", PLAN_ENDS, () -> {
+      Optional<dev.dedupe.admin.v1.Plan> p = listPlans().stream()
+          .filter(x -> x.getPlanId().equals(id)).findFirst();
+      p.ifPresent(x -> last[0] = x);
+      return p.isPresent() && p.get().getState() != PlanState.PLAN_STATE_RUNNING;
+    });
+    return last[0];
+  }
+
+  private List<dev.dedupe.admin.v1.Plan> listPlans() {
+    for (String address : cluster.liveAddresses()) {
+      try {
+        return admin(address).listPlans(ListPlansRequest.getDefaultInstance()).getPlansList();
+      } catch (StatusRuntimeException e) {
+        // That node is stopping or starting: ask the next.
+      }
+    }
+    return List.of();
   }
 
   private AdminServiceGrpc.AdminServiceBlockingStub admin(String address) {

@@ -228,6 +228,22 @@ public final class ProcessCluster implements AutoCloseable {
     return code;
   }
 
+  /**
+   * Waits until node {@code i} exits by itself (a node that refuses to start) and returns its
+   * exit code; the slot is free again afterwards.
+   */
+  public int awaitExit(int i, Duration wait) throws InterruptedException {
+    ServerProcess n = nodes.get(i);
+    if (!n.waitForExit(wait)) {
+      throw new AssertionError("node-" + i + " still runs after " + wait + "\n"
+          + tail(logOf(i), 40));
+    }
+    int code = n.exitCode();
+    n.close();
+    nodes.set(i, null);
+    return code;
+  }
+
   /** SIGSTOP: the node freezes (its ZooKeeper session runs on until the session timeout). */
   public void pause(int i) {
     nodes.get(i).pauseProcess();
@@ -277,6 +293,26 @@ public final class ProcessCluster implements AutoCloseable {
         }
       }
       return out;
+    } catch (Exception e) {
+      return null;
+    }
+  }
+
+  /** The drained nodes ({@code drained/}), or null if ZooKeeper does not answer. */
+  public Set<String> drainedNodes() {
+    return children(paths.drained());
+  }
+
+  /** The decommissioned nodes ({@code decommissioned/}), or null if ZooKeeper does not answer. */
+  public Set<String> decommissionedNodes() {
+    return children(paths.decommissioned());
+  }
+
+  private Set<String> children(String path) {
+    try {
+      return new java.util.TreeSet<>(observer.getChildren().forPath(path));
+    } catch (KeeperException.NoNodeException none) {
+      return Set.of();
     } catch (Exception e) {
       return null;
     }
