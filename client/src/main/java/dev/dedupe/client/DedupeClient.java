@@ -117,6 +117,7 @@ public final class DedupeClient implements AutoCloseable {
   private final AtomicReference<State> state = new AtomicReference<>(State.OPEN);
   private final ScheduledThreadPoolExecutor timer;
   private final OnceRunner onceRunner;
+  private final OnceEachRunner onceEachRunner;
   private final ChannelPool channels;
   private final ShardRouter router;
   private final Dispatcher dispatcher;
@@ -139,6 +140,7 @@ public final class DedupeClient implements AutoCloseable {
     this.accumulator = new Accumulator(settings.maxBatchIds, settings.linger,
         settings.maxInFlightBatches, timer, this::sendBatch);
     this.onceRunner = new OnceRunner(this, timer, settings.defaultLease);
+    this.onceEachRunner = new OnceEachRunner(this, timer);
     this.pendingRoom = new Semaphore(settings.maxPendingIds, true);
   }
 
@@ -259,7 +261,7 @@ public final class DedupeClient implements AutoCloseable {
    */
   public CompletableFuture<Decision> checkAndInsertAsync(
       String namespace, String messageId, InsertOptions options) {
-    return submit(namespace, List.of(Validation.id(messageId, 0)), options).get(0).result;
+    return submit(namespace, List.of(Validation.id(messageId, 0)), null, options).get(0).result;
   }
 
   /**
@@ -293,10 +295,24 @@ public final class DedupeClient implements AutoCloseable {
       Validation.namespace(namespace);
       return CompletableFuture.completedFuture(List.of());
     }
-    return collect("CheckAndInsert", namespace, submit(namespace, ids, options));
+    return collect("CheckAndInsert", namespace, submit(namespace, ids, null, options));
   }
 
-  private List<Entry> submit(String namespace, List<String> ids, InsertOptions options) {
+  /**
+   * One logical CheckAndInsert with a fingerprint per id ({@code fingerprints} in the order of
+   * {@code ids}; a null entry means none), for {@link #onceEach}. The options' own fingerprint
+   * is not used.
+   */
+  CompletableFuture<List<Decision>> checkAndInsertEachAsync(String namespace, List<String> ids,
+      List<byte[]> fingerprints, InsertOptions options) {
+    if (ids.isEmpty()) {
+      return CompletableFuture.completedFuture(List.of());
+    }
+    return collect("CheckAndInsert", namespace, submit(namespace, ids, fingerprints, options));
+  }
+
+  private List<Entry> submit(String namespace, List<String> ids, List<byte[]> fingerprints,
+      InsertOptions options) {
     Validation.namespace(namespace);
     Objects.requireNonNull(options, "options");
     requireState(State.OPEN);
@@ -309,8 +325,10 @@ public final class DedupeClient implements AutoCloseable {
     Object caller = new Object();
     byte[] fingerprint = options.fingerprintUnsafe();
     List<Entry> entries = new ArrayList<>(n);
-    for (String id : ids) {
-      Entry entry = new Entry(id, fingerprint, caller);
+    for (int i = 0; i < n; i++) {
+      String id = ids.get(i);
+      byte[] own = fingerprints == null ? fingerprint : fingerprints.get(i);
+      Entry entry = new Entry(id, own == null ? new byte[0] : own, caller);
       entry.result.whenComplete((d, t) -> pendingRoom.release());
       entries.add(entry);
     }
@@ -633,6 +651,39 @@ public final class DedupeClient implements AutoCloseable {
   public OnceOutcome once(
       String namespace, String messageId, InsertOptions options, Callable<byte[]> action) {
     return onceRunner.run(namespace, messageId, options, action);
+  }
+
+  /**
+   * once() for a batch of messages received together, such as a queue consumer's prefetched
+   * deliveries or an SQS receive of ten: one CheckAndInsert with a lease decides every id of
+   * the batch; then, in the batch's order and on this thread, {@code action} runs for each
+   * message whose id is new, its lease extended every half lease while it runs, and what it
+   * returns is committed (or, if it threw, the lease is released so that a redelivery runs it).
+   * Returns one outcome per message, in order, saying what to do with its delivery
+   * ({@link EachOutcome}); it throws only for a bad namespace or a closed client.
+   *
+   * <pre>{@code
+   * List<EachOutcome<Delivery>> outcomes = client.onceEach("orders", deliveries,
+   *     EachSpec.<Delivery>ids(Delivery::messageId).withLease(Duration.ofSeconds(30)),
+   *     delivery -> charge(delivery));
+   * }</pre>
+   *
+   * <p>An id twice in the batch runs once; with {@link EachSpec#inGroups} a group stops at its
+   * first message that does not finish. The guarantee is once()'s: the action runs to
+   * completion at most once per id within the window, except when a process dies after the
+   * side effect and before its Commit; then the lease runs out and a redelivery runs it again.
+   *
+   * @throws IllegalArgumentException if the namespace is malformed
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalStateException if the client is closed or closing
+   */
+  public <M> List<EachOutcome<M>> onceEach(String namespace, List<M> messages, EachSpec<M> spec,
+      EachAction<M> action) {
+    Objects.requireNonNull(messages, "messages");
+    Objects.requireNonNull(spec, "spec");
+    Objects.requireNonNull(action, "action");
+    requireState(State.OPEN);
+    return onceEachRunner.run(namespace, List.copyOf(messages), spec, action);
   }
 
   // ---------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ final class LeaseKeeper {
   private final String token;
   private final Duration lease;
   private final long everyNanos;
+  /** Told each new end of the lease (an SQS adapter extends the message's visibility with it). */
+  private final java.util.function.Consumer<Instant> onRenewed;
   private final ReentrantLock lock = new ReentrantLock();
   private boolean stopped;
   private ScheduledFuture<?> next;
@@ -31,6 +33,16 @@ final class LeaseKeeper {
   /** Starts keeping the lease: the first renewal comes after half the lease. */
   LeaseKeeper(DedupeClient client, ScheduledExecutorService timer, String namespace, String id,
       String token, Duration lease) {
+    this(client, timer, namespace, id, token, lease, end -> { });
+  }
+
+  /**
+   * Starts keeping the lease, and tells {@code onRenewed} each new end, on a gRPC thread: it
+   * must not block.
+   */
+  LeaseKeeper(DedupeClient client, ScheduledExecutorService timer, String namespace, String id,
+      String token, Duration lease, java.util.function.Consumer<Instant> onRenewed) {
+    this.onRenewed = onRenewed;
     this.client = client;
     this.timer = timer;
     this.namespace = namespace;
@@ -70,6 +82,13 @@ final class LeaseKeeper {
       lock.unlock();
     }
     renewed.whenComplete((end, failure) -> {
+      if (failure == null && end != null) {
+        try {
+          onRenewed.accept(end);
+        } catch (RuntimeException e) {
+          // The listener's trouble is its own; the lease is kept all the same.
+        }
+      }
       if (!(Dispatcher.unwrap(failure) instanceof LeaseLostException)) {
         schedule(); // renewed, or a transient failure: try again next time
       }
