@@ -202,12 +202,7 @@ class ShardLogStorageTest {
       for (int round = 0; round < 60; round++) {
         leader.apply(leader.prepare(randomRound(leader, random, round), 5, leader.position().seq() + 1));
       }
-      List<SnapshotChunk> chunks = new ArrayList<>();
-      try (ShardSnapshot snapshot = leader.openSnapshot()) {
-        for (SnapshotChunk c = snapshot.next(); c != null; c = snapshot.next()) {
-          chunks.add(SnapshotChunkCodec.decode(SnapshotChunkCodec.encode(c)));
-        }
-      }
+      List<SnapshotChunk> chunks = snapshotChunks(leader);
       long dataChunks = chunks.stream().filter(c -> c instanceof SnapshotChunk.Data).count();
       assertTrue(dataChunks >= 2, "two buckets make at least two data chunks: " + dataChunks);
 
@@ -249,12 +244,7 @@ class ShardLogStorageTest {
       for (int round = 0; round < 60; round++) {
         leader.apply(leader.prepare(randomRound(leader, random, round), 5, leader.position().seq() + 1));
       }
-      List<SnapshotChunk> chunks = new ArrayList<>();
-      try (ShardSnapshot snapshot = leader.openSnapshot()) {
-        for (SnapshotChunk c = snapshot.next(); c != null; c = snapshot.next()) {
-          chunks.add(c);
-        }
-      }
+      List<SnapshotChunk> chunks = snapshotChunks(leader);
       ShardInstall install = nodeB.beginInstall(0);
       install.accept(chunks.get(0));
       install.accept(chunks.get(1));
@@ -264,11 +254,7 @@ class ShardLogStorageTest {
       ShardInstall resumed = nodeB.resumeInstall(0);
       for (SnapshotChunk c : chunks.subList(2, chunks.size())) {
         if (c instanceof SnapshotChunk.Data d) {
-          byte[] value = d.values().get(0).clone();
-          value[value.length - 1] ^= 1;
-          List<byte[]> values = new ArrayList<>(d.values());
-          values.set(0, value);
-          c = new SnapshotChunk.Data(d.bucketStart(), d.keys(), values);
+          c = flipOneBit(d);
         }
         resumed.accept(c);
       }
@@ -307,12 +293,7 @@ class ShardLogStorageTest {
       try (ShardSnapshot snapshot = leader.openSnapshot()) {
         for (SnapshotChunk c = snapshot.next(); c != null; c = snapshot.next()) {
           if (c instanceof SnapshotChunk.Data d) {
-            // One bit of one value flipped on the way: the key count still matches.
-            byte[] value = d.values().get(0).clone();
-            value[value.length - 1] ^= 1;
-            List<byte[]> values = new ArrayList<>(d.values());
-            values.set(0, value);
-            c = new SnapshotChunk.Data(d.bucketStart(), d.keys(), values);
+            c = flipOneBit(d); // the key count still matches
           }
           install.accept(c);
         }
@@ -326,6 +307,26 @@ class ShardLogStorageTest {
   }
 
   /** A round of puts, rewrites and deletes over a few ids in two buckets. */
+  /** Every chunk of a snapshot of {@code store}, each through the codec as on the wire. */
+  private static List<SnapshotChunk> snapshotChunks(RocksShardStore store) {
+    List<SnapshotChunk> chunks = new ArrayList<>();
+    try (ShardSnapshot snapshot = store.openSnapshot()) {
+      for (SnapshotChunk c = snapshot.next(); c != null; c = snapshot.next()) {
+        chunks.add(SnapshotChunkCodec.decode(SnapshotChunkCodec.encode(c)));
+      }
+    }
+    return chunks;
+  }
+
+  /** The chunk with one bit of its first value flipped, as a broken link would. */
+  private static SnapshotChunk.Data flipOneBit(SnapshotChunk.Data d) {
+    byte[] value = d.values().get(0).clone();
+    value[value.length - 1] ^= 1;
+    List<byte[]> values = new ArrayList<>(d.values());
+    values.set(0, value);
+    return new SnapshotChunk.Data(d.bucketStart(), d.keys(), values);
+  }
+
   private static ShardWrite randomRound(RocksShardStore store, Random random, int round) {
     ShardWrite write = new ShardWrite();
     long bucket = random.nextBoolean() ? T0 : T0 + HOUR;
