@@ -29,10 +29,20 @@ final class ElasticMq implements AutoCloseable {
     return new ElasticMq(server, port);
   }
 
+  /** Where the server listens: {@code http://127.0.0.1:port}. */
+  String endpoint() {
+    return "http://127.0.0.1:" + port;
+  }
+
   /** A real AWS SDK v2 client talking to this server. */
   SqsClient client() {
+    return clientFor(endpoint());
+  }
+
+  /** A real AWS SDK v2 client talking to the ElasticMQ at {@code endpoint}. */
+  static SqsClient clientFor(String endpoint) {
     return SqsClient.builder()
-        .endpointOverride(URI.create("http://127.0.0.1:" + port))
+        .endpointOverride(URI.create(endpoint))
         .region(Region.US_EAST_1)
         .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create("x", "x")))
         .httpClient(UrlConnectionHttpClient.create())
