@@ -162,7 +162,7 @@ final class SqsBroker {
   private void failed(String operation, List<BatchResultErrorEntry> errors) {
     for (BatchResultErrorEntry e : errors) {
       count(operation, e.code());
-      if (isStaleReceipt(e.code())) {
+      if (isStaleReceipt(e.code(), e.message())) {
         log.info("{} on {}: entry {} {} ({}); the message went back to the queue and will be"
             + " decided again", operation, config.queueUrl(), e.id(), e.code(), e.message());
       } else {
@@ -179,7 +179,7 @@ final class SqsBroker {
     for (int i = 0; i < messages; i++) {
       count(operation, code);
     }
-    if (isStaleReceipt(code)) {
+    if (isStaleReceipt(code, e.getMessage())) {
       log.info("{} on {}: {}; the message went back to the queue", operation, config.queueUrl(),
           code);
     } else {
@@ -188,9 +188,18 @@ final class SqsBroker {
     }
   }
 
-  static boolean isStaleReceipt(String code) {
-    return code != null && (code.contains("ReceiptHandleIsInvalid")
-        || code.contains("MessageNotInflight") || code.contains("InvalidParameterValue"));
+  /**
+   * Whether an error says the receipt handle is no longer good: the message was received again
+   * (or its visibility ended). SQS says so with its own codes, or with InvalidParameterValue
+   * naming the receipt handle.
+   */
+  static boolean isStaleReceipt(String code, String message) {
+    if (code == null) {
+      return false;
+    }
+    return code.contains("ReceiptHandleIsInvalid") || code.contains("MessageNotInflight")
+        || (code.contains("InvalidParameterValue") && message != null
+            && message.toLowerCase(java.util.Locale.ROOT).contains("receipt"));
   }
 
   private void count(String operation, String code) {

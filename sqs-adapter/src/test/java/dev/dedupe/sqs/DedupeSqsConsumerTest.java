@@ -4,6 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.dedupe.client.DedupeClient;
+import dev.dedupe.client.Decision;
+import dev.dedupe.client.InsertOptions;
+import dev.dedupe.queue.BodyDigest;
+import dev.dedupe.queue.InProgressPolicy;
 import dev.dedupe.queue.MissingIdPolicy;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -21,6 +25,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import software.amazon.awssdk.services.sqs.SqsClient;
 import software.amazon.awssdk.services.sqs.model.Message;
 import software.amazon.awssdk.services.sqs.model.MessageAttributeValue;
@@ -301,5 +307,65 @@ class DedupeSqsConsumerTest {
     assertEquals(1, effectsOf("dup"));
     assertEquals(1, c.metrics().count("conflict"));
     assertEquals(1, dlqSize(dlq));
+  }
+
+  @Test
+  void anExpiredReceiptHandleIsHandledNotFatal() throws Exception {
+    String url = queue("stale");
+    String dlq = queue("stale-dlq");
+    List<String> stolen = Collections.synchronizedList(new ArrayList<>());
+    MessageHandler handler = m -> {
+      if (idOf(m).equals("late") && stolen.isEmpty()) {
+        // While the handler runs, its message becomes visible and is received elsewhere:
+        // this consumer's receipt handle is now stale.
+        sqs.changeMessageVisibility(b -> b.queueUrl(url).receiptHandle(m.receiptHandle())
+            .visibilityTimeout(0));
+        TestNode.await("received elsewhere", () -> {
+          List<Message> got = sqs.receiveMessage(b -> b.queueUrl(url).visibilityTimeout(1)
+              .messageAttributeNames("All")).messages();
+          got.forEach(g -> stolen.add(idOf(g)));
+          return stolen.contains("late");
+        });
+      }
+      return effect(m);
+    };
+    DedupeSqsConsumer c = consumer(url, dlq, handler, b -> b.idAttribute(ID));
+    send(url, List.<String[]>of(new String[] {"late", "l"}), id -> null);
+    TestNode.await("late handled", () -> c.metrics().count("handled") == 1);
+    send(url, List.<String[]>of(new String[] {"after", "a"}), id -> null);
+
+    // The stolen copy comes back after its 1 s and is deleted as a duplicate; the consumer
+    // goes on with the next message.
+    TestNode.await("both done and the queue drained", () -> c.metrics().count("handled") == 2
+        && ElasticMq.backlog(sqs, url) == 0);
+    assertEquals(1, effectsOf("late"));
+    assertEquals(1, effectsOf("after"));
+    assertTrue(c.metrics().count("duplicate") >= 1, "the redelivered copy was a duplicate");
+    assertTrue(c.metrics().registry().find("dedupe.sqs.broker_failures")
+        .tag("operation", "delete").tag("code", "ReceiptHandleIsInvalid").counter().count() >= 1,
+        "the stale delete was counted, not hidden");
+  }
+
+  @ParameterizedTest
+  @EnumSource(InProgressPolicy.class)
+  void anIdHeldElsewhereRunsOnceItsLeaseEnds(InProgressPolicy policy) throws Exception {
+    String url = queue("held-" + policy.name().toLowerCase().replace('_', '-'));
+    String dlq = queue("held-dlq");
+    String ns = "held-" + policy.name().toLowerCase().replace('_', '-');
+    DedupeClient holder = DedupeClient.builder().target(node.address()).build();
+    clients.add(holder);
+    // Another consumer's lease on the id, for the same body, never committed (it died).
+    Decision held = holder.checkAndInsert(ns, "held", InsertOptions.none()
+        .withLease(Duration.ofSeconds(2))
+        .withFingerprint(BodyDigest.fingerprint("h".getBytes(StandardCharsets.UTF_8))));
+    assertTrue(held.isNew());
+    DedupeSqsConsumer c = consumer(url, dlq, this::effect,
+        b -> b.idAttribute(ID).namespace(ns).inProgressPolicy(policy));
+    send(url, List.<String[]>of(new String[] {"held", "h"}), id -> null);
+
+    TestNode.await("handled after the lease ran out", () -> c.metrics().count("handled") == 1
+        && ElasticMq.backlog(sqs, url) == 0);
+    assertEquals(1, effectsOf("held"));
+    assertTrue(c.metrics().count("in_progress_elsewhere") >= 1);
   }
 }
