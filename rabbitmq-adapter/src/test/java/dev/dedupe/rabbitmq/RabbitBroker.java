@@ -32,23 +32,36 @@ final class RabbitBroker {
     return Integer.parseInt(setting("dedupe.rabbitmq.port", "DEDUPE_RABBITMQ_PORT", "5673"));
   }
 
-  /** A connection factory for the broker; skips (or fails under CI) when none answers. */
-  static ConnectionFactory require() {
+  /** Why there is no broker, or null when one answered: probed once per JVM. */
+  private static String missing;
+  private static boolean probed;
+
+  /**
+   * A connection factory for the broker. When none answers, aborts the calling test with one
+   * line saying how to start one (surefire counts it skipped), or fails it under CI=true.
+   * Call it from each test (or a @BeforeEach): an abort in @BeforeAll is not reported.
+   */
+  static synchronized ConnectionFactory require() {
     ConnectionFactory factory = new ConnectionFactory();
     factory.setHost(host());
     factory.setPort(port());
     factory.setConnectionTimeout(3_000);
-    try (Connection probe = factory.newConnection("dedupe-test-probe")) {
-      return factory;
-    } catch (IOException | TimeoutException e) {
-      String line = "no RabbitMQ broker at " + host() + ":" + port() + " (" + e + "): the"
-          + " RabbitMQ adapter's tests are skipped; " + HOW_TO_RUN;
-      if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-        Assertions.fail("CI=true and " + line);
+    if (!probed) {
+      probed = true;
+      try (Connection probe = factory.newConnection("dedupe-test-probe")) {
+        missing = null;
+      } catch (IOException | TimeoutException e) {
+        missing = "no RabbitMQ broker at " + host() + ":" + port() + " (" + e + "): the"
+            + " RabbitMQ adapter's tests are skipped; " + HOW_TO_RUN;
       }
-      Assumptions.abort(line);
-      throw new AssertionError("unreachable");
     }
+    if (missing != null) {
+      if ("true".equalsIgnoreCase(System.getenv("CI"))) {
+        Assertions.fail("CI=true and " + missing);
+      }
+      Assumptions.abort(missing);
+    }
+    return factory;
   }
 
   /** Declares a fresh queue of {@code type} (classic or quorum) with a dead-letter queue. */
