@@ -67,6 +67,17 @@ final class OnceEachRunner {
       ids[i] = id;
       firstIndex.putIfAbsent(id, i);
     }
+    byte[][] prints = new byte[n][];
+    for (int i = 0; i < n; i++) {
+      if (ids[i] != null && spec.fingerprintOf() != null && firstIndex.get(ids[i]) != i) {
+        try {
+          prints[i] = spec.fingerprintOf().apply(messages.get(i));
+        } catch (RuntimeException e) {
+          outcomes[i] = new EachOutcome.Invalid<>(messages.get(i), ids[i], "its fingerprint"
+              + " could not be made: " + e);
+        }
+      }
+    }
     List<String> distinct = new ArrayList<>();
     List<byte[]> fingerprints = new ArrayList<>();
     for (Map.Entry<String, Integer> first : firstIndex.entrySet()) {
@@ -87,6 +98,7 @@ final class OnceEachRunner {
               + InsertOptions.DEFAULT_MAX_FINGERPRINT_BYTES + " the service takes");
         }
       }
+      prints[i] = fingerprint;
       if (outcomes[i] == null) {
         distinct.add(first.getKey());
         fingerprints.add(fingerprint);
@@ -110,7 +122,12 @@ final class OnceEachRunner {
       Decision d = decided.get(id);
       boolean first = firstIndex.get(id) == i;
       EachOutcome<M> outcome;
-      if (!first) {
+      if (!first && !java.util.Arrays.equals(prints[i], prints[firstIndex.get(id)])) {
+        // Another body under the same id: its own decision (CONFLICT, or NEW if the first
+        // copy's never got recorded), when it comes again, not the first copy's outcome.
+        outcome = new EachOutcome.NotRun<>(m, id, "the same id came earlier in this batch with"
+            + " another body; it is decided on its own when redelivered", null);
+      } else if (!first) {
         outcome = repeatOf(m, id, byId.get(id));
       } else if (interrupted) {
         outcome = notRun(namespace, m, id, d, "the thread was interrupted before it ran", null);

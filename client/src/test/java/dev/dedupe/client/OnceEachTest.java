@@ -155,6 +155,24 @@ class OnceEachTest {
   }
 
   @Test
+  void anIdTwiceInABatchWithAnotherBodyIsNotTakenForTheFirstCopy() {
+    List<EachOutcome<Msg>> out = client.onceEach(NS,
+        List.of(new Msg("twin", "body-1", ""), new Msg("twin", "body-2", ""),
+            new Msg("twin", "body-1", "")),
+        EachSpec.ids(Msg::id).withFingerprints(m -> m.body().getBytes(StandardCharsets.UTF_8)),
+        this::effect);
+    assertInstanceOf(EachOutcome.Executed.class, out.get(0));
+    assertInstanceOf(EachOutcome.NotRun.class, out.get(1), "not a duplicate of another body");
+    assertInstanceOf(EachOutcome.AlreadyDone.class, out.get(2), "the same body is");
+    List<EachOutcome<Msg>> redelivered = client.onceEach(NS,
+        List.of(new Msg("twin", "body-2", "")),
+        EachSpec.ids(Msg::id).withFingerprints(m -> m.body().getBytes(StandardCharsets.UTF_8)),
+        this::effect);
+    assertInstanceOf(EachOutcome.Conflict.class, redelivered.get(0));
+    assertEquals(1, runsOf("twin"));
+  }
+
+  @Test
   void aLongActionKeepsItsLeaseAndTellsTheListenerEachNewEnd() {
     // Renewed every half lease: a renewal has 2 s to get through, even on a busy machine.
     Duration lease = Duration.ofSeconds(4);
