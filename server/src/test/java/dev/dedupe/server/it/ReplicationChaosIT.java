@@ -271,12 +271,22 @@ class ReplicationChaosIT {
             "shard " + s + " on node-" + victim + ": a new store after the disk was lost");
       }
       Set<Integer> bySnapshot = new TreeSet<>();
-      for (String line : logLinesSince(logsBefore)) {
-        for (int s = 0; s < SHARDS; s++) {
-          if (line.contains("shard " + s + ": " + victimId + " installed the snapshot")) {
-            bySnapshot.add(s);
+      // The leaders log an install a moment after the follower is back in sync in ZooKeeper
+      // (their log is another process's output): wait for the lines, within the heal time.
+      try {
+        awaitCondition(fault + ": the leaders log node-" + victim + "'s installs", HEAL, () -> {
+          bySnapshot.clear();
+          for (String line : logLinesSinceQuietly(logsBefore)) {
+            for (int s = 0; s < SHARDS; s++) {
+              if (line.contains("shard " + s + ": " + victimId + " installed the snapshot")) {
+                bySnapshot.add(s);
+              }
+            }
           }
-        }
+          return bySnapshot.containsAll(hit);
+        });
+      } catch (AssertionError timedOut) {
+        // Reported below with what was found.
       }
       say(fault + ": node-" + victim + " rebuilt, in sync with new stores; by snapshot: shards "
           + bySnapshot + " (a leader that has led since the cluster formed may resend its whole"
