@@ -335,6 +335,17 @@ class ReplicationChaosIT {
   void restartZooKeeperUnderLoad() throws Exception {
     String fault = "zk-restart";
     awaitHealthy(fault + ": before the fault");
+    // A leadership handover under way when ZooKeeper stops cannot finish, and its old leader
+    // may not resume without a ZooKeeper write: that shard waits out the outage (the outage
+    // rule: nothing changes meanwhile). The controller hands leaderships back to preferred
+    // replicas after the last stage's restart; let that end before the stop, as an operator
+    // would let a restart settle.
+    awaitCondition(fault + ": every shard led by its preferred replica, no handover under way",
+        HEAL, () -> {
+          Map<Integer, ShardState> st = states();
+          return st != null && st.size() == SHARDS && st.values().stream()
+              .allMatch(x -> x.hasLeader() && x.leader().equals(x.replicas().get(0)));
+        });
     try (ChaosLoad load = startLoad(fault)) {
       Set<Integer> all = new TreeSet<>();
       for (int s = 0; s < SHARDS; s++) {
