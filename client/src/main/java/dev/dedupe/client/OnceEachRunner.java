@@ -67,41 +67,34 @@ final class OnceEachRunner {
       ids[i] = id;
       firstIndex.putIfAbsent(id, i);
     }
+    // Every copy's fingerprint: the first copy's goes to the service, a later copy's is
+    // compared with it (another body under the same id is not that copy's repeat).
     byte[][] prints = new byte[n][];
     for (int i = 0; i < n; i++) {
-      if (ids[i] != null && spec.fingerprintOf() != null && firstIndex.get(ids[i]) != i) {
-        try {
-          prints[i] = spec.fingerprintOf().apply(messages.get(i));
-        } catch (RuntimeException e) {
-          outcomes[i] = new EachOutcome.Invalid<>(messages.get(i), ids[i], "its fingerprint"
-              + " could not be made: " + e);
-        }
+      if (ids[i] == null || spec.fingerprintOf() == null) {
+        continue;
+      }
+      M m = messages.get(i);
+      try {
+        prints[i] = spec.fingerprintOf().apply(m);
+      } catch (RuntimeException e) {
+        outcomes[i] = new EachOutcome.Invalid<>(m, ids[i], "its fingerprint could not be"
+            + " made: " + e);
+        continue;
+      }
+      if (prints[i] != null && prints[i].length > InsertOptions.DEFAULT_MAX_FINGERPRINT_BYTES) {
+        outcomes[i] = new EachOutcome.Invalid<>(m, ids[i], "its fingerprint is "
+            + prints[i].length + " bytes, more than the "
+            + InsertOptions.DEFAULT_MAX_FINGERPRINT_BYTES + " the service takes");
       }
     }
     List<String> distinct = new ArrayList<>();
     List<byte[]> fingerprints = new ArrayList<>();
     for (Map.Entry<String, Integer> first : firstIndex.entrySet()) {
       int i = first.getValue();
-      M m = messages.get(i);
-      byte[] fingerprint = null;
-      if (spec.fingerprintOf() != null) {
-        try {
-          fingerprint = spec.fingerprintOf().apply(m);
-        } catch (RuntimeException e) {
-          outcomes[i] = new EachOutcome.Invalid<>(m, ids[i], "its fingerprint could not be"
-              + " made: " + e);
-        }
-        if (fingerprint != null
-            && fingerprint.length > InsertOptions.DEFAULT_MAX_FINGERPRINT_BYTES) {
-          outcomes[i] = new EachOutcome.Invalid<>(m, ids[i], "its fingerprint is "
-              + fingerprint.length + " bytes, more than the "
-              + InsertOptions.DEFAULT_MAX_FINGERPRINT_BYTES + " the service takes");
-        }
-      }
-      prints[i] = fingerprint;
       if (outcomes[i] == null) {
         distinct.add(first.getKey());
-        fingerprints.add(fingerprint);
+        fingerprints.add(prints[i]);
       }
     }
 
