@@ -537,6 +537,8 @@ public final class ShardReplica implements ShardLog {
           progress.acknowledged(follower, ack.storeId(), -1, now);
           switch (history.planFor(ack.position(), tail.firstSeq())) {
             case LogHistory.CatchUp.Resend r -> {
+              log.info("shard {}: follower {} (store {}) is at {}; sending entries from {}",
+                  shard, follower, ack.storeId(), ack.position(), r.fromSeq());
               s.nextSeq = r.fromSeq();
               more = true;
             }

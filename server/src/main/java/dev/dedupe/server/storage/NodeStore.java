@@ -564,11 +564,12 @@ public final class NodeStore implements AutoCloseable {
         cfs.meta = creator.create(new ColumnFamilyDescriptor(
             bytes(ShardColumnFamilyNames.meta(shard)), resources.metadataOptions()));
       }
+      // A new identity: what the replaced copy acknowledged says nothing of this one.
+      String storeId = java.util.UUID.randomUUID().toString();
       try (WriteBatch batch = new WriteBatch();
           WriteOptions synced = new WriteOptions().setSync(true)) {
         batch.delete(cfs.meta, ShardMetaKeys.INSTALL_STAGE);
-        batch.put(cfs.meta, ShardMetaKeys.STORE_ID,
-            ShardMetaKeys.storeId(java.util.UUID.randomUUID().toString()));
+        batch.put(cfs.meta, ShardMetaKeys.STORE_ID, ShardMetaKeys.storeId(storeId));
         batch.put(cfs.meta, ShardMetaKeys.LOG_POSITION, ShardMetaKeys.position(header.position()));
         batch.put(cfs.meta, ShardMetaKeys.EPOCH_HISTORY, ShardMetaKeys.epochHistory(header.epochs()));
         if (header.budgetHorizonMillis() > 0) {
@@ -580,8 +581,8 @@ public final class NodeStore implements AutoCloseable {
       }
       installing.remove(shard);
       staged.remove(shard);
-      log.info("shard {}: installed a snapshot at {} ({} buckets)", shard, header.position(),
-          cfs.buckets.size());
+      log.info("shard {}: installed a snapshot at {} ({} buckets) as store {}", shard,
+          header.position(), cfs.buckets.size(), storeId);
     } catch (RocksDBException e) {
       throw new StorageException("shard " + shard + ": cannot complete the install", e);
     } finally {

@@ -401,9 +401,9 @@ class ReplicationChaosIT {
           == Outcome.NEW;
     };
 
-    // The shard's leader goes first (it stays down): a follower takes over at a new epoch, so
-    // its log in memory starts after the shard's first entries and an empty replica can only
-    // be rebuilt from a snapshot.
+    // The shard's leader goes first (it stays down): a follower takes over at a new epoch.
+    // The emptied replica then comes back to a leader that must rebuild it, by a snapshot or
+    // by the whole log if it still holds it, before it counts as in sync.
     awaitCondition(fault + ": shard " + s + " takes writes", FAILOVER, writeOne);
     ShardState before = states().get(s);
     int down = index(before.leader());
@@ -440,14 +440,20 @@ class ReplicationChaosIT {
             .anyMatch(l -> l.contains("Controller") && l.contains("shard " + s + ":"))
             || (isr(s) != null && !isr(s).containsKey(emptiedId)));
     startNode(emptied);
-    awaitCondition(fault + ": " + emptiedId + " registers its empty store for shard " + s,
-        HEAL, () -> {
-          Map<String, NodeRegistration> r = registrations();
-          return r != null && r.containsKey(emptiedId) && r.get(emptiedId).stores().containsKey(s);
-        });
-    String emptyStore = registrations().get(emptiedId).stores().get(s);
-    say(fault + ": " + emptiedId + " is back with the empty store " + emptyStore
-        + "; writing to shard " + s + " so that its leader sends it entries");
+    // The store it registers first is its empty one; a snapshot install may already have
+    // replaced it by the time a poll reads the registration, so the store it rejoins with is
+    // judged by the install that made it, not by comparing with a registration read.
+    String[] firstStore = {null};
+    awaitCondition(fault + ": " + emptiedId + " registers a store for shard " + s, HEAL, () -> {
+      Map<String, NodeRegistration> r = registrations();
+      if (r != null && r.containsKey(emptiedId) && r.get(emptiedId).stores().containsKey(s)) {
+        firstStore[0] = r.get(emptiedId).stores().get(s);
+        return true;
+      }
+      return false;
+    });
+    say(fault + ": " + emptiedId + " is back (store " + firstStore[0] + " registered first);"
+        + " writing to shard " + s + " so that its leader sends it entries");
 
     // Each write needs a second in-sync member: it fails UNAVAILABLE until the follower is
     // rebuilt and back in sync.
@@ -468,20 +474,49 @@ class ReplicationChaosIT {
           return false;
         });
     String rejoined = isr(s).get(emptiedId);
-    List<String> evidence = logLinesSince(logsAtCrash).stream()
-        .filter(l -> l.contains("shard " + s + ":") && l.contains(emptiedId)).toList();
     say(fault + ": " + emptiedId + " back in sync with store " + rejoined + "; in-sync sets"
         + " seen meanwhile: " + seenIsr);
-    String deadReadded = "adding " + emptiedId + " (caught up, store " + oldStore + ")";
-    String emptyAdded = "adding " + emptiedId + " (caught up, store " + emptyStore + ")";
-    List<String> wrong = evidence.stream()
-        .filter(l -> l.contains(deadReadded) || l.contains(emptyAdded)).toList();
-    assertTrue(wrong.isEmpty() && !emptyStore.equals(rejoined),
-        "shard " + s + ": the leader put " + emptiedId + " in the in-sync set on the strength of"
-            + " what it acknowledged before it crashed: dead, with its lost store " + oldStore
-            + ", or back, with the empty store " + emptyStore + " (seed " + seed + ", logs in "
-            + logDir + "):\n" + String.join("\n", wrong) + "\nall lines of shard " + s
-            + " naming " + emptiedId + ":\n" + String.join("\n", evidence));
+    // A store may join only once rebuilt: by a snapshot install (which names the store it
+    // made), or by the leader sending it the whole log from its first entry (possible when the
+    // leader still holds the shard's whole log in memory; it names the store it sends to).
+    // Store ids are random UUIDs, so a line naming one names that store on whichever node.
+    java.util.regex.Pattern installLine = java.util.regex.Pattern.compile(
+        "shard " + s + ": installed a snapshot .* as store (\\S+)");
+    java.util.regex.Pattern replayLine = java.util.regex.Pattern.compile(
+        "shard " + s + ": follower " + emptiedId + " \\(store ([^)]+)\\) is at .*; sending"
+            + " entries from 1$");
+    java.util.function.Function<List<String>, Set<String>> rebuiltStores = lines -> {
+      Set<String> out = new java.util.HashSet<>();
+      for (String l : lines) {
+        for (java.util.regex.Pattern p : List.of(installLine, replayLine)) {
+          java.util.regex.Matcher m = p.matcher(l);
+          if (m.find()) {
+            out.add(m.group(1));
+          }
+        }
+      }
+      return out;
+    };
+    awaitCondition(fault + ": the rebuild of store " + rejoined + " is in the logs", HEAL,
+        () -> rebuiltStores.apply(logLinesSinceQuietly(logsAtCrash)).contains(rejoined));
+    List<String> lines = logLinesSince(logsAtCrash);
+    Set<String> rebuilt = rebuiltStores.apply(lines);
+    java.util.regex.Pattern joinLine = java.util.regex.Pattern.compile(
+        "shard " + s + ": .*adding " + emptiedId + " \\(caught up, store ([^)]+)\\)");
+    List<String> evidence = lines.stream()
+        .filter(l -> l.contains("shard " + s + ":") && l.contains(emptiedId)).toList();
+    // A join with its lost store (on an old acknowledgement) or with the empty store it came
+    // back with, before a rebuild, would put a replica missing acknowledged ids in sync.
+    List<String> wrong = evidence.stream().filter(l -> {
+      java.util.regex.Matcher m = joinLine.matcher(l);
+      return m.find() && !rebuilt.contains(m.group(1));
+    }).toList();
+    assertTrue(wrong.isEmpty() && !rejoined.equals(oldStore),
+        "shard " + s + ": the leader put " + emptiedId + " in the in-sync set with a store"
+            + " neither installed nor sent the whole log (its lost store was " + oldStore
+            + ", rebuilt stores " + rebuilt + "; seed " + seed + ", logs in " + logDir + "):\n"
+            + String.join("\n", wrong) + "\nall lines of shard " + s + " naming " + emptiedId
+            + ":\n" + String.join("\n", evidence));
 
     startNode(down);
     try (ChaosLoad load = new ChaosLoad(router, history, fault + "-heal", seed, 2)) {
