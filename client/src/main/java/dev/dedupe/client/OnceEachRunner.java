@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ScheduledExecutorService;
 
@@ -14,7 +15,9 @@ import java.util.concurrent.ScheduledExecutorService;
  * {@link DedupeClient#onceEach}: once() for a batch of messages received together. One
  * CheckAndInsert with a lease for the batch's distinct ids; then, in the batch's order, on the
  * caller's thread, each NEW id's action runs with its lease kept alive ({@link LeaseKeeper}),
- * and its result is committed, or its lease released if it threw.
+ * and its result is committed, or its lease released if it threw. A commit is not awaited
+ * before the next action runs; all are awaited before {@link #run} returns, so a caller that
+ * acks on return never acks a message whose commit is still in flight.
  *
  * <p>The rules a queue adapter relies on, in one place:
  * <ul>
@@ -104,6 +107,8 @@ final class OnceEachRunner {
 
     Set<String> stoppedGroups = new HashSet<>();
     Map<String, EachOutcome<M>> byId = new HashMap<>();
+    // The commit in flight for each Executed message, by index.
+    List<CompletableFuture<Void>> commits = new ArrayList<>(java.util.Collections.nCopies(n, null));
     boolean interrupted = false;
     for (int i = 0; i < n; i++) {
       if (outcomes[i] != null) {
@@ -136,7 +141,7 @@ final class OnceEachRunner {
           case DUPLICATE -> new EachOutcome.AlreadyDone<>(m, id, d.result(), d.firstSeen());
           case IN_PROGRESS -> new EachOutcome.InProgressElsewhere<>(m, id, d.leaseExpiresAt());
           case CONFLICT -> new EachOutcome.Conflict<>(m, id, d.firstSeen());
-          case NEW -> execute(namespace, m, id, d, spec, action);
+          case NEW -> execute(namespace, m, id, d, spec, action, commits, i);
         };
         if (outcome instanceof EachOutcome.Failed<M> f
             && f.cause() instanceof InterruptedException) {
@@ -151,10 +156,47 @@ final class OnceEachRunner {
       }
       outcomes[i] = outcome;
     }
+    settleCommits(ids, firstIndex, outcomes, commits);
     if (interrupted) {
       Thread.currentThread().interrupt();
     }
     return List.of(outcomes);
+  }
+
+  /**
+   * Waits for the commits the loop left in flight. One whose commit failed becomes
+   * Unconfirmed, and its later copies in the batch NotRun (as if the commit had been awaited
+   * before they were looked at): nothing vouches yet that the id is done.
+   */
+  private static <M> void settleCommits(String[] ids, Map<String, Integer> firstIndex,
+      EachOutcome<M>[] outcomes, List<CompletableFuture<Void>> commits) {
+    Set<String> unconfirmed = new HashSet<>();
+    for (int i = 0; i < outcomes.length; i++) {
+      CompletableFuture<Void> commit = commits.get(i);
+      if (commit == null || !(outcomes[i] instanceof EachOutcome.Executed<M> e)) {
+        continue;
+      }
+      try {
+        commit.join();
+      } catch (CompletionException | java.util.concurrent.CancellationException failed) {
+        Throwable cause = Dispatcher.unwrap(failed);
+        RuntimeException why = cause instanceof RuntimeException r ? r
+            : new DedupeException("Commit failed: " + cause,
+                io.grpc.Status.fromThrowable(cause), cause);
+        outcomes[i] = new EachOutcome.Unconfirmed<>(e.message(), ids[i], e.result(), why);
+        unconfirmed.add(ids[i]);
+      }
+    }
+    if (unconfirmed.isEmpty()) {
+      return;
+    }
+    for (int i = 0; i < outcomes.length; i++) {
+      if (ids[i] != null && unconfirmed.contains(ids[i]) && firstIndex.get(ids[i]) != i
+          && outcomes[i] instanceof EachOutcome.AlreadyDone<M>) {
+        outcomes[i] = new EachOutcome.NotRun<>(outcomes[i].message(), ids[i], "the same id"
+            + " came earlier in this batch and its commit was not confirmed", null);
+      }
+    }
   }
 
   /** One call for the batch; ids it could not decide are noted with why. */
@@ -189,7 +231,7 @@ final class OnceEachRunner {
   }
 
   private <M> EachOutcome<M> execute(String namespace, M m, String id, Decision d,
-      EachSpec<M> spec, EachAction<M> action) {
+      EachSpec<M> spec, EachAction<M> action, List<CompletableFuture<Void>> commits, int index) {
     String token = d.attemptToken();
     LeaseKeeper keeper = new LeaseKeeper(client, timer, namespace, id, token, spec.lease(),
         spec.onLeaseExtended() == null ? end -> { } : end -> spec.onLeaseExtended().accept(m, end));
@@ -204,8 +246,11 @@ final class OnceEachRunner {
       keeper.stop();
     }
     byte[] stored = result == null ? new byte[0] : result;
+    // Not awaited here: the next message's action runs while this commit travels, and the
+    // commits of a batch share the service's group commit. The runner awaits them all before
+    // it returns, so no caller acks a message whose commit is still in flight.
     try {
-      client.commit(namespace, id, token, stored);
+      commits.set(index, client.commitAsync(namespace, id, token, stored));
     } catch (RuntimeException e) {
       return new EachOutcome.Unconfirmed<>(m, id, stored, e);
     }

@@ -93,6 +93,43 @@ class OnceEachTest {
   }
 
   @Test
+  void everyExecutedMessageIsCommittedWhenTheBatchReturns() {
+    // The adapters ack as soon as onceEach returns: an Executed message's commit must be
+    // done by then, even though commits travel while the next actions run.
+    List<Msg> batch = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      batch.add(new Msg("k" + i));
+    }
+    List<EachOutcome<Msg>> out = client.onceEach(NS, batch, EachSpec.ids(Msg::id), this::effect);
+
+    for (EachOutcome<Msg> o : out) {
+      assertInstanceOf(EachOutcome.Executed.class, o);
+      Decision now = client.check(NS, o.messageId());
+      assertEquals(Verdict.DUPLICATE, now.verdict(), o.messageId() + " committed");
+      assertArrayEquals(("done " + o.messageId()).getBytes(StandardCharsets.UTF_8), now.result());
+    }
+  }
+
+  @Test
+  void aCommitThatFindsItsLeaseGoneIsUnconfirmedAndItsRepeatInTheBatchIsNotRun() {
+    List<Msg> batch = List.of(new Msg("lost"), new Msg("kept"), new Msg("lost"));
+    List<EachOutcome<Msg>> out = client.onceEach(NS, batch, EachSpec.ids(Msg::id), m -> {
+      if (m.id().equals("lost")) {
+        client.forget(NS, "lost"); // an admin's Forget takes the lease away mid-action
+      }
+      return effect(m);
+    });
+
+    EachOutcome.Unconfirmed<Msg> lost =
+        assertInstanceOf(EachOutcome.Unconfirmed.class, out.get(0));
+    assertInstanceOf(LeaseLostException.class, lost.cause());
+    assertInstanceOf(EachOutcome.Executed.class, out.get(1));
+    assertInstanceOf(EachOutcome.NotRun.class, out.get(2),
+        "a repeat of an id not recorded as done is redelivered, not reported done");
+    assertEquals(1, runsOf("lost"));
+  }
+
+  @Test
   void aFailureReleasesItsLeaseSoTheRedeliveryRunsIt() {
     AtomicInteger attempts = new AtomicInteger();
     List<EachOutcome<Msg>> out = client.onceEach(NS, List.of(new Msg("x"), new Msg("y")),

@@ -65,8 +65,12 @@ final class ElasticMq implements AutoCloseable {
     return a.values().stream().mapToInt(Integer::parseInt).sum();
   }
 
+  /**
+   * Stops the server without waiting for it: a consumer's long poll still open (up to its
+   * wait time, 20 s by default) would hold a waiting stop that long.
+   */
   @Override
   public void close() {
-    server.stopAndWait();
+    server.stopAndGetFuture().apply();
   }
 }
