@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.parallel.Isolated;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
@@ -23,6 +24,7 @@ import org.slf4j.LoggerFactory;
  * Stopping cluster nodes, with ZooKeeper up and with ZooKeeper down: a stop must be prompt
  * (an orchestrator's SIGTERM is followed by SIGKILL), and a normal stop is not an error.
  */
+@Isolated("reads or changes the global logging state")
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class ClusterShutdownTest {
 

@@ -31,6 +31,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.parallel.Isolated;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -38,6 +39,7 @@ import org.slf4j.LoggerFactory;
  * real ZooKeeper server. Nodes here are registrations without storage: a test publishes the
  * stores a node would have open.
  */
+@Isolated("reads or changes the global logging state")
 @Timeout(60)
 class ControllerTest {
 
