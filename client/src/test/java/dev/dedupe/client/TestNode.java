@@ -2,17 +2,18 @@ package dev.dedupe.client;
 
 import dev.dedupe.server.DedupeNode;
 import dev.dedupe.server.config.ConfigLoader;
+import dev.dedupe.server.testing.Conditions;
+import dev.dedupe.server.testing.TestConfigs;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
 
 /**
  * A real dedupe node on loopback Netty, with a temporary data directory and test-sized memory
- * (the few lines of the server's TestConfigs that the client needs).
+ * (the server's TestConfigs), and the cluster members the client's tests start.
  */
 final class TestNode implements AutoCloseable {
 
@@ -29,17 +30,8 @@ final class TestNode implements AutoCloseable {
 
   /** Loopback, free ports, test-sized memory, {@code shards} shards in {@code dataDir}. */
   static Map<String, String> settings(Path dataDir, int shards) {
-    Map<String, String> settings = new HashMap<>();
-    settings.put("grpc.host", "127.0.0.1");
-    settings.put("grpc.port", "0");
-    settings.put("ops.host", "127.0.0.1");
-    settings.put("ops.port", "0");
-    settings.put("storage.data-dir", dataDir.toString());
+    Map<String, String> settings = TestConfigs.settings(dataDir);
     settings.put("storage.shards", Integer.toString(shards));
-    settings.put("storage.block-cache.bytes", "8MiB");
-    settings.put("storage.write-buffer.bytes", "8MiB");
-    settings.put("storage.disk-budget.bytes", "1GiB");
-    settings.put("storage.maintenance.interval.seconds", "3600");
     return settings;
   }
 
@@ -85,13 +77,7 @@ final class TestNode implements AutoCloseable {
    */
   static void awaitCondition(Duration max, String what, BooleanSupplier condition)
       throws InterruptedException {
-    long until = System.nanoTime() + max.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() - until > 0) {
-        throw new AssertionError("waited " + max + " for " + what + "; it did not happen");
-      }
-      Thread.sleep(20);
-    }
+    Conditions.await(max, what, condition, () -> "");
   }
 
   /** host:port of the node's gRPC API. */

@@ -3,6 +3,8 @@ package dev.dedupe.sqs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.dedupe.client.DedupeClient;
+import dev.dedupe.server.testing.Conditions;
+import dev.dedupe.server.testing.LoopbackNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -35,7 +37,7 @@ class ConsumerKillTest {
   void aKillBetweenEffectAndCommitIsTheOnlyRepeat() throws Exception {
     Path ledger = dir.resolve("ledger.txt");
     try (ElasticMq mq = ElasticMq.start(); SqsClient sqs = mq.client();
-        TestNode node = TestNode.start(dir.resolve("node"))) {
+        LoopbackNode node = LoopbackNode.start(dir.resolve("node"))) {
       String url = ElasticMq.createQueue(sqs, "kill");
       String dlq = ElasticMq.createQueue(sqs, "kill-dlq");
       List<String> ids = new ArrayList<>();
@@ -56,7 +58,7 @@ class ConsumerKillTest {
 
       Process child = startConsumer(mq.endpoint(), url, dlq, node.address(), ledger, victim);
       try {
-        TestNode.await("the child blocked in the victim's handler, after its effect",
+        Conditions.await("the child blocked in the victim's handler, after its effect",
             () -> read(ledger).contains("blocked " + victim));
         child.destroyForcibly(); // SIGKILL on Linux
         assertEquals(SIGKILL_EXIT, child.waitFor());
@@ -75,7 +77,7 @@ class ConsumerKillTest {
                 return null;
               }).build()) {
         survivor.start();
-        TestNode.await("queue drained", () -> ElasticMq.backlog(sqs, url) == 0);
+        Conditions.await("queue drained", () -> ElasticMq.backlog(sqs, url) == 0);
       }
 
       Map<String, Integer> effects = new TreeMap<>();

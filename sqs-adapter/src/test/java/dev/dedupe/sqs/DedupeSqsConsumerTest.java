@@ -3,12 +3,14 @@ package dev.dedupe.sqs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.dedupe.client.DedupeClient;
 import dev.dedupe.client.Decision;
+import dev.dedupe.client.DedupeClient;
 import dev.dedupe.client.InsertOptions;
 import dev.dedupe.queue.BodyDigest;
 import dev.dedupe.queue.InProgressPolicy;
 import dev.dedupe.queue.MissingIdPolicy;
+import dev.dedupe.server.testing.Conditions;
+import dev.dedupe.server.testing.LoopbackNode;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -43,7 +45,7 @@ class DedupeSqsConsumerTest {
 
   @TempDir static Path dir;
   static ElasticMq mq;
-  static TestNode node;
+  static LoopbackNode node;
   static SqsClient sqs;
 
   private final List<DedupeSqsConsumer> consumers = new ArrayList<>();
@@ -56,7 +58,7 @@ class DedupeSqsConsumerTest {
   static void startServers() {
     mq = ElasticMq.start();
     sqs = mq.client();
-    node = TestNode.start(dir);
+    node = LoopbackNode.start(dir);
   }
 
   @AfterAll
@@ -168,7 +170,7 @@ class DedupeSqsConsumerTest {
       consumer(url, dlq, this::effect, b -> b.idAttribute(ID).namespace("orders"));
     }
 
-    TestNode.await("both queues drained", () -> ElasticMq.backlog(sqs, standard) == 0
+    Conditions.await("both queues drained", () -> ElasticMq.backlog(sqs, standard) == 0
         && ElasticMq.backlog(sqs, fifo) == 0);
     assertEquals(1600 + 800, effects.size(), "every distinct id handled");
     effects.forEach((id, n) -> assertEquals(1, n.get(), "effects of " + id));
@@ -196,7 +198,7 @@ class DedupeSqsConsumerTest {
     send(url, List.of(new String[] {"flaky", "f"}, new String[] {"poison", "p"},
         new String[] {"fine", "x"}), id -> null);
 
-    TestNode.await("queue drained", () -> ElasticMq.backlog(sqs, url) == 0);
+    Conditions.await("queue drained", () -> ElasticMq.backlog(sqs, url) == 0);
     assertEquals(1, effectsOf("flaky"), "ran once, after two failures");
     assertEquals(3, attempts.get("flaky").get());
     assertEquals(1, effectsOf("fine"));
@@ -228,13 +230,13 @@ class DedupeSqsConsumerTest {
     };
     DedupeSqsConsumer first = consumer(url, dlq, slow, b -> b.idAttribute(ID).lease(lease));
     send(url, List.<String[]>of(new String[] {"slow", "s"}), id -> null);
-    TestNode.await("the first consumer took it", () -> ElasticMq.backlog(sqs, url) == 1
+    Conditions.await("the first consumer took it", () -> ElasticMq.backlog(sqs, url) == 1
         && sqs.getQueueAttributes(b -> b.queueUrl(url).attributeNamesWithStrings(
             "ApproximateNumberOfMessagesNotVisible")).attributesAsStrings()
             .get("ApproximateNumberOfMessagesNotVisible").equals("1"));
     DedupeSqsConsumer second = consumer(url, dlq, slow, b -> b.idAttribute(ID).lease(lease));
 
-    TestNode.await("handled and deleted", () -> first.metrics().count("handled") == 1
+    Conditions.await("handled and deleted", () -> first.metrics().count("handled") == 1
         && ElasticMq.backlog(sqs, url) == 0);
     assertEquals(1, effectsOf("slow"));
     assertEquals(0, second.metrics().count("in_progress_elsewhere"),
@@ -261,7 +263,7 @@ class DedupeSqsConsumerTest {
     send(url, messages, id -> id.substring(0, 1));
     DedupeSqsConsumer c = consumer(url, dlq, handler, b -> b.idAttribute(ID));
 
-    TestNode.await("queue drained", () -> ElasticMq.backlog(sqs, url) == 0);
+    Conditions.await("queue drained", () -> ElasticMq.backlog(sqs, url) == 0);
     List<String> a = order.stream().filter(id -> id.startsWith("a")).toList();
     List<String> b = order.stream().filter(id -> id.startsWith("b")).toList();
     assertEquals(List.of("a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"), a);
@@ -283,7 +285,7 @@ class DedupeSqsConsumerTest {
     send(digest, List.<String[]>of(new String[] {null, "same body"},
         new String[] {null, "same body"}), id -> null);
 
-    TestNode.await("both drained", () -> ElasticMq.backlog(sqs, strict) == 0
+    Conditions.await("both drained", () -> ElasticMq.backlog(sqs, strict) == 0
         && ElasticMq.backlog(sqs, digest) == 0);
     assertEquals(0, effectsOf("body:no id here"));
     assertEquals(1, refusing.metrics().deadLetteredCount("missing_id"));
@@ -299,10 +301,10 @@ class DedupeSqsConsumerTest {
     String dlq = queue("reuse-dlq");
     DedupeSqsConsumer c = consumer(url, dlq, this::effect, b -> b.idAttribute(ID));
     send(url, List.<String[]>of(new String[] {"dup", "first body"}), id -> null);
-    TestNode.await("first handled", () -> c.metrics().count("handled") == 1);
+    Conditions.await("first handled", () -> c.metrics().count("handled") == 1);
     send(url, List.<String[]>of(new String[] {"dup", "another body"}), id -> null);
 
-    TestNode.await("conflict dead-lettered", () -> c.metrics().deadLetteredCount("conflict") == 1
+    Conditions.await("conflict dead-lettered", () -> c.metrics().deadLetteredCount("conflict") == 1
         && ElasticMq.backlog(sqs, url) == 0);
     assertEquals(1, effectsOf("dup"));
     assertEquals(1, c.metrics().count("conflict"));
@@ -320,7 +322,7 @@ class DedupeSqsConsumerTest {
         // this consumer's receipt handle is now stale.
         sqs.changeMessageVisibility(b -> b.queueUrl(url).receiptHandle(m.receiptHandle())
             .visibilityTimeout(0));
-        TestNode.await("received elsewhere", () -> {
+        Conditions.await("received elsewhere", () -> {
           List<Message> got = sqs.receiveMessage(b -> b.queueUrl(url).visibilityTimeout(1)
               .messageAttributeNames("All")).messages();
           got.forEach(g -> stolen.add(idOf(g)));
@@ -331,12 +333,12 @@ class DedupeSqsConsumerTest {
     };
     DedupeSqsConsumer c = consumer(url, dlq, handler, b -> b.idAttribute(ID));
     send(url, List.<String[]>of(new String[] {"late", "l"}), id -> null);
-    TestNode.await("late handled", () -> c.metrics().count("handled") == 1);
+    Conditions.await("late handled", () -> c.metrics().count("handled") == 1);
     send(url, List.<String[]>of(new String[] {"after", "a"}), id -> null);
 
     // The stolen copy comes back after its 1 s and is deleted as a duplicate; the consumer
     // goes on with the next message.
-    TestNode.await("both done and the queue drained", () -> c.metrics().count("handled") == 2
+    Conditions.await("both done and the queue drained", () -> c.metrics().count("handled") == 2
         && ElasticMq.backlog(sqs, url) == 0);
     assertEquals(1, effectsOf("late"));
     assertEquals(1, effectsOf("after"));
@@ -363,7 +365,7 @@ class DedupeSqsConsumerTest {
         b -> b.idAttribute(ID).namespace(ns).inProgressPolicy(policy));
     send(url, List.<String[]>of(new String[] {"held", "h"}), id -> null);
 
-    TestNode.await("handled after the lease ran out", () -> c.metrics().count("handled") == 1
+    Conditions.await("handled after the lease ran out", () -> c.metrics().count("handled") == 1
         && ElasticMq.backlog(sqs, url) == 0);
     assertEquals(1, effectsOf("held"));
     assertTrue(c.metrics().count("in_progress_elsewhere") >= 1);

@@ -3,6 +3,8 @@ package dev.dedupe.sqs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.dedupe.client.DedupeClient;
+import dev.dedupe.server.testing.Conditions;
+import dev.dedupe.server.testing.LoopbackNode;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +28,7 @@ class ReadmeExampleTest {
   @Test
   void theReadmeConsumerChargesEachOrderOnce() throws Exception {
     try (ElasticMq mq = ElasticMq.start(); SqsClient sqs = mq.client();
-        TestNode node = TestNode.start(dir);
+        LoopbackNode node = LoopbackNode.start(dir);
         DedupeClient dedupe = DedupeClient.builder().target(node.address()).build()) {
       String queueUrl = ElasticMq.createQueue(sqs, "payments");
       String dlqUrl = ElasticMq.createQueue(sqs, "payments-dlq");
@@ -48,7 +50,7 @@ class ReadmeExampleTest {
       consumer.start();                            // close() finishes the batch in hand, then stops
       // --- end ---
 
-      TestNode.await("queue drained", () -> ElasticMq.backlog(sqs, queueUrl) == 0);
+      Conditions.await("queue drained", () -> ElasticMq.backlog(sqs, queueUrl) == 0);
       consumer.close();
       assertEquals(List.of("order 7 for 10 EUR"), charged);
       assertEquals("payments", consumer.namespace());

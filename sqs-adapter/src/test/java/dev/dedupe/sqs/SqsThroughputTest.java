@@ -3,6 +3,8 @@ package dev.dedupe.sqs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.dedupe.client.DedupeClient;
+import dev.dedupe.server.testing.Conditions;
+import dev.dedupe.server.testing.LoopbackNode;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -31,7 +33,7 @@ class SqsThroughputTest {
   @Test
   void adapterAgainstPlainLoop() throws Exception {
     try (ElasticMq mq = ElasticMq.start(); SqsClient sqs = mq.client();
-        TestNode node = TestNode.start(dir);
+        LoopbackNode node = LoopbackNode.start(dir);
         DedupeClient dedupe = DedupeClient.builder().target(node.address()).build()) {
       String dlq = ElasticMq.createQueue(sqs, "bench-dlq");
       for (int loops : new int[] {1, 4}) {
@@ -100,7 +102,7 @@ class SqsThroughputTest {
           return null;
         }).build()) {
       consumer.start();
-      TestNode.await("all handled", () -> consumer.metrics().count("handled") >= MESSAGES);
+      Conditions.await("all handled", () -> consumer.metrics().count("handled") >= MESSAGES);
       double rate = MESSAGES / ((System.nanoTime() - start) / 1e9);
       assertEquals(MESSAGES, done.get());
       return rate;

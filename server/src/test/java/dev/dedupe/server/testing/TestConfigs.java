@@ -13,6 +13,13 @@ public final class TestConfigs {
 
   /** The defaults with test-sized memory, plus {@code overrides} (config key to value). */
   public static ServerConfig forDataDir(Path dataDir, Map<String, String> overrides) {
+    Map<String, String> settings = settings(dataDir);
+    settings.putAll(overrides);
+    return ConfigLoader.load(null, settings, Map.of());
+  }
+
+  /** The settings {@link #forDataDir} starts from, as a map the caller may change. */
+  public static Map<String, String> settings(Path dataDir) {
     Map<String, String> settings = new HashMap<>();
     settings.put("grpc.host", "127.0.0.1");
     settings.put("grpc.port", "0");
@@ -26,7 +33,6 @@ public final class TestConfigs {
     settings.put("storage.write-buffer.bytes", "16MiB");
     settings.put("storage.disk-budget.bytes", "1GiB");
     settings.put("storage.maintenance.interval.seconds", "3600");
-    settings.putAll(overrides);
-    return ConfigLoader.load(null, settings, Map.of());
+    return settings;
   }
 }
