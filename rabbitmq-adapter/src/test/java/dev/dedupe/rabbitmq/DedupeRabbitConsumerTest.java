@@ -219,8 +219,10 @@ class DedupeRabbitConsumerTest {
         }));
     publish(adminChannel, List.of(new String[] {"poison", "garbage"}, new String[] {"fine", "ok"}));
 
-    Await.until(Await.LONG, "the poison message in the dead-letter queue",
-        () -> depthQuietly(queue + ".dlq") == 1, () -> counts(c));
+    // Counted just after the broker has it: wait for the count too.
+    Await.until(Await.LONG, "the poison message in the dead-letter queue, and counted",
+        () -> depthQuietly(queue + ".dlq") == 1
+            && c.metrics().deadLetteredCount("delivery_limit") >= 1, () -> counts(c));
     assertEquals(3, poisonRuns.get(), "ran on each of its 3 deliveries, then dead-lettered");
     // The broker's own count: none on the first delivery, then 1 and 2 earlier deliveries.
     assertEquals(List.of(1, 2), counts.subList(1, 3), "x-delivery-count seen: " + counts);

@@ -198,7 +198,10 @@ class DedupeSqsConsumerTest {
     send(url, List.of(new String[] {"flaky", "f"}, new String[] {"poison", "p"},
         new String[] {"fine", "x"}), id -> null);
 
-    Conditions.await("queue drained", () -> ElasticMq.backlog(sqs, url) == 0);
+    // The dead-letter count moves once the message is in the DLQ and deleted, so just after
+    // the queue drains: wait for it too.
+    Conditions.await("queue drained, poison dead-lettered", () -> ElasticMq.backlog(sqs, url) == 0
+        && c.metrics().deadLetteredCount("delivery_limit") >= 1);
     assertEquals(1, effectsOf("flaky"), "ran once, after two failures");
     assertEquals(3, attempts.get("flaky").get());
     assertEquals(1, effectsOf("fine"));
@@ -285,8 +288,9 @@ class DedupeSqsConsumerTest {
     send(digest, List.<String[]>of(new String[] {null, "same body"},
         new String[] {null, "same body"}), id -> null);
 
-    Conditions.await("both drained", () -> ElasticMq.backlog(sqs, strict) == 0
-        && ElasticMq.backlog(sqs, digest) == 0);
+    Conditions.await("both drained, the id-less one dead-lettered",
+        () -> ElasticMq.backlog(sqs, strict) == 0 && ElasticMq.backlog(sqs, digest) == 0
+            && refusing.metrics().deadLetteredCount("missing_id") >= 1);
     assertEquals(0, effectsOf("body:no id here"));
     assertEquals(1, refusing.metrics().deadLetteredCount("missing_id"));
     assertEquals(1, dlqSize(dlq));
