@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.services.sqs.model.Message;
@@ -37,11 +38,14 @@ final class BatchProcessor {
   private final ConsumerMetrics metrics;
   private final MessageIds ids;
   private final OutcomeRouter router;
+  /** Told each outcome once its SQS writes are done; null for none. */
+  private final Consumer<EachOutcome<Message>> listener;
   /** Counted down by close(): ends a WAIT for another consumer's lease early. */
   private final CountDownLatch stopping;
 
   BatchProcessor(DedupeClient dedupe, SqsBroker broker, SqsConsumerConfig config,
-      MessageHandler handler, ConsumerMetrics metrics, CountDownLatch stopping) {
+      MessageHandler handler, ConsumerMetrics metrics, Consumer<EachOutcome<Message>> listener,
+      CountDownLatch stopping) {
     this.dedupe = dedupe;
     this.broker = broker;
     this.config = config;
@@ -49,6 +53,7 @@ final class BatchProcessor {
     this.metrics = metrics;
     this.ids = new MessageIds(config);
     this.router = new OutcomeRouter(config.inProgress(), config.maxReceiveCount());
+    this.listener = listener;
     this.stopping = stopping;
   }
 
@@ -123,7 +128,20 @@ final class BatchProcessor {
           + " messages come back and are deleted then as duplicates", config.queueUrl(),
           deletes.size() - deleted, deletes.size());
     }
+    if (listener != null) {
+      outcomes.forEach(this::tell);
+    }
     return new Waiting(waits, waitUntil);
+  }
+
+  /** The listener's exception is logged, never thrown: the batch is already disposed of. */
+  private void tell(EachOutcome<Message> outcome) {
+    try {
+      listener.accept(outcome);
+    } catch (RuntimeException e) {
+      log.warn("{}: the onOutcome listener threw for id {}", config.queueUrl(),
+          outcome.messageId(), e);
+    }
   }
 
   private void apply(Map<Message, Integer> visibility, Map<Message, String> deadLetters) {

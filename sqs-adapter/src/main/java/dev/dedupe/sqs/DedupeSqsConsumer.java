@@ -1,6 +1,7 @@
 package dev.dedupe.sqs;
 
 import dev.dedupe.client.DedupeClient;
+import dev.dedupe.client.EachOutcome;
 import dev.dedupe.client.EachSpec;
 import dev.dedupe.queue.ConsumerMetrics;
 import dev.dedupe.queue.InProgressPolicy;
@@ -15,6 +16,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import software.amazon.awssdk.services.sqs.SqsClient;
 import software.amazon.awssdk.services.sqs.model.Message;
@@ -28,7 +30,7 @@ import software.amazon.awssdk.services.sqs.model.Message;
  * DedupeSqsConsumer consumer = DedupeSqsConsumer.builder()
  *     .queueUrl("https://sqs.eu-west-1.amazonaws.com/123456789012/payments")
  *     .sqs(SqsClient.create())
- *     .dedupe(DedupeClient.builder().target("dedupe:7070").build())
+ *     .dedupe(DedupeClient.builder().target("dedupe:50051").build())
  *     .deadLetterQueueUrl("https://sqs.eu-west-1.amazonaws.com/123456789012/payments-dlq")
  *     .handler(message -> gateway.charge(message.body()).receiptBytes())
  *     .build();
@@ -72,7 +74,7 @@ public final class DedupeSqsConsumer implements AutoCloseable {
         + SqsConsumerConfig.queueName(config.queueUrl())));
     SqsBroker broker = new SqsBroker(b.sqs, config, extender, metrics.registry());
     BatchProcessor processor = new BatchProcessor(b.dedupe, broker, config, b.handler, metrics,
-        stopping);
+        b.listener, stopping);
     for (int i = 0; i < config.consumers(); i++) {
       ReceiveLoop loop = new ReceiveLoop(b.sqs, config, processor, broker, stopping);
       loops.add(loop);
@@ -161,6 +163,7 @@ public final class DedupeSqsConsumer implements AutoCloseable {
     private Duration failureBackoff;
     private Integer consumers;
     private MeterRegistry registry;
+    private Consumer<EachOutcome<Message>> listener;
 
     private Builder() {}
 
@@ -299,6 +302,18 @@ public final class DedupeSqsConsumer implements AutoCloseable {
     /** Where the metrics go. Default: a private registry, readable through metrics(). */
     public Builder meterRegistry(MeterRegistry r) {
       registry = once(registry, r, "meterRegistry");
+      return this;
+    }
+
+    /**
+     * Told each decided message's outcome after its SQS writes (delete, visibility, dead
+     * letter) were sent, on the receive loop's thread: for instance a duplicate's stored
+     * result, {@link EachOutcome.AlreadyDone#result}. A message without an id is dead-lettered
+     * before any decision and is not reported. Must not block; what it throws is logged.
+     * Default: none.
+     */
+    public Builder onOutcome(Consumer<EachOutcome<Message>> l) {
+      listener = once(listener, l, "onOutcome");
       return this;
     }
 

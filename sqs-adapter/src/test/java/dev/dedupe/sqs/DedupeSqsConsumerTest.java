@@ -1,10 +1,12 @@
 package dev.dedupe.sqs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.dedupe.client.Decision;
 import dev.dedupe.client.DedupeClient;
+import dev.dedupe.client.EachOutcome;
 import dev.dedupe.client.InsertOptions;
 import dev.dedupe.queue.BodyDigest;
 import dev.dedupe.queue.InProgressPolicy;
@@ -20,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterAll;
@@ -313,6 +316,27 @@ class DedupeSqsConsumerTest {
     assertEquals(1, effectsOf("dup"));
     assertEquals(1, c.metrics().count("conflict"));
     assertEquals(1, dlqSize(dlq));
+  }
+
+  @Test
+  void onOutcomeTellsEachOutcomeWithADuplicatesStoredResult() throws Exception {
+    String url = queue("told");
+    String dlq = queue("told-dlq");
+    List<EachOutcome<Message>> told = new CopyOnWriteArrayList<>();
+    // A listener that throws is logged: the messages were disposed of before it was told.
+    consumer(url, dlq, this::effect, b -> b.idAttribute(ID).onOutcome(o -> {
+      told.add(o);
+      throw new IllegalStateException("a listener's bug");
+    }));
+    send(url, List.of(new String[] {"told", "body"}, new String[] {"told", "body"}), id -> null);
+
+    Conditions.await("both messages told and deleted", () -> told.size() == 2
+        && ElasticMq.backlog(sqs, url) == 0);
+    assertEquals(1, effectsOf("told"));
+    var first = assertInstanceOf(EachOutcome.Executed.class, told.get(0));
+    var second = assertInstanceOf(EachOutcome.AlreadyDone.class, told.get(1));
+    assertEquals("done told", new String(first.result(), StandardCharsets.UTF_8));
+    assertEquals("done told", new String(second.result(), StandardCharsets.UTF_8));
   }
 
   @Test
