@@ -1,5 +1,6 @@
 package dev.dedupe.client;
 
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -29,6 +30,11 @@ import java.util.concurrent.ScheduledExecutorService;
  *       and their leases released, so that they are redelivered in order.</li>
  *   <li>Leases that no action will use (NotRun) are released at once, never left to run
  *       out.</li>
+ *   <li>A NEW id's lease is kept alive only while its own action runs, so an id that waited
+ *       behind earlier actions for a quarter of its lease or more is renewed before its action
+ *       starts; if another attempt took it over meanwhile (the lease ran out behind a slow
+ *       action), it is NotRun, and its redelivery is decided again, rather than run a second
+ *       time on a lost lease.</li>
  *   <li>If the service decided only part of the batch, the decided messages go on and the
  *       others are NotRun.</li>
  * </ul>
@@ -103,6 +109,7 @@ final class OnceEachRunner {
 
     Map<String, Decision> decided = new HashMap<>();
     Map<String, RuntimeException> undecided = new HashMap<>();
+    long decidedAt = System.nanoTime(); // no later than the service started the leases
     decide(namespace, distinct, fingerprints, spec, decided, undecided);
 
     Set<String> stoppedGroups = new HashSet<>();
@@ -141,7 +148,7 @@ final class OnceEachRunner {
           case DUPLICATE -> new EachOutcome.AlreadyDone<>(m, id, d.result(), d.firstSeen());
           case IN_PROGRESS -> new EachOutcome.InProgressElsewhere<>(m, id, d.leaseExpiresAt());
           case CONFLICT -> new EachOutcome.Conflict<>(m, id, d.firstSeen());
-          case NEW -> execute(namespace, m, id, d, spec, action, commits, i);
+          case NEW -> execute(namespace, m, id, d, spec, action, decidedAt, commits, i);
         };
         if (outcome instanceof EachOutcome.Failed<M> f
             && f.cause() instanceof InterruptedException) {
@@ -231,8 +238,31 @@ final class OnceEachRunner {
   }
 
   private <M> EachOutcome<M> execute(String namespace, M m, String id, Decision d,
-      EachSpec<M> spec, EachAction<M> action, List<CompletableFuture<Void>> commits, int index) {
+      EachSpec<M> spec, EachAction<M> action, long decidedAt,
+      List<CompletableFuture<Void>> commits, int index) {
     String token = d.attemptToken();
+    if (System.nanoTime() - decidedAt >= spec.lease().toNanos() / 4) {
+      // Its lease was not kept while the actions before it ran: renew it now, so that the
+      // keeper's first renewal, half a lease from now, finds it still live; and if it ran out
+      // and another attempt took the id, do not run the action a second time.
+      Instant end;
+      try {
+        end = client.extendLease(namespace, id, token, spec.lease());
+      } catch (LeaseLostException e) {
+        return new EachOutcome.NotRun<>(m, id, "its lease ran out while earlier messages of the"
+            + " batch ran, and another attempt took the id: " + e.getMessage(), e);
+      } catch (RuntimeException e) {
+        return notRun(namespace, m, id, d, "its lease could not be renewed after earlier"
+            + " messages of the batch ran: " + e.getMessage(), e);
+      }
+      if (spec.onLeaseExtended() != null) {
+        try {
+          spec.onLeaseExtended().accept(m, end);
+        } catch (RuntimeException e) {
+          // The listener's trouble is its own, as with the keeper's renewals.
+        }
+      }
+    }
     LeaseKeeper keeper = new LeaseKeeper(client, timer, namespace, id, token, spec.lease(),
         spec.onLeaseExtended() == null ? end -> { } : end -> spec.onLeaseExtended().accept(m, end));
     byte[] result;

@@ -228,6 +228,35 @@ class OnceEachTest {
   }
 
   @Test
+  void anIdWhoseLeaseRanOutBehindASlowActionIsRenewedOrIfTakenOverNotRun() {
+    // The batch's ids are leased together; "behind" and "kept" wait while "slow" outlives the
+    // lease. Another consumer takes "behind" over once its lease has run out and does it.
+    Duration lease = Duration.ofSeconds(1);
+    List<EachOutcome<Msg>> out = client.onceEach(NS,
+        List.of(new Msg("slow"), new Msg("behind"), new Msg("kept")),
+        EachSpec.ids(Msg::id).withLease(lease), m -> {
+          if (m.id().equals("slow")) {
+            TestNode.awaitCondition(Duration.ofMinutes(1), "the waiting ids' leases run out",
+                () -> client.check(NS, "behind").verdict() == Verdict.NEW
+                    && client.check(NS, "kept").verdict() == Verdict.NEW);
+            Decision other = client.checkAndInsert(NS, "behind",
+                InsertOptions.none().withLease(Duration.ofMinutes(1)));
+            assertTrue(other.isNew(), "taken over: " + other);
+            client.commit(NS, "behind", other.attemptToken(), new byte[0]);
+          }
+          return effect(m);
+        });
+    assertInstanceOf(EachOutcome.Executed.class, out.get(0));
+    assertInstanceOf(EachOutcome.NotRun.class, out.get(1), "not run again on its lost lease");
+    assertEquals(0, runsOf("behind"), "only the other consumer did it");
+    assertInstanceOf(EachOutcome.Executed.class, out.get(2),
+        "its lease ran out too, but nobody took it: renewed and run");
+    List<EachOutcome<Msg>> redelivered = client.onceEach(NS, List.of(new Msg("behind")),
+        EachSpec.ids(Msg::id), this::effect);
+    assertInstanceOf(EachOutcome.AlreadyDone.class, redelivered.get(0));
+  }
+
+  @Test
   void whenTheServiceIsDownNothingRunsAndEveryMessageIsNotRun() {
     String address = node.address();
     node.close();

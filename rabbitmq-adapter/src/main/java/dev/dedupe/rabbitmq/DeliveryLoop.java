@@ -15,8 +15,6 @@ import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -178,46 +176,12 @@ final class DeliveryLoop implements Runnable {
     if (config.fingerprintBodies()) {
       spec = spec.withFingerprints(d -> BodyDigest.fingerprint(d.getBody()));
     }
-    for (List<Delivery> round : rounds(batch, ids)) {
-      List<EachOutcome<Delivery>> outcomes = client.onceEach(config.namespace(), round, spec,
-          d -> metrics.handler().recordCallable(() -> handler.handle(d)));
-      settle(outcomes, ids);
-    }
-  }
-
-  /**
-   * Splits a batch so that no round holds one id with two different bodies. onceEach gives a
-   * repeat of an id within its batch the first copy's outcome without comparing bodies, so an
-   * id reused for another body in the same batch would pass as a duplicate (or a retry of the
-   * right body be dead-lettered with a conflicting first copy); in a later round it is decided
-   * against what the first round recorded. Almost always one round.
-   */
-  private List<List<Delivery>> rounds(List<Delivery> batch, Map<Delivery, String> ids) {
-    if (!config.fingerprintBodies()) {
-      return List.of(batch);
-    }
-    List<List<Delivery>> rounds = new ArrayList<>();
-    List<Map<String, Delivery>> bodiesById = new ArrayList<>();
-    for (Delivery d : batch) {
-      String id = ids.get(d);
-      int r = 0;
-      while (id != null && r < rounds.size()) {
-        Delivery seen = bodiesById.get(r).get(id);
-        if (seen == null || Arrays.equals(seen.getBody(), d.getBody())) {
-          break;
-        }
-        r++;
-      }
-      if (r == rounds.size()) {
-        rounds.add(new ArrayList<>());
-        bodiesById.add(new HashMap<>());
-      }
-      rounds.get(r).add(d);
-      if (id != null) {
-        bodiesById.get(r).putIfAbsent(id, d);
-      }
-    }
-    return rounds;
+    // One call for the whole batch. An id twice in it is onceEach's to sort out: a later copy
+    // with the same body gets the first copy's outcome, one with another body is NotRun
+    // (requeued here) and decided on its own when it comes back: CONFLICT, dead-lettered.
+    List<EachOutcome<Delivery>> outcomes = client.onceEach(config.namespace(), batch, spec,
+        d -> metrics.handler().recordCallable(() -> handler.handle(d)));
+    settle(outcomes, ids);
   }
 
   private void settle(List<EachOutcome<Delivery>> outcomes, Map<Delivery, String> ids)
