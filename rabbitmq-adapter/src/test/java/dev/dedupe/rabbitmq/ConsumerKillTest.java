@@ -8,6 +8,8 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
+import dev.dedupe.server.testing.Conditions;
+import dev.dedupe.server.testing.LoopbackNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -73,7 +75,7 @@ class ConsumerKillTest {
     List<String> distinct = ids.stream().distinct().toList();
     List<Process> children = new ArrayList<>();
     try (Connection admin = factory.newConnection("kill-test-admin");
-        DedupeTestNode node = DedupeTestNode.start(dir.resolve("node"))) {
+        LoopbackNode node = LoopbackNode.start(dir.resolve("node"))) {
       Channel ch = admin.createChannel();
       RabbitBroker.declareWithDeadLetters(ch, queue, type);
       try {
@@ -251,7 +253,7 @@ class ConsumerKillTest {
   private Ledgers awaitLedger(String what, Predicate<Ledgers> condition)
       throws InterruptedException {
     Ledgers[] seen = new Ledgers[1];
-    Await.until(Await.LONG, what, () -> condition.test(seen[0] = Ledgers.read(dir)),
+    Conditions.await(Conditions.LONG, what, () -> condition.test(seen[0] = Ledgers.read(dir)),
         () -> "ledger: " + seen[0].summary() + "; see " + dir + "/child-*.log");
     return seen[0];
   }

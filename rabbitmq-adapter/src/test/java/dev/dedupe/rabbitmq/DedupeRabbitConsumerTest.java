@@ -13,6 +13,8 @@ import com.rabbitmq.client.GetResponse;
 import dev.dedupe.client.DedupeClient;
 import dev.dedupe.queue.InProgressPolicy;
 import dev.dedupe.queue.MissingIdPolicy;
+import dev.dedupe.server.testing.Conditions;
+import dev.dedupe.server.testing.LoopbackNode;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -46,7 +48,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class DedupeRabbitConsumerTest {
 
   @TempDir static Path dir;
-  private static DedupeTestNode node;
+  private static LoopbackNode node;
   private static DedupeClient client;
   private static ConnectionFactory factory;
 
@@ -57,7 +59,7 @@ class DedupeRabbitConsumerTest {
 
   @BeforeAll
   static void startNode() {
-    node = DedupeTestNode.start(dir);
+    node = LoopbackNode.start(dir);
     client = DedupeClient.builder().target(node.address()).build();
   }
 
@@ -171,7 +173,7 @@ class DedupeRabbitConsumerTest {
     publish(p1, messages.subList(0, total / 2));
     second.join();
 
-    Await.until(Await.LONG, "every message acknowledged", () ->
+    Conditions.await(Conditions.LONG, "every message acknowledged", () ->
         acked(a) + acked(b) == total,
         () -> "a=" + counts(a) + " b=" + counts(b));
     assertEquals(0, depth(queue), "queue drained");
@@ -220,7 +222,7 @@ class DedupeRabbitConsumerTest {
     publish(adminChannel, List.of(new String[] {"poison", "garbage"}, new String[] {"fine", "ok"}));
 
     // Counted just after the broker has it: wait for the count too.
-    Await.until(Await.LONG, "the poison message in the dead-letter queue, and counted",
+    Conditions.await(Conditions.LONG, "the poison message in the dead-letter queue, and counted",
         () -> depthQuietly(queue + ".dlq") == 1
             && c.metrics().deadLetteredCount("delivery_limit") >= 1, () -> counts(c));
     assertEquals(3, poisonRuns.get(), "ran on each of its 3 deliveries, then dead-lettered");
@@ -269,10 +271,10 @@ class DedupeRabbitConsumerTest {
         .inProgress(policy));
     publish(adminChannel, List.<String[]>of(new String[] {"slow-1", "x"}));
 
-    Await.until(Await.LONG, "the duplicate refused as in progress twice",
+    Conditions.await(Conditions.LONG, "the duplicate refused as in progress twice",
         () -> other.metrics().count("in_progress_elsewhere") >= 2, () -> counts(other));
     release.countDown();
-    Await.until(Await.LONG, "the duplicate acknowledged as a duplicate",
+    Conditions.await(Conditions.LONG, "the duplicate acknowledged as a duplicate",
         () -> slow.metrics().count("duplicate") + other.metrics().count("duplicate") == 1
             && slow.metrics().count("handled") == 1,
         () -> "slow " + counts(slow) + " other " + counts(other));
@@ -292,7 +294,7 @@ class DedupeRabbitConsumerTest {
         }));
     publish(adminChannel, List.of(new String[] {null, "anonymous"}, new String[] {"id-1", "b"}));
 
-    Await.until(Await.LONG, "the id-less message dead-lettered",
+    Conditions.await(Conditions.LONG, "the id-less message dead-lettered",
         () -> depthQuietly(queue + ".dlq") == 1 && c.metrics().count("handled") == 1,
         () -> counts(c));
     assertEquals(1, c.metrics().deadLetteredCount("missing_id"));
@@ -312,7 +314,7 @@ class DedupeRabbitConsumerTest {
     publish(adminChannel, List.of(new String[] {null, "event-7"}, new String[] {null, "event-7"},
         new String[] {null, "event-8"}));
 
-    Await.until(Await.LONG, "three messages settled",
+    Conditions.await(Conditions.LONG, "three messages settled",
         () -> c.metrics().count("handled") + c.metrics().count("duplicate") == 3,
         () -> counts(c));
     assertEquals(1, ledger.effects("event-7"));
@@ -336,7 +338,7 @@ class DedupeRabbitConsumerTest {
           .messageId("ignored-" + i).headers(Map.of("order-id", "o-42")).build(), "x".getBytes(UTF_8));
     }
     adminChannel.waitForConfirmsOrDie(60_000);
-    Await.until(Await.LONG, "three settled",
+    Conditions.await(Conditions.LONG, "three settled",
         () -> c.metrics().count("handled") + c.metrics().count("duplicate") == 3,
         () -> counts(c));
     assertEquals(1, ledger.effects("o-42"));
@@ -359,10 +361,10 @@ class DedupeRabbitConsumerTest {
           return ("receipt for " + new String(d.getBody(), UTF_8)).getBytes(UTF_8);
         }));
     publish(adminChannel, List.<String[]>of(new String[] {"pay-1", "10 EUR"}));
-    Await.until("the first handled", () -> c.metrics().count("handled") == 1);
+    Conditions.await("the first handled", () -> c.metrics().count("handled") == 1);
     publish(adminChannel, List.of(new String[] {"pay-1", "99 EUR"}, new String[] {"pay-1", "10 EUR"}));
 
-    Await.until(Await.LONG, "the reuse dead-lettered and the retry skipped",
+    Conditions.await(Conditions.LONG, "the reuse dead-lettered and the retry skipped",
         () -> depthQuietly(queue + ".dlq") == 1 && c.metrics().count("duplicate") == 1,
         () -> counts(c));
     assertEquals(1, c.metrics().deadLetteredCount("conflict"));

@@ -9,6 +9,8 @@ import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
 import dev.dedupe.client.DedupeClient;
+import dev.dedupe.server.testing.Conditions;
+import dev.dedupe.server.testing.LoopbackNode;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.UUID;
@@ -34,7 +36,7 @@ class ThroughputBenchTest {
     ConnectionFactory factory = RabbitBroker.require();
     int n = Integer.getInteger("dedupe.rabbitmq.bench.messages", 20_000);
     int prefetch = Integer.getInteger("dedupe.rabbitmq.bench.prefetch", 50);
-    try (DedupeTestNode node = DedupeTestNode.start(dir);
+    try (LoopbackNode node = LoopbackNode.start(dir);
         DedupeClient client = DedupeClient.builder().target(node.address()).build();
         Connection conn = factory.newConnection("bench")) {
       Channel admin = conn.createChannel();
@@ -52,7 +54,7 @@ class ThroughputBenchTest {
         try (DedupeRabbitConsumer c = DedupeRabbitConsumer.builder().connection(conn)
             .queue(dedupeQueue).client(client).prefetch(prefetch)
             .handler(d -> null).build().start()) {
-          Await.until("all handled", () -> c.metrics().count("handled") == n);
+          Conditions.await("all handled", () -> c.metrics().count("handled") == n);
         }
         double adapter = n / ((System.nanoTime() - start) / 1e9);
         admin.queueDelete(dedupeQueue);
@@ -87,7 +89,7 @@ class ThroughputBenchTest {
         done.incrementAndGet();
       }
     });
-    Await.until("all consumed", () -> done.get() == n);
+    Conditions.await("all consumed", () -> done.get() == n);
     double rate = n / ((System.nanoTime() - start) / 1e9);
     ch.close();
     return rate;
