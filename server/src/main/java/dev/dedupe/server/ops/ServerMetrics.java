@@ -94,6 +94,8 @@ public final class ServerMetrics implements AutoCloseable {
    * they read; the RocksDB counters must not vanish from the scrape while the node runs.
    */
   private final StorageResources resources;
+  /** Held for the same reason: the shards' write-error counters read it. */
+  private final ShardSet shards;
   /** Held for the same reason: the process CPU counter reads it. */
   private final OperatingSystemMXBean os = ManagementFactory.getOperatingSystemMXBean();
   /** Listens to the JVM's GC notifications until closed. */
@@ -109,6 +111,7 @@ public final class ServerMetrics implements AutoCloseable {
     this.retention = retention;
     this.windows = windows;
     this.resources = resources;
+    this.shards = shards;
     renameForPrometheus(registry);
     gauge("dedupe.keys", "Records held over all namespaces", () -> figures(NodeFigures::totalKeys));
     gauge("dedupe.disk.bytes", "Bytes on disk: every shard's table files plus the shared write-ahead log",
@@ -152,6 +155,15 @@ public final class ServerMetrics implements AutoCloseable {
             var writer = shards.writer(shard);
             return writer != null && writer.isHealthy() ? 1L : 0L;
           });
+      // A failure that the next round clears shows here even if no scrape saw the gauge at 0.
+      FunctionCounter.builder("dedupe.shard.write.errors", shards, set -> {
+            var writer = set.writer(shard);
+            return writer == null ? 0 : writer.writeErrors();
+          })
+          .description("Rounds of the shard's write path that failed on a storage error (disk"
+              + " full, I/O error) and were answered UNAVAILABLE, since the shard opened here")
+          .tags("shard", tag)
+          .register(registry);
     }
     bindJvmAndProcessMeters();
   }
@@ -249,6 +261,12 @@ public final class ServerMetrics implements AutoCloseable {
         nsGauge("dedupe.namespace.effective.window.seconds",
             "The window in force after disk-budget age-out; page when under 24 h", ns,
             () -> figures(x -> x.effectiveWindow(ns, windows).toSeconds()));
+        // What the effective window is compared with, so that an alert follows the
+        // configuration instead of repeating it.
+        nsGauge("dedupe.namespace.window.floor.seconds",
+            "The effective window below which the node warns: window.floor.hours, or the"
+                + " namespace's own window when that is shorter", ns,
+            () -> windows.floorFor(ns).toSeconds());
       }
     }
   }
@@ -330,6 +348,10 @@ public final class ServerMetrics implements AutoCloseable {
     gauge("dedupe.shards.under.replicated",
         "Shards this node leads whose in-sync set is smaller than their replica set",
         () -> runtime.underReplicatedLed().size());
+    gauge("dedupe.min.insync.replicas",
+        "In-sync replicas, the leader included, a shard needs to acknowledge a write"
+            + " (cluster.min-insync-replicas, at most the replication factor)",
+        runtime::minInSync);
     FunctionCounter.builder("dedupe.leader.elections", elections, LongSupplier::getAsLong)
         .description("Leader changes this node wrote as controller (a shard left leaderless included)")
         .register(registry);

@@ -306,6 +306,14 @@ public final class ReplicationRuntime implements ReplicaRoles, AutoCloseable {
     return answer;
   }
 
+  /**
+   * In-sync members a shard needs to commit an entry ({@code cluster.min-insync-replicas},
+   * capped at the replication factor).
+   */
+  public int minInSync() {
+    return settings.minInSync();
+  }
+
   /** Under-replicated shards this node leads: in sync with fewer than all replicas. */
   public List<Integer> underReplicatedLed() {
     List<Integer> out = new ArrayList<>();

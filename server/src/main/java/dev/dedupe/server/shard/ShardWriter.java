@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -96,6 +97,8 @@ public final class ShardWriter implements AutoCloseable {
   private final AtomicReference<State> state = new AtomicReference<>(State.CREATED);
   private final Logger logger;
   private volatile boolean lastWriteFailed;
+  /** Rounds that failed as {@link #lastWriteFailed} records; written by the writer thread. */
+  private final AtomicLong writeErrors = new AtomicLong();
   /** Writer thread only: the newest time seen, so that the clock never runs backwards here. */
   private long lastNowMillis;
 
@@ -159,6 +162,11 @@ public final class ShardWriter implements AutoCloseable {
   /** True while the writer accepts work and its last write succeeded. */
   public boolean isHealthy() {
     return state.get() == State.RUNNING && !lastWriteFailed;
+  }
+
+  /** Rounds that failed on a storage error since this writer was made (see {@link #isHealthy}). */
+  public long writeErrors() {
+    return writeErrors.get();
   }
 
   /**
@@ -404,6 +412,7 @@ public final class ShardWriter implements AutoCloseable {
       lastWriteFailed = false;
     } catch (RuntimeException e) {
       lastWriteFailed = true;
+      writeErrors.incrementAndGet();
       logger.error("shard {}: round of {} requests failed: {}", shardId(), tasks.size(),
           e.toString());
       fail(tasks, e instanceof StorageException se ? se

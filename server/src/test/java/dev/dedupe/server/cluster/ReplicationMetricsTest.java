@@ -50,6 +50,11 @@ class ReplicationMetricsTest {
           + " everything", () -> lagsOfEveryFollower(cluster)
               && total(cluster, "dedupe_replica_lag_entries") == 0);
       promtoolFindsNothingToFix(cluster.node(0));
+      // The threshold the min-in-sync alert compares dedupe_shard_isr_size with, on every node
+      // (the fixture keeps cluster.min-insync-replicas at its default, 2).
+      for (DedupeNode n : cluster.running()) {
+        assertEquals(2.0, scrape(n).value("dedupe_min_insync_replicas"), scrape(n).text());
+      }
       double electionsBefore = total(cluster, "dedupe_leader_elections_total");
       double shrinksBefore = total(cluster, "dedupe_isr_changes_total", "change", "shrink");
 

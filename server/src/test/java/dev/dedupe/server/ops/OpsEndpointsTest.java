@@ -73,6 +73,7 @@ class OpsEndpointsTest {
     assertNotNull(metrics.value("dedupe_request_ids_bucket", "rpc", "check_and_insert", "le", "10.0"), text);
     assertEquals(1.0, metrics.value("dedupe_namespace_keys", "namespace", "orders"), text);
     assertEquals(86400.0, metrics.value("dedupe_namespace_effective_window_seconds", "namespace", "orders"), text);
+    assertEquals(86400.0, metrics.value("dedupe_namespace_window_floor_seconds", "namespace", "orders"), text);
     assertNotNull(metrics.value("dedupe_rocksdb_stall_seconds_total"), text);
     assertNotNull(metrics.value("dedupe_disk_bytes"), text);
     assertNotNull(metrics.value("dedupe_shard_queue_depth", "shard", "3"), text);
@@ -83,6 +84,38 @@ class OpsEndpointsTest {
 
     node.close();
     node = null;
+  }
+
+  /**
+   * The floor the effective window is compared with (the alert DedupeEffectiveWindowBelowFloor
+   * reads both): {@code window.floor.hours}, or the namespace's own window when shorter.
+   */
+  @Test
+  void theWindowFloorGaugeFollowsTheConfiguration() throws Exception {
+    Map<Map<String, String>, Double> expected = Map.of(
+        Map.of("window.floor.hours", "12"), 43200.0,
+        Map.of("window.default.hours", "2"), 7200.0);
+    for (var e : expected.entrySet()) {
+      node = DedupeNode.start(
+          TestConfigs.forDataDir(dir.resolve("floor-" + e.getValue()), e.getKey()),
+          InstantSource.system());
+      ManagedChannel channel =
+          NettyChannelBuilder.forAddress("127.0.0.1", node.grpcPort()).usePlaintext().build();
+      try {
+        DedupeServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+            .checkAndInsert(CheckAndInsertRequest.newBuilder()
+                .setNamespace("orders").addMessageIds("a").build());
+      } finally {
+        channel.shutdownNow();
+      }
+      node.runMaintenance();
+      Exposition metrics = Exposition.scrape(node.opsPort());
+      assertEquals(e.getValue(),
+          metrics.value("dedupe_namespace_window_floor_seconds", "namespace", "orders"),
+          e.getKey() + ":\n" + metrics.text());
+      node.close();
+      node = null;
+    }
   }
 
   private HttpResponse<String> get(String path) throws Exception {
