@@ -76,6 +76,9 @@ public final class DedupeNode implements AutoCloseable {
   private GrpcServer grpc;
   private OpsServer ops;
   private ScheduledExecutorService maintenance;
+  /** How often the gRPC health status is set from readiness. */
+  private static final java.time.Duration HEALTH_REFRESH = java.time.Duration.ofSeconds(1);
+  private ScheduledExecutorService healthFollower;
   private ReplicationRuntime replication;
   private ReplicationServer replicationServer;
   private CopyThrottle copyThrottle;
@@ -241,7 +244,15 @@ public final class DedupeNode implements AutoCloseable {
     }
 
     state.set(State.SERVING);
-    grpc.setServing(true);
+    // The standard health service follows readiness (what /health/ready says), so that a gRPC
+    // readiness probe keeps traffic from a node that cannot serve yet (a cluster still
+    // forming) and lets it in about a second after it can; the maintenance pass is too rare.
+    grpc.setServing(isReady());
+    healthFollower = Executors.newSingleThreadScheduledExecutor(
+        Thread.ofPlatform().name("grpc-health").daemon(true).factory());
+    closers.push(healthFollower::shutdownNow);
+    healthFollower.scheduleWithFixedDelay(() -> grpc.setServing(isReady()),
+        HEALTH_REFRESH.toMillis(), HEALTH_REFRESH.toMillis(), TimeUnit.MILLISECONDS);
     log.info("dedupe node serving: gRPC on port {}, ops on port {}, {} shards in {}, durability {}{}",
         grpc.port(), ops.port(), shards.shardCount(), directory.root().toAbsolutePath(),
         config.storage().durability().configName(),
@@ -276,7 +287,6 @@ public final class DedupeNode implements AutoCloseable {
     try {
       retention.runOnce();
       metrics.registerNamespaces();
-      grpc.setServing(isReady());
     } catch (RuntimeException e) {
       log.error("maintenance pass failed; will retry", e);
     }

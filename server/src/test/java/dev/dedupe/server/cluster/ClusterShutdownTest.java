@@ -76,7 +76,8 @@ class ClusterShutdownTest {
     }
 
     assertEquals(List.of(), logs.list.stream().filter(e -> e.getLevel() == Level.ERROR)
-        .map(e -> e.getLoggerName() + ": " + e.getFormattedMessage()).toList(),
+        .map(e -> "[" + e.getThreadName() + "] " + e.getLoggerName() + ": "
+            + e.getFormattedMessage()).toList(),
         "stopping a node is not an error");
   }
 
@@ -98,7 +99,8 @@ class ClusterShutdownTest {
         .stream().noneMatch(t -> t.getName().equals("controller-node-0") && t.isAlive()));
 
     assertEquals(List.of(), logs.list.stream().filter(e -> e.getLevel() == Level.ERROR)
-        .map(e -> e.getLoggerName() + ": " + e.getFormattedMessage()).toList(),
+        .map(e -> "[" + e.getThreadName() + "] " + e.getLoggerName() + ": "
+            + e.getFormattedMessage()).toList(),
         "stopping a node is not an error");
   }
 }
