@@ -21,6 +21,8 @@ import java.util.regex.Pattern;
  */
 public final class ConfigLoader {
 
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ConfigLoader.class);
+
   private static final Pattern SIZE =
       Pattern.compile("(?i)\\s*(\\d+)\\s*(b|kib|mib|gib|tib|kb|mb|gb|tb)?\\s*");
 
@@ -56,6 +58,7 @@ public final class ConfigLoader {
         fromEnvironment.put(key.name(), value);
       }
     }
+    unknownEnvironment(environment).forEach(log::warn);
     Map<String, String> defaults = new LinkedHashMap<>();
     ConfigKeys.ALL.forEach(k -> defaults.put(k.name(), k.defaultValue()));
     defaults.putAll(defaultOverrides);
@@ -79,6 +82,34 @@ public final class ConfigLoader {
     sources.add(ConfigSources.create(defaults));
     Config config = builder.sources(sources).build();
     return fromConfig(config);
+  }
+
+  /** {@code DEDUPE_*} variables that are not settings yet are read by the launcher. */
+  private static final java.util.Set<String> LAUNCHER_VARIABLES = java.util.Set.of(
+      "DEDUPE_JAVA_OPTS");
+
+  /**
+   * One warning per {@code DEDUPE_*} environment variable that names no setting (a typo such
+   * as {@code DEDUPE_CLUSTER_ZKK} would otherwise leave the default in force, unseen). A
+   * warning, not a refusal: other tools' variables may share the prefix.
+   */
+  static List<String> unknownEnvironment(Map<String, String> environment) {
+    java.util.Set<String> settings = new java.util.HashSet<>();
+    ConfigKeys.ALL.forEach(k -> settings.add(ConfigKeys.environmentName(k)));
+    return environment.keySet().stream()
+        .filter(name -> name.startsWith("DEDUPE_") && !settings.contains(name)
+            && !LAUNCHER_VARIABLES.contains(name))
+        .sorted()
+        .map(name -> {
+          String guess = name.substring("DEDUPE_".length()).toLowerCase(Locale.ROOT)
+              .replace('_', '.');
+          String nearest = ConfigKeys.nearest(guess);
+          return "environment variable " + name + " names no setting and is ignored"
+              + (nearest == null ? "; docs/configuration.md lists every setting's variable"
+                  : "; did you mean " + ConfigKeys.environmentName(ConfigKeys.ALL.stream()
+                      .filter(k -> k.name().equals(nearest)).findFirst().orElseThrow()) + "?");
+        })
+        .toList();
   }
 
   /** Fails on the first key of the YAML file that is not a known setting. */

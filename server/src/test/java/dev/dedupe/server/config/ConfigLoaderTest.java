@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -14,6 +15,20 @@ import org.junit.jupiter.api.io.TempDir;
 class ConfigLoaderTest {
 
   @TempDir Path dir;
+
+  @Test
+  void aMistypedEnvironmentVariableIsNamedWithTheOneMeant() {
+    Map<String, String> env = Map.of("DEDUPE_CLUSTER_ZKK", "zk:2181",
+        "DEDUPE_CLUSTER_ZK", "zk:2181", "DEDUPE_JAVA_OPTS", "-Xmx1g",
+        "DEDUPE_CLUSTER_NODE_ID", "node-1", "PATH", "/usr/bin", "DEDUPE_NOTHING_LIKE_IT", "x");
+
+    assertEquals(List.of(
+        "environment variable DEDUPE_CLUSTER_ZKK names no setting and is ignored; did you mean"
+            + " DEDUPE_CLUSTER_ZK?",
+        "environment variable DEDUPE_NOTHING_LIKE_IT names no setting and is ignored;"
+            + " docs/configuration.md lists every setting's variable"),
+        ConfigLoader.unknownEnvironment(env));
+  }
 
   @Test
   void defaultsApplyWithNothingSet() {
