@@ -4,18 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.dedupe.contract.ShardHash;
-import dev.dedupe.server.config.ServerConfig;
 import dev.dedupe.server.decision.IdResult;
-import dev.dedupe.server.replication.ShardReplica;
 import dev.dedupe.server.shard.Caller;
-import dev.dedupe.server.shard.Retention;
 import dev.dedupe.server.shard.ShardSet;
 import dev.dedupe.server.shard.ShardWriter;
-import dev.dedupe.server.storage.BucketGrid;
-import dev.dedupe.server.storage.DataDirectory;
-import dev.dedupe.server.storage.NodeStore;
-import dev.dedupe.server.storage.StorageResources;
 import dev.dedupe.server.testing.ManualClock;
+import dev.dedupe.server.testing.StorageFixture;
 import dev.dedupe.server.testing.TestConfigs;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -37,10 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
 class WriteErrorMetricsTest {
 
   @TempDir Path dir;
-  private final ManualClock clock = new ManualClock(1_795_428_000_000L);
-  private StorageResources resources;
-  private NodeStore nodeStore;
-  private ShardSet shards;
+  private StorageFixture storage;
   private PrometheusMeterRegistry registry;
   private ServerMetrics metrics;
 
@@ -50,29 +41,19 @@ class WriteErrorMetricsTest {
       metrics.close();
       registry.close();
     }
-    if (shards != null) {
-      shards.close();
-    }
-    if (nodeStore != null) {
-      nodeStore.close();
-    }
-    if (resources != null) {
-      resources.close();
+    if (storage != null) {
+      storage.close();
     }
   }
 
   @Test
   void aRoundThatFailsOnItsStoreIsCountedOnItsShardOnly() {
-    ServerConfig config = TestConfigs.forDataDir(dir, Map.of("storage.shards", "2"));
-    resources = new StorageResources(config.storage());
-    nodeStore =
-        NodeStore.open(DataDirectory.openOrCreate(config.storage().dataDir(), 2), resources);
-    shards = new ShardSet(nodeStore, new BucketGrid(config.storage().bucketWidth()), clock,
-        ShardReplica::alone);
-    shards.open(List.of(0, 1));
+    storage = new StorageFixture(TestConfigs.forDataDir(dir, Map.of("storage.shards", "2")),
+        new ManualClock(1_795_428_000_000L));
+    ShardSet shards = storage.shards;
     registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    metrics = new ServerMetrics(registry, new Retention(shards, config.windows(), 1L << 30, clock),
-        config.windows(), shards, resources);
+    metrics = new ServerMetrics(registry, storage.retention, storage.config.windows(), shards,
+        storage.resources);
 
     Exposition before = Exposition.parse(registry.scrape());
     assertEquals(0.0, before.value("dedupe_shard_write_errors_total", "shard", "1"), before.text());
